@@ -1,0 +1,3 @@
+from cmedl_bench.cli import main
+
+main()

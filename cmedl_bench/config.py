@@ -1,0 +1,89 @@
+"""Presets and the resolved run configuration (DESIGN section 7).
+
+- ``smoke``: seconds, for tests; tiny widths and images, a couple of steps.
+- ``cpu``: the default without a GPU; a few minutes on 2 cores, images resampled to 2.5 mm in-plane, U-Net at a
+  quarter of the paper's width. Still learns the phantom.
+- ``paper``: the paper's settings (II.F): native in-plane spacing, 256 x 256 crops, batch 2, segmenter lr 2e-4,
+  translator lr 1e-4, up to 100 epochs with early stopping on validation DSC, full-width networks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from cmedl_bench.errors import CmedlError
+
+#: Surface Dice tolerance of the paper (III.B), mm.
+SURFACE_DICE_TOLERANCE_MM = 4.38
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    crop_size: int  # square 2D training crop, pixels
+    spacing_xy_mm: float | None  # in-plane resampling before cropping; None keeps the native spacing
+    width: float  # channel multiplier; 1.0 is the paper's network
+    batch_size: int
+    lr_segmenter: float
+    lr_translator: float
+    max_epochs: int
+    steps_per_epoch: int | None  # None: one pass over the training slices
+    patience: int  # early stopping on validation DSC, in epochs
+    augment: bool
+    max_val_cases: int | None = None  # validation subset per epoch (None: all)
+    max_test_cases: int | None = None
+    dataset_size: str = "full"  # size asked of a generated dataset (the phantom has "full" and "small")
+
+
+PRESETS: dict[str, Preset] = {
+    "smoke": Preset("smoke", crop_size=32, spacing_xy_mm=5.0, width=0.125, batch_size=4, lr_segmenter=1e-3,
+                    lr_translator=1e-3, max_epochs=2, steps_per_epoch=2, patience=2, augment=True,
+                    max_val_cases=2, max_test_cases=2, dataset_size="small"),
+    "cpu": Preset("cpu", crop_size=96, spacing_xy_mm=2.5, width=0.25, batch_size=8, lr_segmenter=2e-3,
+                  lr_translator=2e-4, max_epochs=12, steps_per_epoch=30, patience=4, augment=True),
+    "paper": Preset("paper", crop_size=256, spacing_xy_mm=None, width=1.0, batch_size=2, lr_segmenter=2e-4,
+                    lr_translator=1e-4, max_epochs=100, steps_per_epoch=None, patience=10, augment=True),
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's result. Its hash names the run folder."""
+
+    translator: str = "none"
+    segmenter: str = "unet"
+    fusion: str = "none"
+    dataset: str = "phantom"
+    dataset_version: str | int | None = None  # of a generated dataset; part of the hash so versions never mix
+    data_path: str | None = None  # a user's dataset folder; None when the dataset plugin generated it
+    data_seed: int = 0  # seed of a generated dataset (fixed, so that runs with different seeds share data)
+    seed: int = 0
+    preset: Preset = field(default_factory=lambda: PRESETS["cpu"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def hash(self) -> str:
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.translator}-{self.segmenter}-{self.fusion}-{self.preset.name}-s{self.seed}-{self.hash()[:8]}"
+
+
+def resolve_preset(name: str | None, cuda_available: bool, overrides: dict[str, Any] | None = None) -> Preset:
+    """The named preset, or ``paper`` on a GPU and ``cpu`` otherwise, with field overrides applied."""
+    chosen = name or ("paper" if cuda_available else "cpu")
+    if chosen not in PRESETS:
+        raise CmedlError(f"unknown preset {chosen!r}; known presets: {', '.join(PRESETS)}")
+    preset = PRESETS[chosen]
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    valid = {f.name for f in fields(Preset)} - {"name"}
+    unknown = set(overrides) - valid
+    if unknown:
+        raise CmedlError(f"unknown preset field(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(valid))}")
+    return replace(preset, **overrides)

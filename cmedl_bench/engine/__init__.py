@@ -1,0 +1,1 @@
+"""Training machinery: devices, losses, augmentation, the fit loop, sliding-window inference."""

@@ -1,0 +1,108 @@
+"""The fit loop: epochs of fusion steps on augmented tumour crops, validation DSC on whole 3D volumes after each
+epoch, early stopping, best and last checkpoints, resumable after an interruption.
+
+Checkpoints hold only tensors, numbers and strings, so ``torch.load(path, weights_only=True)`` reads them:
+- ``best.pt``: ``{"weights": {module: state_dict}, "epoch": int, "val_dsc": float}``
+- ``last.pt``: the training state (weights and optimisers), the epoch, the history and the best score so far.
+Random crops and augmentation are seeded from (seed, epoch), so a resumed run continues the same sequence.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from cmedl_bench.config import Preset
+from cmedl_bench.data.preprocessing import PreparedVolume
+from cmedl_bench.data.slices import TumourSliceSampler
+from cmedl_bench.engine.augment import augment
+from cmedl_bench.engine.inference import predict_probability
+from cmedl_bench.fusion import Fusion
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def volume_dsc(probability: np.ndarray, reference: np.ndarray) -> float:
+    prediction = probability > 0.5
+    reference = reference.astype(bool)
+    denominator = prediction.sum() + reference.sum()
+    return 1.0 if denominator == 0 else float(2 * (prediction & reference).sum() / denominator)
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val_dsc: float = -math.inf
+    stopped_early: bool = False
+
+
+def fit(fusion: Fusion, train: list[PreparedVolume], val: list[PreparedVolume], preset: Preset, seed: int,
+        run_dir: Path, on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+        on_step: Callable[[int, int], None] | None = None) -> FitResult:
+    sampler = TumourSliceSampler(train, preset.crop_size)
+    steps = preset.steps_per_epoch or math.ceil(len(sampler) / preset.batch_size)
+    result = FitResult()
+    start_epoch = 0
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    if last_path.exists():  # resume
+        state = torch.load(last_path, map_location=fusion.device, weights_only=True)
+        fusion.load_training_state(state["training"])
+        result.history = list(state["history"])
+        result.best_epoch, result.best_val_dsc = int(state["best_epoch"]), float(state["best_val_dsc"])
+        start_epoch = int(state["epoch"]) + 1
+    for epoch in range(start_epoch, preset.max_epochs):
+        if epoch - result.best_epoch > preset.patience and result.best_epoch >= 0:
+            result.stopped_early = True
+            break
+        rng = np.random.default_rng([seed, epoch])
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        fusion.train(True)
+        tic = time.perf_counter()
+        totals: dict[str, torch.Tensor] = {}
+        for step in range(steps):
+            images, masks = sampler.sample(preset.batch_size, rng)
+            image = torch.from_numpy(images).to(fusion.device, non_blocking=True)
+            mask = torch.from_numpy(masks).to(fusion.device, non_blocking=True)
+            if preset.augment:
+                image, mask = augment(image, mask, generator)
+            losses = fusion.train_step({"cbct": image, "cbct_label": mask})
+            for name, value in losses.items():
+                totals[name] = totals.get(name, 0.0) + value
+            if on_step:
+                on_step(step + 1, steps)
+        train_seconds = time.perf_counter() - tic
+        row = {"epoch": epoch, **{f"train_{k}": float(v) / steps for k, v in totals.items()}}
+        row["val_dsc"] = validate(fusion, val, preset)
+        row["seconds"] = train_seconds
+        result.history.append(row)
+        if row["val_dsc"] > result.best_val_dsc:
+            result.best_val_dsc, result.best_epoch = row["val_dsc"], epoch
+            atomic_torch_save({"weights": fusion.weights(), "epoch": epoch, "val_dsc": row["val_dsc"]}, best_path)
+        atomic_torch_save({"training": fusion.training_state(), "history": result.history, "epoch": epoch,
+                           "best_epoch": result.best_epoch, "best_val_dsc": result.best_val_dsc}, last_path)
+        if on_epoch:
+            on_epoch(epoch, preset.max_epochs, row)
+    return result
+
+
+def validate(fusion: Fusion, val: list[PreparedVolume], preset: Preset) -> float:
+    """Mean 3D DSC of the selection head over the validation volumes (original grid)."""
+    fusion.train(False)
+    scores = []
+    for prepared in val:
+        probability = predict_probability(lambda x: fusion.predict_logits(fusion.selection_head, x), prepared,
+                                          preset.crop_size, fusion.device)
+        scores.append(volume_dsc(probability, prepared.volume.label))
+    return float(np.mean(scores)) if scores else float("nan")

@@ -1,0 +1,37 @@
+"""Hook specifications. Each hook receives a ``register`` callback (the simonw/llm pattern).
+
+``register(name, factory, *, description, capabilities=None)`` adds one component. Factories must import heavy
+libraries (torch) inside their body so that listing plugins stays cheap.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("cmedl_bench")
+
+
+@hookspec
+def register_translators(register):
+    """Register CBCT <-> MRI translators. Factory: ``factory(width: float) -> Translator``."""
+
+
+@hookspec
+def register_segmenters(register):
+    """Register segmenters. Factory: ``factory(in_channels, out_channels, width) -> torch.nn.Module`` whose
+    ``forward(x, return_features=False)`` returns logits, or ``(logits, [penultimate, last])`` decoder features."""
+
+
+@hookspec
+def register_fusions(register):
+    """Register fusion strategies (training recipes). Factory: ``factory(spec: FusionSpec) -> Fusion``."""
+
+
+@hookspec
+def register_datasets(register):
+    """Register datasets that can be generated. Factory: ``factory(root, seed=0, size="full", progress=None)``
+    writes the dataset in the cmedl-bench layout (:mod:`cmedl_bench.data.layout`) and returns its folder;
+    ``progress(total)`` is called once per written case. Capabilities: ``version`` (recorded with every run)."""
+
+
+@hookspec
+def register_metrics(register):
+    """Register per-case metrics. Factory: ``factory() -> callable(case: ScoredCase) -> MetricValue``."""

@@ -1,0 +1,179 @@
+"""Plugin discovery and the component registry (pluggy; modelled on simonw/llm's ``plugins.py``).
+
+Every plugin, the built-ins included, is found through the ``cmedl_bench`` entry-point group. Discovery never
+imports torch: factories do that when a component is built.
+
+Controls (environment variables, comma-separated entry-point names):
+- ``CMEDL_BENCH_PLUGINS``: allow-list; when set, only these entry points are loaded.
+- ``CMEDL_BENCH_DISABLE``: block-list; these entry points are skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import pluggy
+
+from cmedl_bench import hookspecs
+from cmedl_bench.errors import PluginError
+
+ENTRY_POINT_GROUP = "cmedl_bench"
+KINDS = ("translator", "segmenter", "fusion", "dataset", "metric")
+_HOOK_FOR_KIND = {
+    "translator": "register_translators",
+    "segmenter": "register_segmenters",
+    "fusion": "register_fusions",
+    "dataset": "register_datasets",
+    "metric": "register_metrics",
+}
+
+
+@dataclass(frozen=True)
+class Component:
+    """One registered translator, segmenter, fusion, dataset or metric."""
+
+    kind: str
+    name: str
+    description: str
+    factory: Callable[..., Any]
+    capabilities: Mapping[str, Any]
+    distribution: str
+    version: str
+    plugin: str
+
+    def provenance(self) -> dict[str, str]:
+        return {"name": self.name, "distribution": self.distribution, "version": self.version, "plugin": self.plugin}
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """An entry point that failed to import or to register."""
+
+    plugin: str
+    distribution: str
+    version: str
+    error: str
+
+
+@dataclass
+class Registry:
+    components: dict[str, dict[str, Component]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    broken: list[BrokenPlugin] = field(default_factory=list)
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.components[kind])
+
+    def get(self, kind: str, name: str) -> Component:
+        try:
+            return self.components[kind][name]
+        except KeyError:
+            known = ", ".join(self.names(kind)) or "none installed"
+            raise PluginError(f"unknown {kind} {name!r}; known {kind}s: {known}") from None
+
+    def all(self) -> list[Component]:
+        return [c for kind in KINDS for c in sorted(self.components[kind].values(), key=lambda c: c.name)]
+
+
+def _csv_env(name: str) -> set[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def _dist_of(entry_point: importlib.metadata.EntryPoint) -> tuple[str, str]:
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        return "unknown", "unknown"
+    return dist.metadata["Name"], dist.version
+
+
+class _Loader:
+    """Builds a :class:`Registry` from a plugin manager plus the distribution of each plugin."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.origin: dict[int, tuple[str, str, str]] = {}  # id(plugin object) -> (plugin name, dist, version)
+        self.registry = Registry()
+
+    def add(self, plugin: object, name: str, distribution: str, version: str) -> None:
+        self.pm.register(plugin, name=name)
+        self.origin[id(plugin)] = (name, distribution, version)
+
+    def load_entry_points(self) -> None:
+        allow, block = _csv_env("CMEDL_BENCH_PLUGINS"), _csv_env("CMEDL_BENCH_DISABLE") or set()
+        seen: set[tuple[str, str]] = set()
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if (allow is not None and ep.name not in allow) or ep.name in block:
+                continue
+            dist, version = _dist_of(ep)
+            if (ep.name, ep.value) in seen:  # the same distribution visible twice on sys.path
+                continue
+            seen.add((ep.name, ep.value))
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin must not take the CLI down
+                self.registry.broken.append(BrokenPlugin(ep.name, dist, version, f"{type(exc).__name__}: {exc}"))
+                continue
+            if self.pm.is_registered(plugin):
+                continue
+            self.add(plugin, ep.name, dist, version)
+
+    def collect(self) -> Registry:
+        for kind, hook_name in _HOOK_FOR_KIND.items():
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                plugin_name, dist, version = self.origin.get(id(impl.plugin), (impl.plugin_name, "unknown", "unknown"))
+                try:
+                    impl.function(register=self._register_callback(kind, plugin_name, dist, version))
+                except PluginError:
+                    raise
+                except Exception as exc:
+                    self.registry.broken.append(
+                        BrokenPlugin(plugin_name, dist, version, f"{hook_name}: {type(exc).__name__}: {exc}")
+                    )
+        return self.registry
+
+    def _register_callback(self, kind: str, plugin: str, dist: str, version: str):
+        table = self.registry.components[kind]
+
+        def register(name: str, factory: Callable[..., Any], *, description: str, capabilities=None) -> None:
+            if name in table:
+                other = table[name]
+                raise PluginError(
+                    f"{kind} {name!r} is registered twice: by {other.distribution} {other.version} "
+                    f"(plugin {other.plugin}) and by {dist} {version} (plugin {plugin})"
+                )
+            table[name] = Component(kind, name, description, factory, dict(capabilities or {}), dist, version, plugin)
+
+        return register
+
+
+_extra_plugins: list[tuple[object, str, str, str]] = []
+_cached: Registry | None = None
+
+
+def get_registry(refresh: bool = False) -> Registry:
+    """The registry of all installed components (cached; ``refresh=True`` rediscovers)."""
+    global _cached
+    if _cached is None or refresh:
+        loader = _Loader()
+        loader.load_entry_points()
+        for plugin, name, dist, version in _extra_plugins:
+            loader.add(plugin, name, dist, version)
+        _cached = loader.collect()
+    return _cached
+
+
+def register_plugin(plugin: object, name: str, distribution: str = "local", version: str = "0") -> None:
+    """Register an in-process plugin object (notebooks and tests); undo with :func:`unregister_plugin`."""
+    _extra_plugins.append((plugin, name, distribution, version))
+    get_registry(refresh=True)
+
+
+def unregister_plugin(name: str) -> None:
+    _extra_plugins[:] = [entry for entry in _extra_plugins if entry[1] != name]
+    get_registry(refresh=True)

@@ -1,0 +1,1 @@
+"""Run folders: run records, per-case rows, checkpoints and curves."""

@@ -1,0 +1,101 @@
+"""Run records (DESIGN section 6): ``run.json``, per-case rows in Parquet (long format), learning curves.
+
+Every write is atomic (temporary file + rename). Per-case rows are written once, when scoring has finished, so a
+crashed or interrupted run never leaves half a table behind; ``run.json``'s ``status`` says how a run ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from cmedl_bench.data.layout import atomic_write_text
+
+SCHEMA_VERSION = 1
+ROW_COLUMNS = ("run_id", "split", "case", "head", "metric", "value", "flag")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def git_revision(path: Path | None = None) -> dict[str, Any]:
+    """Revision of the git checkout holding the cmedl-bench sources (or None for an installed wheel)."""
+    where = str(path or Path(__file__).resolve().parent)
+    try:
+        rev = subprocess.run(["git", "-C", where, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if rev.returncode != 0:
+            return {"revision": None, "dirty": None}
+        dirty = subprocess.run(["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+        return {"revision": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"revision": None, "dirty": None}
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in ("cmedl-bench", "torch", "numpy", "SimpleITK", "surface-distance", "pluggy", "pandas"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
+
+
+def read_record(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / "run.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def write_record(run_dir: Path, record: dict[str, Any]) -> None:
+    atomic_write_text(run_dir / "run.json", json.dumps(record, indent=2, sort_keys=False, default=str))
+
+
+def write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+    path = run_dir / "per_case.parquet"
+    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".per_case.", suffix=".parquet")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:
+    """Training loss and validation DSC per epoch (like the paper's Fig. 3, which plots 1 - DSC)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] + 1 for row in history]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key in sorted(k for k in history[0] if k.startswith("train_")):
+        ax.plot(epochs, [row[key] for row in history], marker="o", label=f"train {key[6:]} loss")
+    ax.plot(epochs, [1 - row["val_dsc"] for row in history], marker="s", label="validation 1 - DSC")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)

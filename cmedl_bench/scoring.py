@@ -1,0 +1,57 @@
+"""Per-case scoring with the metric plugins, on 3D masks in the original voxel grid, in mm (DESIGN section 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+
+@dataclass
+class ScoredCase:
+    """A predicted and a reference mask of one case, (z, y, x) arrays with spacing in the same order (mm).
+
+    ``cache`` lets metrics share expensive intermediate results (e.g. surface distances) within one case.
+    """
+
+    prediction: np.ndarray
+    reference: np.ndarray
+    spacing_zyx: tuple[float, float, float]
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.prediction = np.asarray(self.prediction).astype(bool, copy=False)
+        self.reference = np.asarray(self.reference).astype(bool, copy=False)
+        if self.prediction.shape != self.reference.shape:
+            raise ValueError(f"prediction shape {self.prediction.shape} != reference shape {self.reference.shape}")
+
+    @property
+    def empty_flag(self) -> str | None:
+        """'both_empty', 'empty_prediction', 'empty_reference' or None."""
+        pred_empty, ref_empty = not self.prediction.any(), not self.reference.any()
+        if pred_empty and ref_empty:
+            return "both_empty"
+        if pred_empty:
+            return "empty_prediction"
+        if ref_empty:
+            return "empty_reference"
+        return None
+
+    @property
+    def diagonal_mm(self) -> float:
+        return float(np.sqrt(sum((n * s) ** 2 for n, s in zip(self.prediction.shape, self.spacing_zyx))))
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    value: float
+    flag: str | None = None  # why a value was set by rule rather than measured
+
+
+MetricFn = Callable[[ScoredCase], MetricValue]
+
+
+def score_case(metrics: Mapping[str, MetricFn], prediction, reference, spacing_zyx) -> dict[str, MetricValue]:
+    case = ScoredCase(prediction, reference, tuple(float(s) for s in spacing_zyx))
+    return {name: fn(case) for name, fn in metrics.items()}

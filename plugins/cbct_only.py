@@ -1,0 +1,45 @@
+"""Fusion ``none``: the "CBCT only" rows of Tables 1 and 2. One segmenter trained on CBCT with the Dice loss
+(eq. 5) and Adam at the segmenter learning rate (2e-4 in the paper preset)."""
+
+from __future__ import annotations
+
+import torch
+
+from cmedl_bench.engine.losses import dice_loss
+from cmedl_bench.fusion import Fusion, FusionSpec
+
+
+class CbctOnly(Fusion):
+    heads = ("student",)
+    selection_head = "student"
+
+    def __init__(self, spec: FusionSpec):
+        super().__init__(spec)
+        self.segmenter = spec.segmenter.factory(in_channels=1, out_channels=1, width=spec.preset.width)
+        self.segmenter.to(self.device)
+        self.optimizer = torch.optim.Adam(self.segmenter.parameters(), lr=spec.preset.lr_segmenter)
+
+    def modules(self):
+        return {"segmenter": self.segmenter}
+
+    def optimizers(self):
+        return {"segmenter": self.optimizer}
+
+    def train_step(self, batch):
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.autocast():
+            logits = self.segmenter(batch["cbct"])
+        loss = dice_loss(logits, batch["cbct_label"])
+        loss.backward()
+        self.optimizer.step()
+        return {"seg": loss.detach()}
+
+    def predict_logits(self, head, cbct):
+        if head != "student":
+            raise KeyError(head)
+        with self.autocast():
+            return self.segmenter(cbct).float()
+
+
+def build(spec: FusionSpec) -> CbctOnly:
+    return CbctOnly(spec)

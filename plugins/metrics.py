@@ -1,0 +1,30 @@
+"""Registration of the built-in metrics (no heavy import here). Definitions: :mod:`cmedl_bench_plugins.surface_metrics`."""
+
+from cmedl_bench import hookimpl
+from cmedl_bench.config import SURFACE_DICE_TOLERANCE_MM
+
+
+def _factory(name: str):
+    def factory():
+        from cmedl_bench_plugins import surface_metrics
+
+        return getattr(surface_metrics, name)
+
+    return factory
+
+
+@hookimpl
+def register_metrics(register):
+    register("dsc", _factory("dsc"), description="Dice similarity coefficient on voxels",
+             capabilities={"unit": "", "higher_is_better": True,
+                           "definition": "2|P&R|/(|P|+|R|); both empty 1, one empty 0"})
+    register("sdsc", _factory("sdsc"), description=f"surface Dice at tau = {SURFACE_DICE_TOLERANCE_MM} mm",
+             capabilities={"unit": "", "higher_is_better": True,
+                           "definition": f"surface-distance compute_surface_dice_at_tolerance, tau "
+                                         f"{SURFACE_DICE_TOLERANCE_MM} mm, corner-lattice surfels, area-weighted; "
+                                         f"both empty 1, one empty 0"})
+    register("hd95", _factory("hd95"), description="95th-percentile Hausdorff distance (mm)",
+             capabilities={"unit": "mm", "higher_is_better": False,
+                           "definition": "surface-distance compute_robust_hausdorff(95): max of the two directed "
+                                         "95th percentiles, area-weighted; both empty 0, one empty = volume "
+                                         "diagonal in mm (penalty, flagged)"})

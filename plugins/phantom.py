@@ -1,0 +1,260 @@
+"""Synthetic thorax phantom, version 1 (DESIGN section 4): the embedded default dataset.
+
+Each virtual patient gets its own anatomy (body with subcutaneous fat and muscle, two lungs with vessels, a
+mediastinum, heart, aorta, vertebra with marrow and spinal canal, ribs) and one lung tumour: a lobulated ellipsoid,
+peripheral (surrounded by lung) or central (abutting the mediastinum, where CBCT contrast fails). Tissues are drawn as
+a label map and rendered twice:
+
+- CBCT-like, from Hounsfield units: tumour and mediastinum within ~10 HU of each other, blur, cupping, streaks
+  radiating from bone, correlated noise and a per-scan HU calibration error (why the pipeline z-scores volumes).
+- T2w MRI-like: bright tumour, fluid and fat, dark lung, bone and flowing blood, mid-grey muscle, a smooth
+  multiplicative bias field and Rician noise.
+
+The CBCT cohort and the MRI cohort are different virtual patients; each CBCT patient has several weekly scans in which
+the tumour shrinks with treatment and the set-up shifts by a few millimetres. Spacing is about 1.25 x 1.25 x 3 mm.
+Everything is drawn from ``numpy.random.default_rng([seed, cohort, patient])``, so a dataset is reproducible from
+its seed and a patient does not change when the cohort size does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+VERSION = 1
+FIELD_OF_VIEW_MM = 320.0
+SIZES = {
+    # name: (in-plane pixels, slices, CBCT patients, weekly scans, MRI patients)
+    "full": (256, 32, 12, 3, 8),
+    "small": (64, 12, 4, 2, 2),
+}
+
+AIR, FAT, MUSCLE, LUNG, MEDIASTINUM, HEART, AORTA, BONE, MARROW, CSF, VESSEL, TUMOUR, NECROSIS = range(13)
+# Hounsfield units of each tissue (CT reference values; mediastinal soft tissue close to tumour on purpose).
+HU = np.array([-1000, -100, 50, -830, 40, 45, 45, 700, 250, 10, 40, 0, 20], dtype=np.float32)
+# T2-weighted TSE signal of each tissue, arbitrary units in [0, 1].
+T2 = np.array([0.0, 0.85, 0.30, 0.06, 0.40, 0.12, 0.08, 0.08, 0.55, 0.95, 0.12, 0.72, 0.90], dtype=np.float32)
+_COHORT_CODE = {"cbct": 1, "mri": 2}
+
+
+def _ellipse(x, y, cx, cy, ax, ay):
+    return ((x - cx) / ax) ** 2 + ((y - cy) / ay) ** 2 <= 1.0
+
+
+def _smooth_noise(rng, shape, sigma, amplitude=1.0):
+    field = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
+    return field * (amplitude / (field.std() + 1e-8))
+
+
+class _Patient:
+    """Anatomy parameters of one virtual patient (all in mm)."""
+
+    def __init__(self, rng: np.random.Generator, z_extent_mm: float):
+        self.body = (rng.uniform(140, 158), rng.uniform(95, 112))
+        self.fat = rng.uniform(6, 16)
+        self.lung_x = rng.uniform(66, 78)
+        self.lung_axes = (rng.uniform(46, 56), rng.uniform(66, 80))
+        self.lung_y = rng.uniform(-5, 8)
+        self.heart = (rng.uniform(10, 25), rng.uniform(-45, -30), rng.uniform(40, 50), rng.uniform(34, 42))
+        self.spine_y = self.body[1] - rng.uniform(32, 40)
+        self.vessels = [(rng.uniform(0, 2 * np.pi), rng.uniform(-0.25, 0.25), rng.uniform(1.5, 3.0), side)
+                        for side in (-1, 1) for _ in range(rng.integers(4, 8))]
+        self.tumour_radius = rng.uniform(8, 20)
+        self.tumour_axes = rng.uniform(0.75, 1.25, size=3)
+        self.central = rng.random() < 0.45
+        side = rng.choice([-1, 1])
+        lx, ly = self.lung_axes
+        if self.central:  # centre on the medial lung border: the tumour touches the mediastinum
+            cx = side * (self.lung_x - lx + self.tumour_radius * rng.uniform(0.2, 0.6))
+            cy = self.lung_y + rng.uniform(-0.4, 0.3) * ly
+        else:
+            cx = side * (self.lung_x + rng.uniform(-0.35, 0.35) * lx)
+            cy = self.lung_y + rng.uniform(-0.55, 0.45) * ly
+        cz = rng.uniform(-0.25, 0.25) * z_extent_mm
+        self.tumour_centre = np.array([cx, cy, cz])
+        self.lobulation_seed = int(rng.integers(2**31))
+        self.tumour_hu = rng.uniform(28, 48)
+        self.response = rng.uniform(0.0, 1.0)  # shrinkage per week under treatment
+
+
+def _paint(tissue: np.ndarray, mask: np.ndarray, value: int) -> None:
+    tissue[np.broadcast_to(mask, tissue.shape)] = value
+
+
+def _tissue_map(p: _Patient, rng: np.random.Generator, grid, week: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tissue labels (z, y, x) and the tumour mask of one scan of patient ``p``.
+
+    ``grid`` holds broadcastable coordinates in mm: z (Z,1,1), y (1,Y,1), x (1,1,X); structures that do not change
+    along z are drawn once in 2D.
+    """
+    z, y, x = grid
+    shift = rng.uniform(-4, 4, size=2) if week else np.zeros(2)  # set-up error between fractions
+    x, y = x - shift[0], y - shift[1]
+    breathing = 1 + (rng.uniform(-0.03, 0.03) if week else 0.0)
+    z_half = max(float(np.abs(z).max()), 1.0)
+    dome = np.sqrt(np.clip(1.0 - ((z + 0.3 * z_half) / (1.6 * z_half)) ** 2, 0.2, 1))  # lungs narrow caudally
+    shape = (z.shape[0], y.shape[1], x.shape[2])
+    tissue = np.full(shape, AIR, dtype=np.uint8)
+    bx, by = p.body
+    body = _ellipse(x, y, 0, 0, bx, by)
+    _paint(tissue, body, FAT)
+    _paint(tissue, _ellipse(x, y, 0, 0, bx - p.fat, by - p.fat), MUSCLE)
+    inner = _ellipse(x, y, 0, 0, bx - p.fat - 14, by - p.fat - 12)
+    _paint(tissue, inner, MEDIASTINUM)
+    lx, ly = p.lung_axes
+    lungs = np.zeros(shape, dtype=bool)
+    for side in (-1, 1):
+        lungs |= _ellipse(x, y, side * p.lung_x, p.lung_y, lx * dome * breathing, ly * dome * breathing)
+    lungs &= inner
+    tissue[lungs] = LUNG
+    hx, hy, hax, hay = p.heart
+    heart_profile = np.sqrt(np.clip(1 - ((z + 0.5 * z_half) / z_half) ** 2, 0, 1))
+    tissue[_ellipse(x, y, hx, hy, hax * heart_profile + 1e-3, hay * heart_profile + 1e-3) & ~lungs] = HEART
+    _paint(tissue, _ellipse(x, y, -12, p.lung_y + 18, 12, 12), AORTA)
+    _paint(tissue, _ellipse(x, y, 0, p.spine_y, 19, 16), BONE)
+    _paint(tissue, _ellipse(x, y, 0, p.spine_y, 14, 11), MARROW)
+    _paint(tissue, _ellipse(x, y, 0, p.spine_y + 24, 7, 7), CSF)
+    for angle in np.linspace(0.15 * np.pi, 0.85 * np.pi, 7):  # posterior and lateral ribs
+        for side in (-1, 1):
+            rx, ry = side * (bx - p.fat - 9) * np.cos(angle), (by - p.fat - 8) * np.sin(angle)
+            _paint(tissue, _ellipse(x, y, rx, ry, 5, 5), BONE)
+    for angle, slope, radius, side in p.vessels:  # vessels fanning out from each hilum
+        hilum = np.array([side * (p.lung_x - lx * 0.6), p.lung_y])
+        direction = np.array([np.cos(angle), np.sin(angle)])
+        rel_x, rel_y = x - hilum[0], y - hilum[1]  # the vessel drifts by slope * z along x
+        along = (rel_x * direction[0] + rel_y * direction[1]) - (slope * direction[0]) * z
+        across = np.abs((rel_y * direction[0] - rel_x * direction[1]) + (slope * direction[1]) * z)
+        tissue[lungs & (along > 0) & (across < radius * np.exp(-along / 120))] = VESSEL
+    # Lobulated tumour: an ellipsoid whose boundary is perturbed by smooth noise; it shrinks week by week.
+    # Drawn inside its bounding box only.
+    radius = p.tumour_radius * max(0.45, 1 - 0.12 * week * p.response)
+    tumour = np.zeros(shape, dtype=bool)
+    box = []
+    for axis, (coord, centre, scale) in enumerate(zip((z, y, x), p.tumour_centre[::-1], p.tumour_axes[::-1])):
+        values = coord.reshape(-1)
+        inside = np.nonzero(np.abs(values - centre) <= 1.4 * radius * scale)[0]
+        if inside.size == 0:
+            return tissue, tumour.astype(np.uint8)
+        box.append(slice(int(inside[0]), int(inside[-1]) + 1))
+    box = tuple(box)
+    zb, yb, xb = z[box[0]], y[:, box[1]], x[:, :, box[2]]
+    cx, cy, cz = p.tumour_centre
+    ax_, ay_, az_ = p.tumour_axes
+    dist = np.sqrt(((xb - cx) / (radius * ax_)) ** 2 + ((yb - cy) / (radius * ay_)) ** 2
+                   + ((zb - cz) / (radius * az_)) ** 2)
+    lobes = _smooth_noise(np.random.default_rng(p.lobulation_seed), dist.shape, sigma=(1.5, 4, 4), amplitude=0.18)
+    local = tissue[box]
+    tumour[box] = (dist <= 1.0 + lobes) & ~np.isin(local, (BONE, MARROW, CSF, AIR, FAT))
+    tissue[tumour] = TUMOUR
+    if radius > 14:
+        necrosis = np.zeros(shape, dtype=bool)
+        necrosis[box] = dist < 0.35
+        tissue[tumour & necrosis] = NECROSIS
+    return tissue, tumour.astype(np.uint8)
+
+
+def render_cbct(tissue: np.ndarray, p: _Patient, rng: np.random.Generator, grid, spacing_zyx) -> np.ndarray:
+    """CBCT-like HU: blur, cupping, bone streaks, correlated noise, per-scan calibration error."""
+    z, y, x = grid
+    hu = HU[tissue]
+    hu[tissue == TUMOUR] = p.tumour_hu
+    lung = tissue == LUNG
+    hu[lung] += _smooth_noise(rng, hu.shape, 1.0, 40.0)[lung]  # parenchymal texture
+    pixel = spacing_zyx[1]
+    hu = ndimage.gaussian_filter(hu, (0.4, 1.0 * 1.25 / pixel, 1.0 * 1.25 / pixel))
+    body = tissue != AIR
+    bx, by = p.body
+    r2 = np.clip((x / bx) ** 2 + (y / by) ** 2, 0, 1)
+    hu -= rng.uniform(40, 90) * (1 - r2) * body  # cupping: the centre reads low
+    streaks = np.zeros(hu.shape[1:], dtype=np.float32)
+    for _ in range(int(rng.integers(5, 10))):  # streaks radiating from the vertebra
+        theta = rng.uniform(0, np.pi)
+        distance = np.abs(x[0] * np.sin(theta) - (y[0] - p.spine_y) * np.cos(theta))
+        streaks += rng.choice([-1, 1]) * rng.uniform(25, 60) * np.exp(-(distance / 1.5) ** 2)
+    hu += streaks * body
+    hu += _smooth_noise(rng, hu.shape, (0.5, 1.2, 1.2), 45.0) + rng.normal(0, 15, hu.shape).astype(np.float32)
+    hu = hu * rng.uniform(0.85, 1.0) + rng.uniform(-60, 60)  # poor HU calibration of CBCT
+    return np.clip(np.round(hu), -1024, 3000).astype(np.int16)
+
+
+def render_t2w(tissue: np.ndarray, rng: np.random.Generator, grid) -> np.ndarray:
+    """T2w-MRI-like signal: tissue contrast, bias field, Rician noise; stored as 0..1000 arbitrary units."""
+    z, y, x = grid
+    signal = T2[tissue] * rng.uniform(0.9, 1.1, size=len(T2)).astype(np.float32)[tissue]
+    signal = ndimage.gaussian_filter(signal, (0.4, 0.8, 0.8))
+    coeffs = rng.uniform(-0.25, 0.25, size=4)
+    bias = np.exp(coeffs[0] * x / 150 + coeffs[1] * y / 150 + coeffs[2] * (x / 150) ** 2 + coeffs[3] * z / 100)
+    signal = signal * bias
+    sigma = 0.035
+    noisy = np.sqrt((signal + rng.normal(0, sigma, signal.shape)) ** 2 + rng.normal(0, sigma, signal.shape) ** 2)
+    return np.clip(np.round(noisy * 1000), 0, 32767).astype(np.int16)
+
+
+def _splits(patients: list[str], rng: np.random.Generator) -> dict[str, list[str]]:
+    order = list(rng.permutation(patients))
+    n_test = max(1, round(0.25 * len(order)))
+    n_val = max(1, round(0.15 * len(order)))
+    return {"test": sorted(order[:n_test]), "val": sorted(order[n_test:n_test + n_val]),
+            "train": sorted(order[n_test + n_val:])}
+
+
+def generate(root: Path, seed: int = 0, size: str = "full", progress=None) -> Path:
+    """Write phantom v1 into ``root`` (created atomically: a partial dataset never appears there)."""
+    from cmedl_bench.data.layout import image_path, label_path, write_meta, write_volume
+
+    if size not in SIZES:
+        raise ValueError(f"unknown phantom size {size!r}; known: {', '.join(SIZES)}")
+    n_xy, n_z, n_cbct, weeks, n_mri = SIZES[size]
+    pixel = FIELD_OF_VIEW_MM / n_xy
+    spacing_zyx = (3.0, pixel, pixel)
+    axis = (np.arange(n_xy) - (n_xy - 1) / 2) * pixel
+    zs = (np.arange(n_z) - (n_z - 1) / 2) * spacing_zyx[0]
+    grid = (zs.reshape(-1, 1, 1).astype(np.float32), axis.reshape(1, -1, 1).astype(np.float32),
+            axis.reshape(1, 1, -1).astype(np.float32))
+    origin = (float(axis[0]), float(axis[0]), float(zs[0]))
+    root = Path(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
+    try:
+        cohorts: dict[str, dict] = {}
+        splits: dict[str, dict[str, list[str]]] = {}
+        jobs = [("cbct", f"C{i:03d}", w) for i in range(n_cbct) for w in range(weeks)]
+        jobs += [("mri", f"M{i:03d}", 0) for i in range(n_mri)]
+        patients: dict[tuple[str, str], tuple[_Patient, np.random.Generator]] = {}
+        for cohort, patient_id, week in jobs:
+            key = (cohort, patient_id)
+            if key not in patients:
+                rng = np.random.default_rng([seed, _COHORT_CODE[cohort], int(patient_id[1:])])
+                patients[key] = (_Patient(rng, n_z * spacing_zyx[0]), rng)
+            patient, rng = patients[key]
+            tissue, tumour = _tissue_map(patient, rng, grid, week)
+            if cohort == "cbct":
+                case_id, image = f"{patient_id}W{week + 1}", render_cbct(tissue, patient, rng, grid, spacing_zyx)
+            else:
+                case_id, image = patient_id, render_t2w(tissue, rng, grid)
+            write_volume(image_path(staging, cohort, case_id), image, spacing_zyx, origin)
+            write_volume(label_path(staging, cohort, case_id), tumour, spacing_zyx, origin)
+            entry = {"patient": patient_id, "central_tumour": bool(patient.central)}
+            if cohort == "cbct":
+                entry["week"] = week + 1
+            cohorts.setdefault(cohort, {"modality": cohort.upper(), "cases": {}})["cases"][case_id] = entry
+            if progress is not None:
+                progress(len(jobs))
+        split_rng = np.random.default_rng([seed, 99])
+        splits["cbct"] = _splits(sorted({p for c, p in patients if c == "cbct"}), split_rng)
+        splits["mri"] = {"train": sorted(p for c, p in patients if c == "mri"), "val": [], "test": []}
+        meta = {"name": "phantom", "version": VERSION, "description": "cmedl-bench synthetic thorax phantom",
+                "file_ending": ".nii.gz", "labels": {"background": 0, "tumour": 1}, "cohorts": cohorts,
+                "generator": {"seed": seed, "size": size, "spacing_zyx_mm": list(spacing_zyx)}}
+        write_meta(staging, meta, splits)
+        if root.exists():
+            shutil.rmtree(root)
+        staging.rename(root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return root

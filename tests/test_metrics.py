@@ -1,0 +1,71 @@
+"""Metric plugins agree with surface-distance and give defined values for empty masks."""
+
+import math
+
+import numpy as np
+import pytest
+import surface_distance
+
+from cmedl_bench.plugins import get_registry
+from cmedl_bench.scoring import score_case
+
+SPACING = (3.0, 0.9, 1.3)  # z, y, x, anisotropic
+
+
+@pytest.fixture(scope="module")
+def metrics():
+    return {c.name: c.factory() for c in get_registry().components["metric"].values()}
+
+
+def _blob(rng, shape):
+    zz, yy, xx = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    centre = [rng.uniform(n * 0.3, n * 0.7) for n in shape]
+    radii = [rng.uniform(n * 0.1, n * 0.3) for n in shape]
+    mask = ((zz - centre[0]) / radii[0]) ** 2 + ((yy - centre[1]) / radii[1]) ** 2 + ((xx - centre[2]) / radii[2]) ** 2
+    return (mask <= 1) ^ (rng.random(shape) < 0.02)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_metrics_equal_surface_distance(metrics, seed):
+    rng = np.random.default_rng(seed)
+    pred, ref = _blob(rng, (12, 40, 36)), _blob(rng, (12, 40, 36))
+    scores = score_case(metrics, pred, ref, SPACING)
+    distances = surface_distance.compute_surface_distances(ref, pred, SPACING)
+    assert scores["sdsc"].value == pytest.approx(surface_distance.compute_surface_dice_at_tolerance(distances, 4.38))
+    assert scores["hd95"].value == pytest.approx(surface_distance.compute_robust_hausdorff(distances, 95))
+    assert scores["dsc"].value == pytest.approx(surface_distance.compute_dice_coefficient(ref, pred))
+    assert all(v.flag is None for v in scores.values())
+    assert 0 < scores["dsc"].value < 1
+
+
+def test_identical_masks_are_perfect(metrics):
+    mask = _blob(np.random.default_rng(7), (10, 30, 30))
+    scores = score_case(metrics, mask, mask, SPACING)
+    assert (scores["dsc"].value, scores["sdsc"].value, scores["hd95"].value) == (1.0, 1.0, 0.0)
+
+
+def test_both_empty(metrics):
+    empty = np.zeros((6, 20, 20), bool)
+    scores = score_case(metrics, empty, empty, SPACING)
+    assert {k: (v.value, v.flag) for k, v in scores.items()} == {
+        "dsc": (1.0, "both_empty"), "sdsc": (1.0, "both_empty"), "hd95": (0.0, "both_empty")}
+
+
+@pytest.mark.parametrize("empty_side", ["prediction", "reference"])
+def test_one_empty_is_penalised_and_flagged(metrics, empty_side):
+    shape = (6, 20, 20)
+    mask = np.zeros(shape, bool)
+    mask[2:4, 5:10, 5:10] = True
+    empty = np.zeros(shape, bool)
+    pred, ref = (empty, mask) if empty_side == "prediction" else (mask, empty)
+    scores = score_case(metrics, pred, ref, SPACING)
+    diagonal = math.sqrt((6 * 3.0) ** 2 + (20 * 0.9) ** 2 + (20 * 1.3) ** 2)
+    assert scores["dsc"].value == 0.0 and scores["sdsc"].value == 0.0
+    assert scores["hd95"].value == pytest.approx(diagonal)
+    assert {v.flag for v in scores.values()} == {f"empty_{empty_side}"}
+    assert not any(math.isnan(v.value) for v in scores.values())
+
+
+def test_shape_mismatch_is_refused(metrics):
+    with pytest.raises(ValueError, match="shape"):
+        score_case(metrics, np.zeros((2, 3, 4)), np.zeros((2, 3, 5)), SPACING)

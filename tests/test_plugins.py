@@ -1,0 +1,92 @@
+"""Plugin discovery, registry errors and the controls (DESIGN section 2)."""
+
+import json
+import textwrap
+
+import pytest
+
+from cmedl_bench import hookimpl
+from cmedl_bench.errors import PluginError
+from cmedl_bench.plugins import get_registry, register_plugin, unregister_plugin
+from tests.conftest import cli
+
+
+class FakeSegmenterPlugin:
+    @hookimpl
+    def register_segmenters(self, register):
+        register("fake-seg", lambda **kw: None, description="fake", capabilities={"dims": 2})
+
+
+@pytest.fixture
+def fake_plugin():
+    register_plugin(FakeSegmenterPlugin(), name="fake", distribution="fake-dist", version="9.9")
+    try:
+        yield get_registry()
+    finally:
+        unregister_plugin("fake")
+
+
+def test_builtins_are_discovered_through_entry_points():
+    registry = get_registry(refresh=True)
+    assert {"unet"} <= set(registry.names("segmenter"))
+    assert {"none"} <= set(registry.names("fusion"))
+    assert {"phantom"} <= set(registry.names("dataset"))
+    assert {"dsc", "sdsc", "hd95"} <= set(registry.names("metric"))
+    unet = registry.get("segmenter", "unet")
+    assert unet.distribution == "cmedl-bench" and unet.version
+    assert not registry.broken
+
+
+def test_fake_plugin_registers_and_unregisters(fake_plugin):
+    component = fake_plugin.get("segmenter", "fake-seg")
+    assert (component.distribution, component.version, component.plugin) == ("fake-dist", "9.9", "fake")
+
+
+def test_fake_plugin_is_gone_after_fixture():
+    assert "fake-seg" not in get_registry().names("segmenter")
+
+
+def test_unknown_name_lists_known_ones():
+    with pytest.raises(PluginError, match=r"unknown segmenter 'nope'; known segmenters: .*unet"):
+        get_registry().get("segmenter", "nope")
+
+
+def test_duplicate_name_names_both_distributions():
+    class Duplicate:
+        @hookimpl
+        def register_segmenters(self, register):
+            register("unet", lambda **kw: None, description="another unet")
+
+    with pytest.raises(PluginError, match=r"registered twice: by cmedl-bench .* and by dup-dist 1.0"):
+        register_plugin(Duplicate(), name="dup", distribution="dup-dist", version="1.0")
+    unregister_plugin("dup")
+    assert get_registry().get("segmenter", "unet").distribution == "cmedl-bench"
+
+
+def _fake_distribution(site, name, module_source, entry_name):
+    """A distribution visible to importlib.metadata (the way pytest's own tests fake installed plugins)."""
+    (site / f"{name}.py").write_text(textwrap.dedent(module_source))
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[cmedl_bench]\n{entry_name} = {name}\n")
+
+
+def test_broken_plugin_is_listed_and_cli_survives(tmp_path):
+    _fake_distribution(tmp_path, "broken_plugin", "raise ImportError('needs a missing library')\n", "broken")
+    result = cli("plugins", "--json", env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    broken = {b["plugin"]: b for b in listing["broken"]}
+    assert "needs a missing library" in broken["broken"]["error"]
+    assert broken["broken"]["distribution"] == "broken_plugin"
+    assert any(c["name"] == "unet" for c in listing["components"])
+    table = cli("plugins", env={"PYTHONPATH": str(tmp_path)})
+    assert table.returncode == 0 and "broken" in table.stdout
+
+
+def test_allow_list_and_block_list():
+    only_metrics = json.loads(cli("plugins", "--json", env={"CMEDL_BENCH_PLUGINS": "metrics"}).stdout)
+    assert {c["kind"] for c in only_metrics["components"]} == {"metric"}
+    blocked = json.loads(cli("plugins", "--json", env={"CMEDL_BENCH_DISABLE": "segmenters"}).stdout)
+    assert "segmenter" not in {c["kind"] for c in blocked["components"]}

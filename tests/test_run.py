@@ -1,0 +1,154 @@
+"""``cmedl-bench run`` end to end on the small phantom with the smoke preset, and its failure modes."""
+
+import json
+import shutil
+import sys
+
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+import torch
+
+from cmedl_bench import api, hookimpl
+from cmedl_bench.errors import PluginError
+from cmedl_bench.plugins import register_plugin, unregister_plugin
+from tests.conftest import cli
+
+SMOKE = ("run", "--translator", "none", "--segmenter", "unet", "--fusion", "none", "--preset", "smoke", "--quiet")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, small_phantom):
+    results = tmp_path_factory.mktemp("results")
+    result = cli(*SMOKE, "--results", str(results), "--json")
+    assert result.returncode == 0, result.stderr
+    return results, json.loads(result.stdout)
+
+
+def test_smoke_run_writes_a_complete_run_folder(smoke_run):
+    results, record = smoke_run
+    run_dir = results / record["run_id"]
+    assert record["status"] == "finished"
+    for key in ("schema_version", "config", "config_hash", "seed", "plugins", "git", "versions", "device",
+                "timings", "dataset", "metrics"):
+        assert key in record, key
+    assert record["plugins"]["segmenter"]["distribution"] == "cmedl-bench"
+    assert record["dataset"]["version"] == 1
+    assert record["config"]["preset"]["name"] == "smoke"
+    assert record["versions"]["torch"] == torch.__version__.split("+")[0] or record["versions"]["torch"]
+    assert "4.38" in record["metrics"]["sdsc"]["definition"]
+    on_disk = json.loads((run_dir / "run.json").read_text())
+    assert on_disk["config_hash"] == record["config_hash"] and record["config_hash"][:8] in record["run_id"]
+    rows = pd.read_parquet(run_dir / "per_case.parquet")
+    assert list(rows.columns) == ["run_id", "split", "case", "head", "metric", "value", "flag"]
+    assert set(rows["metric"]) == {"dsc", "sdsc", "hd95"} and set(rows["split"]) == {"val", "test"}
+    assert rows["value"].notna().all()
+    test_dsc = rows[(rows.split == "test") & (rows.metric == "dsc")]["value"]
+    assert record["summary"]["test"]["student"]["dsc"]["mean"] == pytest.approx(test_dsc.mean())
+    best = torch.load(run_dir / "best.pt", weights_only=True)
+    assert "segmenter" in best["weights"]
+    torch.load(run_dir / "last.pt", weights_only=True)
+    assert (run_dir / "learning_curves.png").stat().st_size > 1000
+    for case in rows["case"].unique():
+        prediction = run_dir / "predictions" / "student" / f"{case}.nii.gz"
+        assert sitk.ReadImage(str(prediction)).GetSpacing()[2] == pytest.approx(3.0)
+
+
+def test_finished_run_is_not_repeated(smoke_run):
+    results, record = smoke_run
+    again = cli(*SMOKE, "--results", str(results), "--json")
+    assert again.returncode == 0
+    assert "already finished" in again.stderr
+    assert json.loads(again.stdout)["started"] == record["started"]
+
+
+def _assert_one_line_error(result, fragment):
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0] and "Traceback" not in result.stderr
+
+
+def test_unknown_plugin_is_one_line(tmp_path):
+    result = cli(*SMOKE, "--segmenter", "resnet-9000", "--results", str(tmp_path / "r"))
+    _assert_one_line_error(result, "unknown segmenter 'resnet-9000'; known segmenters:")
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_dataset_is_one_line(tmp_path):
+    result = cli(*SMOKE, "--data", str(tmp_path / "missing"), "--results", str(tmp_path / "r"))
+    _assert_one_line_error(result, "does not exist")
+    assert not (tmp_path / "r").exists()
+
+
+def test_malformed_dataset_is_one_line(tmp_path, small_phantom):
+    root = shutil.copytree(small_phantom, tmp_path / "ds")
+    (root / "splits.json").write_text("[1, 2")
+    result = cli(*SMOKE, "--data", str(root), "--results", str(tmp_path / "r"))
+    _assert_one_line_error(result, "splits.json is not valid JSON")
+    assert not (tmp_path / "r").exists()
+
+
+def test_geometry_mismatch_is_one_line_and_writes_nothing(tmp_path, small_phantom):
+    root = shutil.copytree(small_phantom, tmp_path / "ds")
+    index = json.loads((root / "splits.json").read_text())
+    patient = index["cbct"]["test"][0]
+    path = root / "cbct" / "labelsTr" / f"{patient}W1.nii.gz"
+    label = sitk.ReadImage(str(path))
+    label.SetOrigin((5.0, 0.0, 0.0))
+    sitk.WriteImage(label, str(path))
+    result = cli(*SMOKE, "--data", str(root), "--results", str(tmp_path / "r"))
+    _assert_one_line_error(result, f"{patient}W1.nii.gz does not match its image's geometry")
+    assert not (tmp_path / "r").exists()
+
+
+class _FakeTranslatorPlugin:
+    @hookimpl
+    def register_translators(self, register):
+        register("fake-translator", lambda **kw: None, description="fake", capabilities={"dims": 2})
+
+
+def test_translator_with_fusion_none_is_rejected_before_training(tmp_path, monkeypatch, capsys):
+    register_plugin(_FakeTranslatorPlugin(), name="fake-translator")
+    try:
+        with pytest.raises(PluginError, match="takes no translator"):
+            api.run(translator="fake-translator", fusion="none", preset="smoke", results=tmp_path)
+        from cmedl_bench.cli import main
+
+        monkeypatch.setattr(sys, "argv", ["cmedl-bench", *SMOKE, "--translator", "fake-translator",
+                                          "--results", str(tmp_path / "r")])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        assert exit_info.value.code == 2
+        assert "takes no translator" in capsys.readouterr().err
+    finally:
+        unregister_plugin("fake-translator")
+    assert not (tmp_path / "r").exists()
+
+
+def test_interrupted_run_resumes(tmp_path, small_phantom, monkeypatch):
+    """An interruption after the first epoch leaves a resumable run and no per-case table."""
+    import cmedl_bench.engine.fit as fit_module
+
+    real_fit = fit_module.fit
+
+    def interrupted_fit(*args, **kwargs):
+        def on_epoch(epoch, total, row):
+            raise KeyboardInterrupt
+
+        return real_fit(*args[:6], on_epoch=on_epoch)
+
+    monkeypatch.setattr(fit_module, "fit", interrupted_fit)
+    kwargs = dict(data=small_phantom, preset="smoke", results=tmp_path, quiet=True, overrides={"max_epochs": 3})
+    with pytest.raises(KeyboardInterrupt):
+        api.run(**kwargs)
+    (run_dir,) = tmp_path.iterdir()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "interrupted"
+    assert (run_dir / "last.pt").exists() and not (run_dir / "per_case.parquet").exists()
+
+    monkeypatch.setattr(fit_module, "fit", real_fit)
+    record = api.run(**kwargs)
+    assert record["status"] == "finished" and record["resumed_from_status"] == "interrupted"
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [0, 1, 2]
