@@ -2,26 +2,30 @@
 
 import pytest
 
-_means: dict[str, dict[str, float]] = {}
+_values: dict[tuple[str, str], dict[str, float]] = {}  # (group, unit) -> role -> value
 
 
 @pytest.fixture
-def record_mean(request):
-    """Call with (group, role, benchmark) after a benchmark ran; role 'baseline' is the denominator."""
+def record_value():
+    """``record(group, role, value, unit)``; the role 'baseline' is each group's denominator.
+    Pass a pytest-benchmark fixture as ``value`` to record its mean time in ms."""
 
-    def record(group: str, role: str, benchmark) -> None:
-        if benchmark.stats is not None:
-            _means.setdefault(group, {})[role] = benchmark.stats.stats.mean
+    def record(group: str, role: str, value, unit: str = "ms") -> None:
+        if hasattr(value, "stats"):
+            if value.stats is None:  # benchmarks disabled
+                return
+            value = value.stats.stats.mean * 1e3
+        _values.setdefault((group, unit), {})[role] = float(value)
 
     return record
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not _means:
+    if not _values:
         return
-    terminalreporter.section("ratios to the baseline of each group (mean time)")
-    for group, roles in _means.items():
+    terminalreporter.section("ratios to the baseline of each group")
+    for (group, unit), roles in _values.items():
         baseline = roles.get("baseline")
-        for role, mean in roles.items():
-            ratio = f"{mean / baseline:.3f}x" if baseline else "n/a"
-            terminalreporter.write_line(f"{group:24s} {role:24s} {mean * 1e3:10.1f} ms  {ratio}")
+        for role, value in roles.items():
+            ratio = f"{value / baseline:.3f}x" if baseline else "n/a"
+            terminalreporter.write_line(f"{group:28s} {role:26s} {value:12.1f} {unit:4s} {ratio}")

@@ -26,18 +26,18 @@ def direct(prediction, reference):
             surface_distance.compute_robust_hausdorff(distances, 95))
 
 
-def test_surface_distance_direct(benchmark, case, record_mean):
+def test_surface_distance_direct(benchmark, case, record_value):
     benchmark.group = "metric-path-512x512x100"
     result = benchmark(direct, *case)
-    record_mean("metric-path", "baseline", benchmark)
+    record_value("metric-path", "baseline", benchmark)
     assert 0 < result[0] < 1
 
 
-def test_cmedl_metric_plugins(benchmark, case, record_mean):
+def test_cmedl_metric_plugins(benchmark, case, record_value):
     benchmark.group = "metric-path-512x512x100"
-    metrics = {c.name: c.factory() for c in get_registry().components["metric"].values()}
+    metrics = get_registry().metric_functions("segmentation")
     scores = benchmark(score_case, metrics, *case, SPACING)
-    record_mean("metric-path", "cmedl-bench plugins", benchmark)
+    record_value("metric-path", "cmedl-bench plugins", benchmark)
     expected = direct(*case)
     assert scores["dsc"].value == pytest.approx(expected[0])
     assert scores["sdsc"].value == pytest.approx(expected[1])

@@ -1,25 +1,29 @@
 """The functions behind the CLI verbs; notebooks and CI call them too.
 
-Progress and messages go to stderr (rich); return values are plain data.
+Progress and messages go to stderr (rich); return values are plain data. Every training verb follows the same
+life cycle: resolve and validate everything (plugins, device, dataset, geometry) before a run folder is created;
+skip a finished run with the same configuration hash; resume an unfinished one; record how the run ended.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cmedl_bench.config import RunConfig, resolve_preset
 from cmedl_bench.errors import CmedlError, DatasetError
-from cmedl_bench.plugins import get_registry
-from cmedl_bench.selection import select
+from cmedl_bench.plugins import Registry, get_registry
+from cmedl_bench.selection import Selection, select
 
 stderr = Console(stderr=True)
+DEFAULT_RESULTS = Path("cmedl-results")
 
 
 def _progress(quiet: bool) -> Progress:
@@ -55,40 +59,41 @@ def synth(out: Path, dataset: str = "phantom", seed: int = 0, size: str = "full"
     return Path(out)
 
 
-def _split_or_fail(index, split: str, limit: int | None):
-    cases = index.split_cases("cbct", split)
-    if not cases:
-        raise DatasetError(f"{index.root}: the CBCT cohort has no {split} cases in splits.json")
-    return cases[:limit] if limit else cases
+# --------------------------------------------------------------------------------------------- shared life cycle
 
 
-def run(translator: str = "none", segmenter: str = "unet", fusion: str = "none", dataset: str = "phantom",
-        data: Path | None = None, preset: str | None = None, seed: int = 0, results: Path = Path("cmedl-results"),
-        device: str | None = None, overrides: dict[str, Any] | None = None, force: bool = False,
-        quiet: bool = False) -> dict[str, Any]:
-    """Train one combination and score it on the test split; returns the run record.
+class _Run:
+    """Resolved inputs of one training run, built before anything is written."""
 
-    A finished run with the same configuration hash is returned as it is (``force`` retrains); an unfinished one is
-    resumed from its last checkpoint.
-    """
-    registry = get_registry()
-    selection = select(registry, translator, segmenter, fusion, dataset)  # fails before any heavy work
+    def __init__(self, registry: Registry, selection, config: RunConfig, device, index, results: Path):
+        self.registry, self.selection, self.config, self.device, self.index = registry, selection, config, device, index
+        self.dir = Path(results) / config.run_id
+        self.timings: dict[str, float] = {}
+        self.record: dict[str, Any] = {}
 
+
+def _device(requested: str | None):
     import torch
 
-    from cmedl_bench.data.cache import ensure_dataset
-    from cmedl_bench.data.layout import load_index
-    from cmedl_bench.engine.devices import seed_everything, select_device
-    from cmedl_bench.results.records import read_record
+    from cmedl_bench.engine.devices import select_device
 
     try:
-        dev = select_device(device)
+        dev = select_device(requested)
         torch.empty(0, device=dev)
     except (RuntimeError, AssertionError) as exc:
-        raise CmedlError(f"device {device!r} is not usable: {str(exc).splitlines()[0]}") from None
+        raise CmedlError(f"device {requested!r} is not usable: {str(exc).splitlines()[0]}") from None
+    return dev
+
+
+def _open(selection, registry: Registry, *, translator: str, segmenter: str, fusion: str, dataset: str,
+          data: Path | None, preset: str | None, seed: int, device: str | None, overrides, options, results: Path,
+          quiet: bool) -> tuple[_Run, dict[str, Any] | None]:
+    from cmedl_bench.data.cache import ensure_dataset
+    from cmedl_bench.data.layout import load_index
+    from cmedl_bench.results.records import read_record
+
+    dev = _device(device)
     resolved = resolve_preset(preset, dev.type == "cuda", overrides)
-    timings: dict[str, float] = {}
-    tic = time.perf_counter()
     user_data = data is not None
     if not user_data:
         with _progress(quiet) as progress:
@@ -97,108 +102,135 @@ def run(translator: str = "none", segmenter: str = "unet", fusion: str = "none",
                                   progress=lambda total: progress.update(task, total=total, advance=1))
     config = RunConfig(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset,
                        dataset_version=None if user_data else selection.dataset.capabilities.get("version"),
-                       data_path=str(Path(data).resolve()) if user_data else None, seed=seed, preset=resolved)
-    run_dir = Path(results) / config.run_id
-    previous = read_record(run_dir)
-    if previous and previous.get("status") == "finished" and not force:
-        stderr.print(f"[green]already finished:[/] {run_dir} (use --force to retrain)")
-        return previous
+                       data_path=str(Path(data).resolve()) if user_data else None, seed=seed, preset=resolved,
+                       options={k: v for k, v in (options or {}).items() if v is not None})
     index = load_index(Path(data))
-    splits = {name: _split_or_fail(index, name, limit) for name, limit in
-              (("train", None), ("val", resolved.max_val_cases), ("test", resolved.max_test_cases))}
-    prepared = _prepare_all(splits, resolved, progress_quiet=quiet)
-    timings["data_s"] = time.perf_counter() - tic
-
-    if force and run_dir.exists():
-        for stale in ("last.pt", "best.pt"):
-            (run_dir / stale).unlink(missing_ok=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record = _new_record(config, selection, index, dev, registry)
-    if previous:
-        record["resumed_from_status"] = previous.get("status")
-    _write(run_dir, record)
-    try:
-        seed_everything(seed)
-        from cmedl_bench.fusion import FusionSpec
-
-        fusion_obj = selection.fusion.factory(FusionSpec(selection.segmenter, selection.translator, resolved, dev))
-        tic = time.perf_counter()
-        fit_result = _fit(fusion_obj, prepared, resolved, seed, run_dir, quiet)
-        timings["train_s"] = time.perf_counter() - tic
-        tic = time.perf_counter()
-        rows = _evaluate(fusion_obj, prepared, resolved, run_dir, config.run_id, registry, quiet)
-        timings["evaluate_s"] = time.perf_counter() - tic
-        _finish(run_dir, record, fit_result, rows, timings)
-    except KeyboardInterrupt:
-        record.update(status="interrupted", ended=_now())
-        _write(run_dir, record)
-        raise
-    except BaseException as exc:
-        record.update(status="failed", ended=_now(), error=f"{type(exc).__name__}: {exc}",
-                      traceback=traceback.format_exc(limit=20))
-        _write(run_dir, record)
-        raise
-    return record
+    run = _Run(registry, selection, config, dev, index, results)
+    return run, read_record(run.dir)
 
 
-def _now() -> str:
-    from cmedl_bench.results.records import now
-
-    return now()
-
-
-def _write(run_dir: Path, record: dict[str, Any]) -> None:
-    from cmedl_bench.results.records import write_record
-
-    write_record(run_dir, record)
+def _cases(index, cohort: str, split: str, limit: int | None = None):
+    cases = index.split_cases(cohort, split)
+    if not cases:
+        raise DatasetError(f"{index.root}: the {cohort.upper()} cohort has no {split} cases in splits.json")
+    return cases[:limit] if limit else cases
 
 
-def _prepare_all(splits, preset, progress_quiet: bool):
+def _prepare(groups: dict[str, list], preset, quiet: bool, min_depth: int = 1) -> dict[str, list]:
+    """Read and preprocess every case of every group (this is where broken files are found)."""
     from cmedl_bench.data.layout import read_volume
     from cmedl_bench.data.preprocessing import prepare
 
-    total = sum(len(cases) for cases in splits.values())
-    prepared = {}
-    with _progress(progress_quiet) as progress:
-        task = progress.add_task("reading and preprocessing CBCT", total=total, info="")
-        for split, cases in splits.items():
-            prepared[split] = []
+    prepared: dict[str, list] = {}
+    with _progress(quiet) as progress:
+        task = progress.add_task("reading and preprocessing", total=sum(map(len, groups.values())), info="")
+        for name, cases in groups.items():
+            prepared[name] = []
             for case in cases:
-                prepared[split].append(prepare(read_volume(case), preset.spacing_xy_mm, preset.crop_size))
+                prepared[name].append(prepare(read_volume(case), preset.spacing_xy_mm, preset.crop_size, min_depth))
                 progress.advance(task)
-    if not any(len(p.tumour_slices) for p in prepared["train"]):
-        raise DatasetError("no CBCT training case contains tumour voxels")
+            if name.endswith("train") and not any(len(p.tumour_slices) for p in prepared[name]):
+                raise DatasetError(f"no {name.replace('_', ' ')} case contains tumour voxels")
     return prepared
 
 
-def _new_record(config: RunConfig, selection, index, dev, registry) -> dict[str, Any]:
-    import torch
+def _start(run: _Run, previous: dict[str, Any] | None, force: bool, stale: tuple[str, ...]) -> None:
+    from cmedl_bench.results.records import new_record, write_record
 
-    from cmedl_bench.results.records import SCHEMA_VERSION, git_revision, now, package_versions
-
-    metrics = {c.name: {"definition": c.capabilities.get("definition"), "unit": c.capabilities.get("unit"),
-                        "higher_is_better": c.capabilities.get("higher_is_better"), "distribution": c.distribution,
-                        "version": c.version} for c in registry.components["metric"].values()}
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": config.run_id,
-        "status": "running",
-        "started": now(),
-        "config": config.to_dict(),
-        "config_hash": config.hash(),
-        "seed": config.seed,
-        "plugins": selection.provenance(),
-        "dataset": {"name": index.name, "version": index.version, "path": str(index.root),
-                    "generator": index.meta.get("generator")},
-        "metrics": metrics,
-        "git": git_revision(),
-        "versions": package_versions() | {"cuda": torch.version.cuda},
-        "device": {"type": dev.type, "name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-                   "threads": torch.get_num_threads()},
-    }
+    if force:
+        for name in stale:
+            (run.dir / name).unlink(missing_ok=True)
+    run.dir.mkdir(parents=True, exist_ok=True)
+    run.record = new_record(run.config, run.selection, run.index, run.device, run.registry)
+    if previous:
+        run.record["resumed_from_status"] = previous.get("status")
+    write_record(run.dir, run.record)
 
 
-def _fit(fusion_obj, prepared, preset, seed, run_dir, quiet):
+def _guarded(run: _Run, body: Callable[[], None]) -> dict[str, Any]:
+    """Run ``body``; whatever happens, run.json says how the run ended."""
+    from cmedl_bench.results.records import now, write_record
+
+    try:
+        body()
+    except KeyboardInterrupt:
+        run.record.update(status="interrupted", ended=now())
+        write_record(run.dir, run.record)
+        raise
+    except BaseException as exc:
+        run.record.update(status="failed", ended=now(), error=f"{type(exc).__name__}: {exc}",
+                          traceback=traceback.format_exc(limit=20))
+        write_record(run.dir, run.record)
+        raise
+    return run.record
+
+
+def _already_finished(run: _Run, previous: dict[str, Any] | None, force: bool) -> bool:
+    if previous and previous.get("status") == "finished" and not force:
+        stderr.print(f"[green]already finished:[/] {run.dir} (use --force to retrain)")
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------- run
+
+
+def run(translator: str = "none", segmenter: str = "unet", fusion: str = "none", dataset: str = "phantom",
+        data: Path | None = None, preset: str | None = None, seed: int = 0, results: Path = DEFAULT_RESULTS,
+        device: str | None = None, overrides: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
+        force: bool = False, quiet: bool = False) -> dict[str, Any]:
+    """Train one combination and score it on the validation and test splits; returns the run record.
+
+    A finished run with the same configuration hash is returned as it is (``force`` retrains); an unfinished one is
+    resumed from its last checkpoint.
+    """
+    registry = get_registry()
+    selection = select(registry, translator, segmenter, fusion, dataset)  # fails before any heavy work
+    options = options if translator != "none" else None
+    tic = time.perf_counter()
+    run_, previous = _open(selection, registry, translator=translator, segmenter=segmenter, fusion=fusion,
+                           dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
+                           options=options, results=results, quiet=quiet)
+    if _already_finished(run_, previous, force):
+        return previous
+    p = run_.config.preset
+    cohorts = tuple(selection.fusion.capabilities.get("cohorts", ("cbct",)))
+    groups = {"train": _cases(run_.index, "cbct", "train")}
+    if "mri" in cohorts:
+        groups["mri_train"] = _cases(run_.index, "mri", "train")
+    groups |= {"val": _cases(run_.index, "cbct", "val", p.max_val_cases),
+               "test": _cases(run_.index, "cbct", "test", p.max_test_cases)}
+    three_d = selection.segmenter.capabilities.get("dims", 2) == 3
+    prepared = _prepare(groups, p, quiet, min_depth=p.patch_depth if three_d else 1)
+    train = {"cbct": prepared["train"], "mri": prepared.get("mri_train", [])}
+    run_.timings["data_s"] = time.perf_counter() - tic
+    _start(run_, previous, force, ("last.pt", "best.pt", "translator.pt"))
+
+    def body() -> None:
+        from cmedl_bench.engine.devices import seed_everything
+        from cmedl_bench.fusion import FusionSpec
+
+        seed_everything(seed)
+        fusion_obj = selection.fusion.factory(FusionSpec(selection.segmenter, selection.translator, p, run_.device,
+                                                         dict(run_.config.options)))
+        run_.record["translator"] = fusion_obj.translator_info
+        tic = time.perf_counter()
+        with _progress(quiet) as progress:
+            fusion_obj.before_fit(train, seed, run_.dir, progress)
+        fit_result = _fit(fusion_obj, train, prepared["val"], p, seed, run_.dir, quiet)
+        run_.timings["train_s"] = time.perf_counter() - tic
+        tic = time.perf_counter()
+        rows = _evaluate(fusion_obj, prepared, p, run_.dir, run_.config.run_id, registry, quiet)
+        run_.timings["evaluate_s"] = time.perf_counter() - tic
+        run_.record["training"] = {"best_epoch": fit_result.best_epoch, "best_val_dsc": fit_result.best_val_dsc,
+                                   "epochs_run": len(fit_result.history), "stopped_early": fit_result.stopped_early}
+        _finish(run_, rows, fit_result.history, {"best_checkpoint": "best.pt", "last_checkpoint": "last.pt",
+                                                 "predictions": "predictions/"})
+
+    return _guarded(run_, body)
+
+
+def _fit(fusion_obj, train, val, preset, seed, run_dir, quiet):
     from cmedl_bench.engine.fit import fit
 
     with _progress(quiet) as progress:
@@ -209,35 +241,36 @@ def _fit(fusion_obj, prepared, preset, seed, run_dir, quiet):
             progress.update(steps, completed=step, total=total)
 
         def on_epoch(epoch, total, row):
-            losses = " ".join(f"{k[6:]}={v:.3f}" for k, v in row.items() if k.startswith("train_"))
-            progress.update(epochs, completed=epoch + 1, info=f"loss {losses} val DSC {row['val_dsc']:.3f}")
+            progress.update(epochs, completed=epoch + 1, info=f"{_losses(row)} val DSC {row['val_dsc']:.3f}")
 
-        result = fit(fusion_obj, prepared["train"], prepared["val"], preset, seed, run_dir, on_epoch, on_step)
+        result = fit(fusion_obj, train, val, preset, seed, run_dir, on_epoch, on_step)
         progress.update(epochs, completed=preset.max_epochs)
     if result.stopped_early:
         stderr.print(f"early stop: best validation DSC {result.best_val_dsc:.3f} at epoch {result.best_epoch + 1}")
     return result
 
 
+def _losses(row: dict[str, float]) -> str:
+    return "loss " + " ".join(f"{k[6:]}={v:.3f}" for k, v in row.items() if k.startswith("train_"))
+
+
 def _evaluate(fusion_obj, prepared, preset, run_dir, run_id, registry, quiet) -> list[dict[str, Any]]:
     import torch
 
     from cmedl_bench.data.layout import write_volume
-    from cmedl_bench.engine.inference import predict_probability
     from cmedl_bench.scoring import score_case
 
     best = torch.load(run_dir / "best.pt", map_location=fusion_obj.device, weights_only=True)
     fusion_obj.load_weights(best["weights"])
     fusion_obj.train(False)
-    metrics = {c.name: c.factory() for c in registry.components["metric"].values()}
+    metrics = registry.metric_functions("segmentation")
     rows = []
     work = [(split, p) for split in ("val", "test") for p in prepared[split]]
     with _progress(quiet) as progress:
         task = progress.add_task("scoring", total=len(work) * len(fusion_obj.heads), info="")
         for head in fusion_obj.heads:
             for split, p in work:
-                probability = predict_probability(lambda x: fusion_obj.predict_logits(head, x), p,
-                                                  preset.crop_size, fusion_obj.device)
+                probability = fusion_obj.predict_probability(head, p)
                 mask = (probability > 0.5).astype("uint8")
                 volume = p.volume
                 write_volume(run_dir / "predictions" / head / f"{volume.case.case_id}.nii.gz", mask,
@@ -263,21 +296,168 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def _finish(run_dir, record, fit_result, rows, timings) -> None:
-    import json
-
+def _finish(run: _Run, rows: list[dict[str, Any]], history: list[dict[str, float]], files: dict[str, str]) -> None:
     from cmedl_bench.data.layout import atomic_write_text
-    from cmedl_bench.results.records import now, plot_learning_curves, write_rows
+    from cmedl_bench.results.figures import plot_learning_curves
+    from cmedl_bench.results.records import now, write_record, write_rows
 
-    write_rows(run_dir, rows)
-    atomic_write_text(run_dir / "history.json", json.dumps(fit_result.history, indent=2))
-    if fit_result.history:
-        plot_learning_curves(fit_result.history, run_dir / "learning_curves.png")
-    timings["total_s"] = sum(timings.values())
-    record.update(status="finished", ended=now(), timings=timings, summary=summarise(rows),
-                  training={"best_epoch": fit_result.best_epoch, "best_val_dsc": fit_result.best_val_dsc,
-                            "epochs_run": len(fit_result.history), "stopped_early": fit_result.stopped_early},
-                  files={"per_case": "per_case.parquet", "best_checkpoint": "best.pt", "last_checkpoint": "last.pt",
-                         "history": "history.json", "learning_curves": "learning_curves.png",
-                         "predictions": "predictions/"})
-    _write(run_dir, record)
+    write_rows(run.dir, rows)
+    atomic_write_text(run.dir / "history.json", json.dumps(history, indent=2))
+    if history:
+        plot_learning_curves(history, run.dir / "learning_curves.png")
+    run.timings["total_s"] = sum(run.timings.values())
+    run.record.update(status="finished", ended=now(), timings=run.timings, summary=summarise(rows),
+                      files={"per_case": "per_case.parquet", "history": "history.json",
+                             "learning_curves": "learning_curves.png", **files})
+    write_record(run.dir, run.record)
+
+
+# --------------------------------------------------------------------------------------------- translate
+
+
+def translate(translator: str = "cx", dataset: str = "phantom", data: Path | None = None, preset: str | None = None,
+              seed: int = 0, results: Path = DEFAULT_RESULTS, device: str | None = None,
+              overrides: dict[str, Any] | None = None, options: dict[str, Any] | None = None, force: bool = False,
+              quiet: bool = False) -> dict[str, Any]:
+    """Train a translator alone on the CBCT and MRI training cohorts, save its generators (``translator.pt``) and
+    score translation quality: KL of pseudo-MRI (and, as the baseline, of raw CBCT) against real MRI, per
+    validation and test CBCT case."""
+    registry = get_registry()
+    component = registry.get("translator", translator)
+    selection = Selection(fusion=None, segmenter=None, translator=component, dataset=registry.get("dataset", dataset))
+    tic = time.perf_counter()
+    run_, previous = _open(selection, registry, translator=translator, segmenter="none", fusion="translate",
+                           dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
+                           options=options, results=results, quiet=quiet)
+    if _already_finished(run_, previous, force):
+        return previous
+    p = run_.config.preset
+    prepared = _prepare({"cbct_train": _cases(run_.index, "cbct", "train"),
+                         "mri_train": _cases(run_.index, "mri", "train"),
+                         "val": _cases(run_.index, "cbct", "val", p.max_val_cases),
+                         "test": _cases(run_.index, "cbct", "test", p.max_test_cases)}, p, quiet)
+    run_.timings["data_s"] = time.perf_counter() - tic
+    _start(run_, previous, force, ("translator.pt",))
+
+    def body() -> None:
+        from cmedl_bench.engine.devices import seed_everything
+
+        seed_everything(seed)
+        from cmedl_bench.translator import build_translator
+
+        model = build_translator(component, p, run_.device, run_.config.options)
+        run_.record["translator"] = model.info
+        tic = time.perf_counter()
+        history = _fit_translator(model, prepared["cbct_train"], prepared["mri_train"], p, seed,
+                                  run_.dir / "translator.pt", quiet)
+        run_.timings["train_s"] = time.perf_counter() - tic
+        tic = time.perf_counter()
+        rows = _score_translation(model, prepared, p, run_, quiet)
+        run_.timings["evaluate_s"] = time.perf_counter() - tic
+        _finish(run_, rows, history, {"translator": "translator.pt", "examples": "translation_examples.png"})
+
+    return _guarded(run_, body)
+
+
+def _fit_translator(model, cbct, mri, preset, seed, checkpoint, quiet):
+    from cmedl_bench.engine.translate import fit_translator
+
+    with _progress(quiet) as progress:
+        epochs = progress.add_task("training translator", total=preset.translator_epochs, info="")
+        steps = progress.add_task("  epoch", total=None, info="")
+        history = fit_translator(
+            model, cbct, mri, preset, seed, checkpoint,
+            on_epoch=lambda epoch, total, row: progress.update(epochs, completed=epoch + 1, info=_losses(row)),
+            on_step=lambda step, total: progress.update(steps, completed=step, total=total))
+        progress.update(epochs, completed=preset.translator_epochs)
+    return history
+
+
+def _score_translation(model, prepared, preset, run: _Run, quiet) -> list[dict[str, Any]]:
+    import numpy as np
+
+    from cmedl_bench.engine.translate import body_values, translate_volume, unit_values
+    from cmedl_bench.results.figures import plot_translation_grid
+
+    model.train(False)
+    kl = run.registry.metric_functions("translation")
+    reference = np.concatenate([unit_values(v) for v in prepared["mri_train"]])
+    rows, examples = [], []
+    work = [(split, v) for split in ("val", "test") for v in prepared[split]]
+    with _progress(quiet) as progress:
+        task = progress.add_task("translating and scoring", total=len(work), info="")
+        for split, volume in work:
+            pmri = translate_volume(model.to_mri, volume, preset.crop_size, run.device)
+            for head, values in (("pmri", body_values(pmri, volume)), ("cbct", unit_values(volume))):
+                for name, fn in kl.items():
+                    value = fn(values, reference)
+                    rows.append({"run_id": run.config.run_id, "split": split, "case": volume.volume.case.case_id,
+                                 "head": head, "metric": name, "value": value.value, "flag": value.flag})
+            patient = volume.volume.case.patient
+            if split == "test" and len(examples) < 4 and patient not in {e["patient"] for e in examples}:
+                examples.append(_example(model, volume, pmri, preset, run.device) | {"patient": patient})
+            progress.advance(task)
+    if examples:
+        plot_translation_grid(examples, run.dir / "translation_examples.png")
+    return rows
+
+
+def _example(model, volume, pmri, preset, device) -> dict[str, Any]:
+    """The slice with the most tumour: CBCT, pseudo-MRI and CBCT reconstructed from the pseudo-MRI."""
+    import numpy as np
+    import torch
+
+    from cmedl_bench.engine.inference import sliding_window
+    from cmedl_bench.translator import to_unit_range
+
+    z = int(np.argmax(volume.label.reshape(volume.label.shape[0], -1).sum(1)))
+    h, w = volume.resampled_hw
+    with torch.no_grad():
+        reconstructed = sliding_window(model.to_cbct, torch.from_numpy(pmri[z:z + 1]), preset.crop_size, device)
+    cbct = to_unit_range(torch.from_numpy(volume.image[z])).numpy()
+    return {"cbct": cbct[:h, :w], "pmri": pmri[z, :h, :w], "reconstructed": reconstructed[0, :h, :w].numpy(),
+            "mask": volume.label[z, :h, :w], "title": f"{volume.volume.case.case_id} z={z}"}
+
+
+# --------------------------------------------------------------------------------------------- sweep
+
+
+def sweep(suite_name: str = "paper", seeds: tuple[int, ...] = (0,), rows: list[tuple[str, str, str]] | None = None,
+          **run_kwargs: Any) -> list[dict[str, Any]]:
+    """Run every row of a suite (or the given rows) for every seed, one after another. Finished runs (same config
+    hash) are skipped and unfinished ones resumed, so an interrupted sweep continues where it stopped."""
+    from cmedl_bench.suites import suite
+
+    grid = rows if rows is not None else suite(suite_name)
+    registry = get_registry()
+    dataset = run_kwargs.get("dataset", "phantom")
+    for translator, segmenter, fusion in grid:  # every row is checked before the first one trains
+        select(registry, translator, segmenter, fusion, dataset)
+    records = []
+    for seed in seeds:
+        for k, (translator, segmenter, fusion) in enumerate(grid, start=1):
+            stderr.rule(f"[bold]{k}/{len(grid)} seed {seed}: {translator} + {segmenter} + {fusion}")
+            tic = time.perf_counter()
+            record = run(translator=translator, segmenter=segmenter, fusion=fusion, seed=seed, **run_kwargs)
+            records.append(record | {"sweep_wall_s": time.perf_counter() - tic})
+    return records
+
+
+# --------------------------------------------------------------------------------------------- sensitivity
+
+
+def sensitivity(run_dir: Path, head: str | None = None, passes: int = 10, rate: float = 0.5, seed: int = 0,
+                quiet: bool = False) -> dict[str, Any]:
+    """Test-time dropout (paper III.E) on a finished run: ``passes`` predictions per test case with dropout at
+    ``rate`` on the weights of the head network's last two layers; per-case DSC spread and the mean SD (mSD).
+    Writes ``sensitivity.json`` and ``sensitivity.png`` into the run folder."""
+    from cmedl_bench.analysis.sensitivity import run_sensitivity
+    from cmedl_bench.results.records import read_record
+
+    run_dir = Path(run_dir)
+    record = read_record(run_dir)
+    if record is None or record.get("status") != "finished":
+        raise CmedlError(f"{run_dir} is not a finished run folder (no run.json with status finished)")
+    if not 0 < rate < 1 or passes < 2:
+        raise CmedlError("--rate must be in (0, 1) and --passes at least 2")
+    return run_sensitivity(run_dir, record, head, passes, rate, seed, quiet, _progress(quiet))

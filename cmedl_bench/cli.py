@@ -59,37 +59,94 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
     stdout.print(table)
 
 
+_RESULTS = Path(os.environ.get("CMEDL_BENCH_RESULTS", "cmedl-results"))
+_OPTS = {
+    "dataset": typer.Option("phantom", help="Dataset plugin generated when --data is not given."),
+    "data": typer.Option(None, help="An existing dataset folder (cmedl-bench layout)."),
+    "preset": typer.Option(None, help="smoke, cpu or paper (default: paper on a GPU, else cpu)."),
+    "seed": typer.Option(0, help="Training seed."),
+    "results": typer.Option(_RESULTS, help="Folder that receives one sub-folder per run."),
+    "device": typer.Option(None, help="cpu, cuda or cuda:N (default: CUDA when present)."),
+    "epochs": typer.Option(None, help="Override the preset's maximum number of epochs."),
+    "vgg19": typer.Option(None, help="torchvision-format VGG19 state dict for the contextual loss "
+                                     "(else $CMEDL_BENCH_VGG19 or the torch hub cache; else random init)."),
+    "gan_mode": typer.Option("log", help="Adversarial loss: log (paper eq. 1) or lsgan."),
+    "force": typer.Option(False, help="Retrain even if a finished run with this configuration exists."),
+    "as_json": typer.Option(False, "--json", help="Print the run record as JSON."),
+    "quiet": typer.Option(False, help="No progress bars."),
+}
+
+
+def _translator_options(vgg19: Optional[Path], gan_mode: str) -> dict:
+    if gan_mode not in ("log", "lsgan"):
+        raise CmedlError(f"unknown --gan-mode {gan_mode!r}; use log or lsgan")
+    return {"vgg19": str(vgg19.resolve()) if vgg19 else None, "gan_mode": gan_mode}
+
+
+def _interruptible(call):
+    try:
+        return call()
+    except KeyboardInterrupt:
+        stderr.print("interrupted: the same command resumes from the last finished epoch")
+        raise typer.Exit(130) from None
+
+
 @app.command()
 def run(
     translator: str = typer.Option("none", help="Translator plugin, or 'none'."),
     segmenter: str = typer.Option("unet", help="Segmenter plugin."),
     fusion: str = typer.Option("none", help="Fusion strategy plugin."),
-    dataset: str = typer.Option("phantom", help="Dataset plugin generated when --data is not given."),
-    data: Optional[Path] = typer.Option(None, help="An existing dataset folder (cmedl-bench layout)."),
-    preset: Optional[str] = typer.Option(None, help="smoke, cpu or paper (default: paper on a GPU, else cpu)."),
-    seed: int = typer.Option(0, help="Training seed."),
-    results: Path = typer.Option(Path(os.environ.get("CMEDL_BENCH_RESULTS", "cmedl-results")),
-                                 help="Folder that receives one sub-folder per run."),
-    device: Optional[str] = typer.Option(None, help="cpu, cuda or cuda:N (default: CUDA when present)."),
-    epochs: Optional[int] = typer.Option(None, help="Override the preset's maximum number of epochs."),
-    force: bool = typer.Option(False, help="Retrain even if a finished run with this configuration exists."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
-    quiet: bool = typer.Option(False, help="No progress bars."),
+    dataset: str = _OPTS["dataset"], data: Optional[Path] = _OPTS["data"], preset: Optional[str] = _OPTS["preset"],
+    seed: int = _OPTS["seed"], results: Path = _OPTS["results"], device: Optional[str] = _OPTS["device"],
+    epochs: Optional[int] = _OPTS["epochs"], vgg19: Optional[Path] = _OPTS["vgg19"], gan_mode: str = _OPTS["gan_mode"],
+    force: bool = _OPTS["force"], as_json: bool = _OPTS["as_json"], quiet: bool = _OPTS["quiet"],
 ) -> None:
     """Train one translator + segmenter + fusion combination and score it on the test split."""
     from cmedl_bench.api import run as run_api
 
-    try:
-        record = run_api(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset, data=data,
-                         preset=preset, seed=seed, results=results, device=device,
-                         overrides={"max_epochs": epochs}, force=force, quiet=quiet)
-    except KeyboardInterrupt:
-        stderr.print("interrupted: the same command resumes from the last finished epoch")
-        raise typer.Exit(130) from None
+    options = _translator_options(vgg19, gan_mode) if translator != "none" else {}
+    record = _interruptible(lambda: run_api(
+        translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset, data=data, preset=preset,
+        seed=seed, results=results, device=device, overrides={"max_epochs": epochs}, options=options, force=force,
+        quiet=quiet))
     if as_json:
         print(json.dumps(record, indent=2, default=str))
         return
     _print_summary(record, results)
+
+
+@app.command()
+def translate(
+    translator: str = typer.Option("cx", help="Translator plugin."),
+    dataset: str = _OPTS["dataset"], data: Optional[Path] = _OPTS["data"], preset: Optional[str] = _OPTS["preset"],
+    seed: int = _OPTS["seed"], results: Path = _OPTS["results"], device: Optional[str] = _OPTS["device"],
+    epochs: Optional[int] = _OPTS["epochs"], vgg19: Optional[Path] = _OPTS["vgg19"], gan_mode: str = _OPTS["gan_mode"],
+    force: bool = _OPTS["force"], as_json: bool = _OPTS["as_json"], quiet: bool = _OPTS["quiet"],
+) -> None:
+    """Train a CBCT <-> MRI translator alone and report pseudo-MRI quality (KL divergence to real MRI)."""
+    from cmedl_bench.api import translate as translate_api
+
+    record = _interruptible(lambda: translate_api(
+        translator=translator, dataset=dataset, data=data, preset=preset, seed=seed, results=results, device=device,
+        overrides={"translator_epochs": epochs}, options=_translator_options(vgg19, gan_mode), force=force,
+        quiet=quiet))
+    if as_json:
+        print(json.dumps(record, indent=2, default=str))
+        return
+    table = Table(title=f"{record['run_id']}  (KL to real MRI, nats, mean ± SD; lower is closer)")
+    for column in ("split", "pseudo-MRI", "raw CBCT", "n"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for split in ("val", "test"):
+        heads = record["summary"].get(split, {})
+        if "pmri" in heads:
+            pm, cb = heads["pmri"]["kl"], heads["cbct"]["kl"]
+            table.add_row(split, f"{pm['mean']:.3f} ± {pm['sd']:.3f}", f"{cb['mean']:.3f} ± {cb['sd']:.3f}",
+                          str(pm["n"]))
+    stdout.print(table)
+    features = record.get("translator", {}).get("cx_features")
+    if features:
+        stderr.print(f"contextual-loss features: {features}")
+    stderr.print(f"run folder: {results / record['run_id']}")
 
 
 def _print_summary(record: dict, results: Path) -> None:
@@ -106,6 +163,69 @@ def _print_summary(record: dict, results: Path) -> None:
         table.add_row(head, str(n), *cells, str(flagged))
     stdout.print(table)
     stderr.print(f"run folder: {results / record['run_id']}")
+
+
+@app.command()
+def sweep(
+    suite: str = typer.Option("paper", help="paper, paper-table1 or paper-table2."),
+    seeds: str = typer.Option("0", help="Comma-separated training seeds, e.g. 0,1,2."),
+    dataset: str = _OPTS["dataset"], data: Optional[Path] = _OPTS["data"], preset: Optional[str] = _OPTS["preset"],
+    results: Path = _OPTS["results"], device: Optional[str] = _OPTS["device"],
+    epochs: Optional[int] = _OPTS["epochs"], vgg19: Optional[Path] = _OPTS["vgg19"], gan_mode: str = _OPTS["gan_mode"],
+    as_json: bool = _OPTS["as_json"], quiet: bool = _OPTS["quiet"],
+) -> None:
+    """Run every row of a suite of the paper's tables, sequentially; finished rows are skipped, so an interrupted
+    sweep resumes where it stopped."""
+    from cmedl_bench.api import sweep as sweep_api
+
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+    except ValueError:
+        raise CmedlError(f"--seeds takes comma-separated integers, not {seeds!r}") from None
+    options = _translator_options(vgg19, gan_mode)
+    records = _interruptible(lambda: sweep_api(
+        suite, seed_list, dataset=dataset, data=data, preset=preset, results=results, device=device,
+        overrides={"max_epochs": epochs}, options=options, quiet=quiet))
+    if as_json:
+        print(json.dumps(records, indent=2, default=str))
+        return
+    table = Table(title=f"sweep {suite}: test split, mean ± SD")
+    for column in ("translator", "segmenter", "fusion", "head", "seed", "DSC", "SDSC", "HD95 (mm)", "wall (s)"):
+        table.add_column(column)
+    for record in records:
+        config = record["config"]
+        for head, metrics in record["summary"].get("test", {}).items():
+            table.add_row(config["translator"], config["segmenter"], config["fusion"], head, str(config["seed"]),
+                          *(f"{metrics[m]['mean']:.3f} ± {metrics[m]['sd']:.3f}" for m in ("dsc", "sdsc")),
+                          f"{metrics['hd95']['mean']:.2f} ± {metrics['hd95']['sd']:.2f}",
+                          f"{record.get('timings', {}).get('total_s', 0):.0f}")
+    stdout.print(table)
+
+
+@app.command()
+def sensitivity(
+    run_dir: Path = typer.Argument(..., help="A finished run folder."),
+    head: Optional[str] = typer.Option(None, help="Head to analyse (default: the run's selection head)."),
+    passes: int = typer.Option(10, help="Dropout passes per test case."),
+    rate: float = typer.Option(0.5, help="Dropout rate on the weights of the last two layers."),
+    seed: int = typer.Option(0, help="Seed of the dropout masks."),
+    as_json: bool = _OPTS["as_json"], quiet: bool = _OPTS["quiet"],
+) -> None:
+    """Test-time dropout sensitivity analysis of a finished run (paper III.E, Fig. 8)."""
+    from cmedl_bench.api import sensitivity as sensitivity_api
+
+    result = sensitivity_api(run_dir, head=head, passes=passes, rate=rate, seed=seed, quiet=quiet)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"{result['run_id']} [{result['head']}]: DSC under test-time dropout")
+    for column in ("case", "no dropout", "mean", "SD"):
+        table.add_column(column, justify="left" if column == "case" else "right")
+    for name, case in result["cases"].items():
+        table.add_row(name, f"{case['unperturbed']:.3f}", f"{case['mean']:.3f}", f"{case['sd']:.3f}")
+    stdout.print(table)
+    stdout.print(f"mSD = {result['mean_sd']:.4f}")
+    stderr.print(f"plot: {Path(run_dir) / 'sensitivity.png'}")
 
 
 @data_app.command("synth")

@@ -1,8 +1,9 @@
 """Presets and the resolved run configuration (DESIGN section 7).
 
 - ``smoke``: seconds, for tests; tiny widths and images, a couple of steps.
-- ``cpu``: the default without a GPU; a few minutes on 2 cores, images resampled to 2.5 mm in-plane, U-Net at a
-  quarter of the paper's width. Still learns the phantom.
+- ``cpu``: the default without a GPU; a few minutes on 2 cores, images resampled to 2.5 mm in-plane, segmenters at
+  a quarter and translators at an eighth of the paper's width, translators trained alone on 64 x 64 crops. Still
+  learns the phantom.
 - ``paper``: the paper's settings (II.F): native in-plane spacing, 256 x 256 crops, batch 2, segmenter lr 2e-4,
   translator lr 1e-4, up to 100 epochs with early stopping on validation DSC, full-width networks.
 """
@@ -36,16 +37,26 @@ class Preset:
     max_val_cases: int | None = None  # validation subset per epoch (None: all)
     max_test_cases: int | None = None
     dataset_size: str = "full"  # size asked of a generated dataset (the phantom has "full" and "small")
+    translator_epochs: int = 100  # translators train for a fixed number of epochs (no validation DSC to stop on)
+    translator_batch_size: int = 2
+    translator_crop_size: int = 256  # crops for a translator trained on its own (translate, pmri, two-channel)
+    translator_width: float = 1.0  # channel multiplier of translators (1.0: the reference networks)
+    patch_depth: int = 32  # slices per 3D patch (3D segmenters only)
 
 
 PRESETS: dict[str, Preset] = {
-    "smoke": Preset("smoke", crop_size=32, spacing_xy_mm=5.0, width=0.125, batch_size=4, lr_segmenter=1e-3,
-                    lr_translator=1e-3, max_epochs=2, steps_per_epoch=2, patience=2, augment=True,
-                    max_val_cases=2, max_test_cases=2, dataset_size="small"),
-    "cpu": Preset("cpu", crop_size=96, spacing_xy_mm=2.5, width=0.25, batch_size=8, lr_segmenter=2e-3,
-                  lr_translator=2e-4, max_epochs=12, steps_per_epoch=30, patience=4, augment=True),
-    "paper": Preset("paper", crop_size=256, spacing_xy_mm=None, width=1.0, batch_size=2, lr_segmenter=2e-4,
-                    lr_translator=1e-4, max_epochs=100, steps_per_epoch=None, patience=10, augment=True),
+    "smoke": Preset(
+        "smoke", crop_size=32, spacing_xy_mm=5.0, width=0.125, batch_size=4, lr_segmenter=1e-3, lr_translator=1e-3,
+        max_epochs=2, steps_per_epoch=2, patience=2, augment=True, max_val_cases=2, max_test_cases=2,
+        dataset_size="small", translator_epochs=2, translator_batch_size=2, translator_crop_size=32,
+        translator_width=0.125, patch_depth=8),
+    "cpu": Preset(
+        "cpu", crop_size=96, spacing_xy_mm=2.5, width=0.25, batch_size=8, lr_segmenter=2e-3, lr_translator=2e-4,
+        max_epochs=12, steps_per_epoch=30, patience=4, augment=True, translator_epochs=8, translator_batch_size=4,
+        translator_crop_size=64, translator_width=0.125, patch_depth=16),
+    "paper": Preset(
+        "paper", crop_size=256, spacing_xy_mm=None, width=1.0, batch_size=2, lr_segmenter=2e-4, lr_translator=1e-4,
+        max_epochs=100, steps_per_epoch=None, patience=10, augment=True),
 }
 
 
@@ -62,6 +73,7 @@ class RunConfig:
     data_seed: int = 0  # seed of a generated dataset (fixed, so that runs with different seeds share data)
     seed: int = 0
     preset: Preset = field(default_factory=lambda: PRESETS["cpu"])
+    options: dict[str, Any] = field(default_factory=dict)  # component options, e.g. gan_mode, vgg19 weights
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

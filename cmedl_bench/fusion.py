@@ -6,9 +6,11 @@ Imported only by fusion factories (it imports torch).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from cmedl_bench.config import Preset
@@ -22,6 +24,7 @@ class FusionSpec:
     translator: Component | None
     preset: Preset
     device: torch.device
+    options: dict[str, Any] = field(default_factory=dict)  # translator options (gan_mode, vgg19) and loss weights
 
 
 class Fusion:
@@ -31,15 +34,33 @@ class Fusion:
     heads: tuple[str, ...] = ("student",)
     #: the head whose validation DSC selects the best checkpoint
     selection_head: str = "student"
+    #: training cohorts each batch holds: ``cbct``/``cbct_label`` and, with "mri", ``mri``/``mri_label``
+    cohorts: tuple[str, ...] = ("cbct",)
 
     def __init__(self, spec: FusionSpec):
         self.spec = spec
         self.device = spec.device
+        self.dims = spec.segmenter.capabilities.get("dims", 2)
+
+    def predict_probability(self, head: str, prepared) -> "np.ndarray":
+        """Tumour probability of one prepared CBCT volume on its original grid, as ``head`` sees it."""
+        from cmedl_bench.engine.inference import predict_probability
+
+        p = self.spec.preset
+        return predict_probability(lambda x: self.predict_logits(head, x), prepared, p.crop_size, self.device,
+                                   p.patch_depth if self.dims == 3 else None)
+
+    def before_fit(self, train: dict[str, list], seed: int, run_dir: Path, progress=None) -> None:
+        """A first training stage that precedes the fit loop (e.g. a translator trained on its own); resumable."""
 
     def modules(self) -> dict[str, torch.nn.Module]:
         raise NotImplementedError
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def head_network(self, head: str) -> torch.nn.Module:
+        """The segmentation network behind a head (its last layers are perturbed by the sensitivity analysis)."""
         raise NotImplementedError
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -49,6 +70,12 @@ class Fusion:
     def predict_logits(self, head: str, cbct: torch.Tensor) -> torch.Tensor:
         """Tumour logits (B, 1, H, W) for a batch of CBCT crops, as the given head sees them."""
         raise NotImplementedError
+
+    @property
+    def translator_info(self) -> dict[str, Any] | None:
+        """What the run record says about the translator (e.g. ``cx_features``); None without one."""
+        translator = getattr(self, "translator", None)
+        return translator.info if translator is not None else None
 
     def autocast(self):
         return autocast(self.device)

@@ -73,6 +73,11 @@ class Registry:
             known = ", ".join(self.names(kind)) or "none installed"
             raise PluginError(f"unknown {kind} {name!r}; known {kind}s: {known}") from None
 
+    def metric_functions(self, scope: str = "segmentation") -> dict[str, Callable[..., Any]]:
+        """Built metric callables of one scope: ``segmentation`` (per-case masks) or ``translation`` (KL)."""
+        return {c.name: c.factory() for c in self.components["metric"].values()
+                if c.capabilities.get("scope", "segmentation") == scope}
+
     def all(self) -> list[Component]:
         return [c for kind in KINDS for c in sorted(self.components[kind].values(), key=lambda c: c.name)]
 

@@ -25,6 +25,9 @@ class CbctOnly(Fusion):
     def optimizers(self):
         return {"segmenter": self.optimizer}
 
+    def head_network(self, head):
+        return self.segmenter
+
     def train_step(self, batch):
         self.optimizer.zero_grad(set_to_none=True)
         with self.autocast():

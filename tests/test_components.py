@@ -11,11 +11,11 @@ SEGMENTERS = get_registry().names("segmenter")
 FUSIONS = get_registry().names("fusion")
 
 
-def test_unet_has_the_papers_parameter_count():
-    unet = get_registry().get("segmenter", "unet")
-    model = unet.factory(in_channels=1, out_channels=1, width=1.0)
-    count = sum(p.numel() for p in model.parameters())
-    assert count == 13_394_177 == unet.capabilities["paper_parameters"]
+@pytest.mark.parametrize("name, expected", [("unet", 13_394_177), ("densefcn57", 1_374_001)])
+def test_segmenters_have_the_papers_parameter_counts(name, expected):
+    component = get_registry().get("segmenter", name)
+    model = component.factory(in_channels=1, out_channels=1, width=1.0)
+    assert sum(p.numel() for p in model.parameters()) == expected == component.capabilities["paper_parameters"]
 
 
 def test_unet_hint_layers_have_the_papers_shapes():
@@ -29,13 +29,12 @@ def test_unet_hint_layers_have_the_papers_shapes():
 @pytest.mark.parametrize("name", SEGMENTERS)
 def test_segmenter_forward_backward(name):
     component = get_registry().get("segmenter", name)
-    if component.capabilities.get("dims", 2) != 2:
-        pytest.skip("3D segmenters have their own contract")
+    spatial = (32, 32) if component.capabilities.get("dims", 2) == 2 else (8, 32, 32)
     torch.manual_seed(0)
     model = component.factory(in_channels=2, out_channels=1, width=0.125)
-    x = torch.randn(2, 2, 32, 32)
+    x = torch.randn(2, 2, *spatial)
     logits = model(x)
-    assert logits.shape == (2, 1, 32, 32)
+    assert logits.shape == (2, 1, *spatial)
     logits.mean().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
@@ -44,25 +43,46 @@ def test_segmenter_forward_backward(name):
         assert len(features) == 2 and all(f.shape[0] == 2 for f in features)
 
 
-@pytest.mark.parametrize("fusion_name", FUSIONS)
-@pytest.mark.parametrize("segmenter_name", SEGMENTERS)
-def test_fusion_trains_one_step_and_predicts(fusion_name, segmenter_name):
+def _combinations():
+    registry = get_registry()
+    for fusion_name in FUSIONS:
+        fusion = registry.get("fusion", fusion_name)
+        translators = registry.names("translator") if fusion.capabilities.get("needs_translator") else [None]
+        for segmenter_name in SEGMENTERS:
+            segmenter = registry.get("segmenter", segmenter_name)
+            if segmenter.capabilities.get("dims", 2) not in fusion.capabilities.get("dims", (2,)):
+                continue
+            if fusion.capabilities.get("needs_hint_features") and not segmenter.capabilities.get("hint_features"):
+                continue
+            for translator_name in translators:
+                yield pytest.param(fusion_name, segmenter_name, translator_name,
+                                   id=f"{fusion_name}-{segmenter_name}-{translator_name}")
+
+
+@pytest.mark.filterwarnings("ignore:no VGG19 weights")
+@pytest.mark.parametrize("fusion_name, segmenter_name, translator_name", list(_combinations()))
+def test_fusion_trains_one_step_and_predicts(fusion_name, segmenter_name, translator_name):
+    """Every fusion x compatible segmenter x compatible translator: one training step, then every head predicts.
+    (A two-stage fusion's translator stage is exercised end to end in test_fusions.)"""
     from cmedl_bench.fusion import FusionSpec
 
     registry = get_registry()
-    fusion, segmenter = registry.get("fusion", fusion_name), registry.get("segmenter", segmenter_name)
-    if segmenter.capabilities.get("dims", 2) not in fusion.capabilities.get("dims", (2,)):
-        pytest.skip("incompatible pair")
-    if fusion.capabilities.get("needs_translator"):
-        pytest.skip("translator fusions are covered with the translators")
+    fusion = registry.get("fusion", fusion_name)
+    translator = registry.get("translator", translator_name) if translator_name else None
     torch.manual_seed(0)
-    obj = fusion.factory(FusionSpec(segmenter, None, PRESETS["smoke"], torch.device("cpu")))
-    before = {k: v.clone() for k, v in obj.weights()["segmenter"].items()}
-    batch = {"cbct": torch.randn(2, 1, 32, 32), "cbct_label": (torch.rand(2, 1, 32, 32) > 0.7).float()}
-    losses = obj.train_step(batch)
-    assert all(torch.isfinite(v) for v in losses.values())
-    after = obj.weights()["segmenter"]
-    assert any(not torch.equal(before[k], after[k]) for k in before)
+    obj = fusion.factory(FusionSpec(registry.get("segmenter", segmenter_name), translator, PRESETS["smoke"],
+                                    torch.device("cpu")))
+    trained = [name for name, opt in obj.optimizers().items() if name.startswith("segment")]
+    before = {name: {k: v.clone() for k, v in obj.weights()[name].items()} for name in obj.modules()}
+    shape = (2, 1, 32, 32) if obj.dims == 2 else (2, 1, 8, 32, 32)
+    batch = {"cbct": torch.randn(shape), "cbct_label": (torch.rand(shape) > 0.7).float(),
+             "mri": torch.randn(shape), "mri_label": (torch.rand(shape) > 0.7).float()}
+    obj.train(True)
+    losses = obj.train_step({k: v for k, v in batch.items() if k.split("_")[0] in obj.cohorts})
+    assert trained and all(torch.isfinite(v) for v in losses.values())
+    after = obj.weights()
+    changed = {name for name in before if any(not torch.equal(before[name][k], after[name][k]) for k in before[name])}
+    assert changed & {"segmenter", "student", "teacher"}, changed
     obj.train(False)
     for head in fusion.capabilities["heads"]:
-        assert obj.predict_logits(head, batch["cbct"]).shape == (2, 1, 32, 32)
+        assert obj.predict_logits(head, batch["cbct"]).shape == shape

@@ -102,28 +102,34 @@ def test_geometry_mismatch_is_one_line_and_writes_nothing(tmp_path, small_phanto
     assert not (tmp_path / "r").exists()
 
 
-class _FakeTranslatorPlugin:
+def test_translator_with_fusion_none_is_one_line(tmp_path):
+    result = cli(*SMOKE, "--translator", "cycle", "--results", str(tmp_path / "r"))
+    _assert_one_line_error(result, "fusion 'none' trains on CBCT alone and takes no translator")
+    assert not (tmp_path / "r").exists()
+
+
+class _Fake3DSegmenter:
     @hookimpl
-    def register_translators(self, register):
-        register("fake-translator", lambda **kw: None, description="fake", capabilities={"dims": 2})
+    def register_segmenters(self, register):
+        register("fake-3d", lambda **kw: None, description="fake 3D", capabilities={"dims": 3})
 
 
-def test_translator_with_fusion_none_is_rejected_before_training(tmp_path, monkeypatch, capsys):
-    register_plugin(_FakeTranslatorPlugin(), name="fake-translator")
+def test_translator_with_3d_segmenter_is_rejected_before_training(tmp_path, monkeypatch, capsys):
+    register_plugin(_Fake3DSegmenter(), name="fake-3d")
     try:
-        with pytest.raises(PluginError, match="takes no translator"):
-            api.run(translator="fake-translator", fusion="none", preset="smoke", results=tmp_path)
+        with pytest.raises(PluginError, match="is 2D and cannot feed the 3D segmenter 'fake-3d'"):
+            api.run(translator="cycle", segmenter="fake-3d", fusion="none", preset="smoke", results=tmp_path)
         from cmedl_bench.cli import main
 
-        monkeypatch.setattr(sys, "argv", ["cmedl-bench", *SMOKE, "--translator", "fake-translator",
+        monkeypatch.setattr(sys, "argv", ["cmedl-bench", *SMOKE, "--translator", "cx", "--segmenter", "fake-3d",
                                           "--results", str(tmp_path / "r")])
         with pytest.raises(SystemExit) as exit_info:
             main()
         assert exit_info.value.code == 2
-        assert "takes no translator" in capsys.readouterr().err
+        assert "cannot feed the 3D segmenter" in capsys.readouterr().err
     finally:
-        unregister_plugin("fake-translator")
-    assert not (tmp_path / "r").exists()
+        unregister_plugin("fake-3d")
+    assert not any(tmp_path.iterdir())
 
 
 def test_interrupted_run_resumes(tmp_path, small_phantom, monkeypatch):

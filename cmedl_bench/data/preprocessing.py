@@ -80,7 +80,8 @@ def resize_slices(array: np.ndarray, size: tuple[int, int], order: int) -> np.nd
     return out[:, : size[0], : size[1]]
 
 
-def prepare(volume: Volume, spacing_xy_mm: float | None, min_size: int, margin_mm: float = 10.0) -> PreparedVolume:
+def prepare(volume: Volume, spacing_xy_mm: float | None, min_size: int, min_depth: int = 1,
+            margin_mm: float = 10.0) -> PreparedVolume:
     body = body_mask(volume.image)
     image = zscore(volume.image, body)
     ys, xs = np.nonzero(body.any(axis=0))
@@ -94,11 +95,11 @@ def prepare(volume: Volume, spacing_xy_mm: float | None, min_size: int, margin_m
         image = resize_slices(image, size, order=1)
         label = resize_slices(label, size, order=0)
     resampled = image.shape[1:]
-    pad_y, pad_x = max(0, min_size - image.shape[1]), max(0, min_size - image.shape[2])
-    if pad_y or pad_x:
-        floor = float(image.min())
-        image = np.pad(image, ((0, 0), (0, pad_y), (0, pad_x)), constant_values=floor)
-        label = np.pad(label, ((0, 0), (0, pad_y), (0, pad_x)))
+    pad = ((0, max(0, min_depth - image.shape[0])), (0, max(0, min_size - image.shape[1])),
+           (0, max(0, min_size - image.shape[2])))
+    if any(after for _, after in pad):
+        image = np.pad(image, pad, constant_values=float(image.min()))
+        label = np.pad(label, pad)
     return PreparedVolume(volume, np.ascontiguousarray(image, dtype=np.float32), np.ascontiguousarray(label),
                           (int(y0), int(y1), int(x0), int(x1)), (int(resampled[0]), int(resampled[1])))
 
@@ -107,7 +108,8 @@ def restore(probability: np.ndarray, prepared: PreparedVolume) -> np.ndarray:
     """Map a (z, h, w) probability map on the prepared grid back to the original grid (linear interpolation)."""
     h, w = prepared.resampled_hw
     y0, y1, x0, x1 = prepared.bbox
-    box = resize_slices(probability[:, :h, :w].astype(np.float32), (y1 - y0, x1 - x0), order=1)
+    depth = prepared.volume.label.shape[0]
+    box = resize_slices(probability[:depth, :h, :w].astype(np.float32), (y1 - y0, x1 - x0), order=1)
     full = np.zeros(prepared.volume.label.shape, dtype=np.float32)
     full[:, y0:y1, x0:x1] = box
     return full

@@ -38,3 +38,31 @@ class TumourSliceSampler:
             images[b, 0] = volume.image[z, oy:oy + self.crop, ox:ox + self.crop]
             masks[b, 0] = volume.label[z, oy:oy + self.crop, ox:ox + self.crop]
         return images, masks
+
+
+class TumourPatchSampler(TumourSliceSampler):
+    """3D patches (depth x crop x crop) around tumour-containing slices, for 3D segmenters."""
+
+    def __init__(self, volumes: list[PreparedVolume], crop_size: int, depth: int):
+        super().__init__(volumes, crop_size)
+        self.depth = depth
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 1, depth, crop, crop) float32 images and masks."""
+        shape = (batch_size, 1, self.depth, self.crop, self.crop)
+        images, masks = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
+        for b, k in enumerate(rng.integers(len(self.items), size=batch_size)):
+            vi, z = self.items[k]
+            volume = self.volumes[vi]
+            ys, xs = np.nonzero(volume.label[z])
+            oy = self._origin(ys.mean(), volume.image.shape[1], rng)
+            ox = self._origin(xs.mean(), volume.image.shape[2], rng)
+            jitter = rng.integers(-(self.depth // 4), self.depth // 4 + 1)
+            oz = int(np.clip(z - self.depth // 2 + jitter, 0, volume.image.shape[0] - self.depth))
+            window = (slice(oz, oz + self.depth), slice(oy, oy + self.crop), slice(ox, ox + self.crop))
+            images[b, 0], masks[b, 0] = volume.image[window], volume.label[window]
+        return images, masks
+
+
+def sampler_for(volumes: list[PreparedVolume], crop_size: int, dims: int, depth: int) -> TumourSliceSampler:
+    return TumourPatchSampler(volumes, crop_size, depth) if dims == 3 else TumourSliceSampler(volumes, crop_size)

@@ -21,9 +21,8 @@ import torch
 
 from cmedl_bench.config import Preset
 from cmedl_bench.data.preprocessing import PreparedVolume
-from cmedl_bench.data.slices import TumourSliceSampler
-from cmedl_bench.engine.augment import augment
-from cmedl_bench.engine.inference import predict_probability
+from cmedl_bench.data.slices import sampler_for
+from cmedl_bench.engine.batches import draw_batch
 from cmedl_bench.fusion import Fusion
 
 
@@ -48,11 +47,13 @@ class FitResult:
     stopped_early: bool = False
 
 
-def fit(fusion: Fusion, train: list[PreparedVolume], val: list[PreparedVolume], preset: Preset, seed: int,
-        run_dir: Path, on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[PreparedVolume], preset: Preset,
+        seed: int, run_dir: Path, on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
         on_step: Callable[[int, int], None] | None = None) -> FitResult:
-    sampler = TumourSliceSampler(train, preset.crop_size)
-    steps = preset.steps_per_epoch or math.ceil(len(sampler) / preset.batch_size)
+    """``train`` maps each cohort the fusion trains on (``fusion.cohorts``) to its prepared training volumes."""
+    samplers = {cohort: sampler_for(train[cohort], preset.crop_size, fusion.dims, preset.patch_depth)
+                for cohort in fusion.cohorts}
+    steps = preset.steps_per_epoch or math.ceil(len(samplers["cbct"]) / preset.batch_size)
     result = FitResult()
     start_epoch = 0
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
@@ -72,19 +73,15 @@ def fit(fusion: Fusion, train: list[PreparedVolume], val: list[PreparedVolume], 
         tic = time.perf_counter()
         totals: dict[str, torch.Tensor] = {}
         for step in range(steps):
-            images, masks = sampler.sample(preset.batch_size, rng)
-            image = torch.from_numpy(images).to(fusion.device, non_blocking=True)
-            mask = torch.from_numpy(masks).to(fusion.device, non_blocking=True)
-            if preset.augment:
-                image, mask = augment(image, mask, generator)
-            losses = fusion.train_step({"cbct": image, "cbct_label": mask})
+            batch = draw_batch(samplers, preset.batch_size, rng, generator, fusion.device, preset.augment)
+            losses = fusion.train_step(batch)
             for name, value in losses.items():
                 totals[name] = totals.get(name, 0.0) + value
             if on_step:
                 on_step(step + 1, steps)
         train_seconds = time.perf_counter() - tic
         row = {"epoch": epoch, **{f"train_{k}": float(v) / steps for k, v in totals.items()}}
-        row["val_dsc"] = validate(fusion, val, preset)
+        row["val_dsc"] = validate(fusion, val)
         row["seconds"] = train_seconds
         result.history.append(row)
         if row["val_dsc"] > result.best_val_dsc:
@@ -97,12 +94,11 @@ def fit(fusion: Fusion, train: list[PreparedVolume], val: list[PreparedVolume], 
     return result
 
 
-def validate(fusion: Fusion, val: list[PreparedVolume], preset: Preset) -> float:
+def validate(fusion: Fusion, val: list[PreparedVolume]) -> float:
     """Mean 3D DSC of the selection head over the validation volumes (original grid)."""
     fusion.train(False)
     scores = []
     for prepared in val:
-        probability = predict_probability(lambda x: fusion.predict_logits(fusion.selection_head, x), prepared,
-                                          preset.crop_size, fusion.device)
+        probability = fusion.predict_probability(fusion.selection_head, prepared)
         scores.append(volume_dsc(probability, prepared.volume.label))
     return float(np.mean(scores)) if scores else float("nan")

@@ -77,25 +77,29 @@ def write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:
-    """Training loss and validation DSC per epoch (like the paper's Fig. 3, which plots 1 - DSC)."""
-    import matplotlib
+def new_record(config, selection, index, device, registry) -> dict[str, Any]:
+    """The run record as it is written when a run starts (status ``running``)."""
+    import torch
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [row["epoch"] + 1 for row in history]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key in sorted(k for k in history[0] if k.startswith("train_")):
-        ax.plot(epochs, [row[key] for row in history], marker="o", label=f"train {key[6:]} loss")
-    ax.plot(epochs, [1 - row["val_dsc"] for row in history], marker="s", label="validation 1 - DSC")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_ylim(0, 1.05)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    metrics = {c.name: {"definition": c.capabilities.get("definition"), "unit": c.capabilities.get("unit"),
+                        "higher_is_better": c.capabilities.get("higher_is_better"),
+                        "scope": c.capabilities.get("scope", "segmentation"), "distribution": c.distribution,
+                        "version": c.version} for c in registry.components["metric"].values()}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": config.run_id,
+        "status": "running",
+        "started": now(),
+        "config": config.to_dict(),
+        "config_hash": config.hash(),
+        "seed": config.seed,
+        "plugins": selection.provenance(),
+        "dataset": {"name": index.name, "version": index.version, "path": str(index.root),
+                    "generator": index.meta.get("generator")},
+        "metrics": metrics,
+        "git": git_revision(),
+        "versions": package_versions() | {"cuda": torch.version.cuda},
+        "device": {"type": device.type,
+                   "name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                   "threads": torch.get_num_threads()},
+    }

@@ -1,0 +1,61 @@
+"""Contextual loss, blocked (ours) vs the naive full-matrix form, on 256-channel feature maps of 64x64 and 128x128
+positions (the paper's conv7/conv8 at 256x256 input are 64x64x256): time of loss + backward, and peak memory.
+
+Peak memory is the growth of the process's maximum resident set while one loss + backward runs, measured in a fresh
+subprocess per variant (CPU tensors are not tracked by torch's allocator statistics).
+"""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from cmedl_bench_plugins.contextual import contextual_loss
+
+CHANNELS = 256
+PROBE = """
+import resource, torch
+from cmedl_bench_plugins.contextual import contextual_loss
+torch.manual_seed(0)
+g = torch.randn(1, {c}, {n}, {n}, requires_grad=True)
+t = torch.randn(1, {c}, {n}, {n})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+contextual_loss([g], [t], naive={naive}).backward()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+def _inputs(n):
+    torch.manual_seed(0)
+    return torch.randn(1, CHANNELS, n, n, requires_grad=True), torch.randn(1, CHANNELS, n, n)
+
+
+def _loss_and_backward(g, t, naive):
+    g.grad = None
+    contextual_loss([g], [t], naive=naive).backward()
+
+
+def _peak_mib(n, naive):
+    out = subprocess.run([sys.executable, "-c", PROBE.format(c=CHANNELS, n=n, naive=naive)], capture_output=True,
+                         text=True, check=True, timeout=1200)
+    return float(out.stdout.strip())
+
+
+@pytest.mark.parametrize("n", [64, 128])
+@pytest.mark.parametrize("variant", ["naive", "blocked"])
+def test_contextual_loss_time(benchmark, record_value, n, variant):
+    benchmark.group = f"contextual-loss-{n}x{n}"
+    g, t = _inputs(n)
+    benchmark.pedantic(_loss_and_backward, args=(g, t, variant == "naive"), rounds=2 if n == 128 else 3,
+                       warmup_rounds=0)
+    record_value(f"cx time {n}x{n}", "baseline" if variant == "naive" else variant, benchmark)
+    assert g.grad is not None and torch.isfinite(g.grad).all()
+
+
+@pytest.mark.parametrize("n", [64, 128])
+def test_contextual_loss_peak_memory(record_value, n):
+    naive, blocked = _peak_mib(n, True), _peak_mib(n, False)
+    record_value(f"cx peak memory {n}x{n}", "baseline", naive, "MiB")
+    record_value(f"cx peak memory {n}x{n}", "blocked", blocked, "MiB")
+    assert blocked < naive

@@ -1,0 +1,26 @@
+"""One training batch per step: random tumour crops of each cohort, moved to the device and augmented."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cmedl_bench.data.slices import TumourSliceSampler
+from cmedl_bench.engine.augment import augment
+
+
+def draw_batch(samplers: dict[str, TumourSliceSampler], batch_size: int, rng: np.random.Generator,
+               generator: torch.Generator, device: torch.device, augmented: bool) -> dict[str, torch.Tensor]:
+    """``{cohort: images, f"{cohort}_label": masks}``, each (B, 1, crop, crop); cohorts are drawn independently
+    (unpaired)."""
+    batch = {}
+    for cohort, sampler in samplers.items():
+        image, mask = (torch.from_numpy(a).to(device, non_blocking=True) for a in sampler.sample(batch_size, rng))
+        if augmented and image.dim() == 5:  # 3D patches: the same in-plane warp for every slice of a patch
+            b, _, d, h, w = image.shape
+            image, mask = augment(image.view(b, d, h, w), mask.view(b, d, h, w), generator)
+            image, mask = image.view(b, 1, d, h, w), mask.view(b, 1, d, h, w)
+        elif augmented:
+            image, mask = augment(image, mask, generator)
+        batch[cohort], batch[f"{cohort}_label"] = image, mask
+    return batch

@@ -1,0 +1,87 @@
+"""Training a translator on its own (the first stage of the ``pmri`` and ``two-channel`` fusions, and
+``cmedl-bench translate``), pseudo-MRI volumes, and the translation-quality inputs of the KL metric.
+
+Unpaired: each step draws CBCT crops and MRI crops independently (tumour-containing slices of each cohort, as the
+paper's 42,740 CBCT and 21,967 MRI training slices), flips and small affine/elastic warps applied per cohort, then
+maps z-scores to [-1, 1]. Translators train for a fixed number of epochs (there is no validation DSC to stop on); the
+weights are saved after every epoch to ``translator.pt``, from which an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from cmedl_bench.config import Preset
+from cmedl_bench.data.preprocessing import PreparedVolume
+from cmedl_bench.data.slices import TumourSliceSampler
+from cmedl_bench.engine.batches import draw_batch
+from cmedl_bench.engine.inference import sliding_window
+from cmedl_bench.translator import Translator, to_unit_range
+
+
+def _save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list[PreparedVolume], preset: Preset,
+                   seed: int, checkpoint: Path,
+                   on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+                   on_step: Callable[[int, int], None] | None = None) -> list[dict[str, float]]:
+    crop = preset.translator_crop_size
+    samplers = {"cbct": TumourSliceSampler(cbct, crop), "mri": TumourSliceSampler(mri, crop)}
+    batch_size = preset.translator_batch_size
+    steps = preset.steps_per_epoch or math.ceil(max(map(len, samplers.values())) / batch_size)
+    history: list[dict[str, float]] = []
+    start = 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=translator.device, weights_only=True)
+        translator.load_weights(state["weights"])
+        for name, opt in translator.optimizers().items():
+            opt.load_state_dict(state["optimizers"][name])
+        history, start = list(state["history"]), int(state["epoch"]) + 1
+    for epoch in range(start, preset.translator_epochs):
+        rng = np.random.default_rng([seed, 7, epoch])
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        translator.train(True)
+        totals: dict[str, float] = {}
+        for step in range(steps):
+            batch = draw_batch(samplers, batch_size, rng, generator, translator.device, preset.augment)
+            losses = translator.train_step(to_unit_range(batch["cbct"]), to_unit_range(batch["mri"]))
+            for name, value in losses.items():
+                totals[name] = totals.get(name, 0.0) + value
+            if on_step:
+                on_step(step + 1, steps)
+        row = {"epoch": epoch, **{f"train_{k}": float(v) / steps for k, v in totals.items()}}
+        history.append(row)
+        _save({"weights": translator.weights(), "epoch": epoch, "history": history,
+               "optimizers": {n: o.state_dict() for n, o in translator.optimizers().items()}}, checkpoint)
+        if on_epoch:
+            on_epoch(epoch, preset.translator_epochs, row)
+    return history
+
+
+def translate_volume(convert: Callable[[torch.Tensor], torch.Tensor], prepared: PreparedVolume, window: int,
+                     device: torch.device) -> np.ndarray:
+    """Translate every slice of a prepared volume (overlapping windows averaged); values in [-1, 1]."""
+    image = to_unit_range(torch.from_numpy(prepared.image))
+    return sliding_window(convert, image, window, device, batch_size=16).numpy()
+
+
+def body_values(unit_image: np.ndarray, prepared: PreparedVolume) -> np.ndarray:
+    """Intensities inside the body (the prepared image is at its floor outside), cropped to the resampled box."""
+    h, w = prepared.resampled_hw
+    inside = prepared.image[:, :h, :w] > prepared.image.min()
+    return unit_image[:, :h, :w][inside]
+
+
+def unit_values(prepared: PreparedVolume) -> np.ndarray:
+    """The volume's own intensities in [-1, 1] inside the body (the untranslated baseline)."""
+    return body_values(to_unit_range(torch.from_numpy(prepared.image)).numpy(), prepared)

@@ -1,0 +1,61 @@
+"""Figures saved in run folders (matplotlib, Agg backend, written atomically)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path, dpi: int = 100) -> None:
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=dpi)
+    os.replace(tmp, path)
+
+
+def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:
+    """Training losses and, where present, validation 1 - DSC per epoch (the paper's Fig. 3)."""
+    plt = _pyplot()
+    epochs = [row["epoch"] + 1 for row in history]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key in sorted(k for k in history[0] if k.startswith("train_")):
+        ax.plot(epochs, [row[key] for row in history], marker="o", label=f"train {key[6:]} loss")
+    if "val_dsc" in history[0]:
+        ax.plot(epochs, [1 - row["val_dsc"] for row in history], marker="s", label="validation 1 - DSC")
+        ax.set_ylim(0, 1.05)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_translation_grid(rows: list[dict[str, np.ndarray]], path: Path) -> None:
+    """CBCT | pseudo-MRI | reconstructed CBCT with the tumour contour, one example per row (the paper's Fig. 5).
+    Each row holds 2D arrays ``cbct``, ``pmri``, ``reconstructed`` in [-1, 1], ``mask`` and a ``title``."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(rows), 3, figsize=(9, 3 * len(rows)), squeeze=False)
+    for r, row in enumerate(rows):
+        for c, (key, label) in enumerate((("cbct", "CBCT"), ("pmri", "pseudo-MRI"),
+                                          ("reconstructed", "reconstructed CBCT"))):
+            ax = axes[r][c]
+            ax.imshow(row[key], cmap="gray", vmin=-1, vmax=1)
+            if row["mask"].any():
+                ax.contour(row["mask"], levels=[0.5], colors="yellow", linewidths=0.8)
+            ax.set_title(f"{label} {row['title']}" if c == 0 else label, fontsize=9)
+            ax.axis("off")
+    fig.tight_layout()
+    _save(fig, path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,108 @@
+"""Fusion ``hint``: CMEDL (paper II.E-F, eq. 5-7).
+
+A translator G_C->M makes pseudo-MRI from CBCT. The teacher S_M segments MRI and pseudo-MRI (CBCT labels), the
+student S_C segments CBCT. The hint loss (eq. 6) is the L2 distance between the student's and the teacher's features
+in the last two decoder blocks, S_C(x_c) vs S_M(G_C->M(x_c)). Training is end to end and alternates (eq. 7):
+
+1. generators: L_adv + 10 L_cyc + 1 L_CX (the translator's objective) + 1 L_hint + 5 L_seg, with L_seg the
+   teacher's Dice loss on pseudo-MRI, so that translation keeps the tumour segmentable;
+2. discriminators: L_adv;
+3. segmenters: teacher L_seg(MRI) + L_seg(pseudo-MRI); student L_seg(CBCT) + L_hint. The teacher's features are the
+   target of the hint (detached in this step); the paper does not say whether the hint also pulls the teacher.
+
+Heads scored: ``student`` on CBCT (the CMEDL row) and ``teacher`` on pseudo-MRI (the pMRI-CMEDL row). Lambdas come
+from the run options (``lambda_hint``, ``lambda_seg``), defaulting to the paper's.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from cmedl_bench.engine.losses import dice_loss
+from cmedl_bench.fusion import Fusion, FusionSpec
+from cmedl_bench.translator import build_translator, to_unit_range
+
+LAMBDA_HINT = 1.0
+LAMBDA_SEG = 5.0
+
+
+def hint_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
+    """Eq. 6: sum over the hint layers of the mean squared difference of the feature maps."""
+    return sum(F.mse_loss(s.float(), t.float()) for s, t in zip(student, teacher))
+
+
+class CMEDL(Fusion):
+    heads = ("student", "teacher")
+    selection_head = "student"
+    cohorts = ("cbct", "mri")
+
+    def __init__(self, spec: FusionSpec):
+        super().__init__(spec)
+        p = spec.preset
+        self.lambda_hint = float(spec.options.get("lambda_hint", LAMBDA_HINT))
+        self.lambda_seg = float(spec.options.get("lambda_seg", LAMBDA_SEG))
+        self.translator = build_translator(spec.translator, p, self.device, spec.options)
+        self.student = spec.segmenter.factory(in_channels=1, out_channels=1, width=p.width).to(self.device)
+        self.teacher = spec.segmenter.factory(in_channels=1, out_channels=1, width=p.width).to(self.device)
+        self.optimizer = torch.optim.Adam([*self.student.parameters(), *self.teacher.parameters()],
+                                          lr=p.lr_segmenter)
+
+    def modules(self):
+        return {"student": self.student, "teacher": self.teacher, **self.translator.modules()}
+
+    def optimizers(self):
+        return {"segmenters": self.optimizer, **{f"translator_{k}": v for k, v in self.translator.optimizers().items()}}
+
+    def head_network(self, head):
+        return {"student": self.student, "teacher": self.teacher}[head]
+
+    def _segmenters_trainable(self, flag: bool) -> None:
+        for p in [*self.student.parameters(), *self.teacher.parameters()]:
+            p.requires_grad_(flag)
+
+    def train_step(self, batch):
+        cbct, cbct_label, mri, mri_label = batch["cbct"], batch["cbct_label"], batch["mri"], batch["mri_label"]
+        cbct_unit, mri_unit = to_unit_range(cbct), to_unit_range(mri)
+        # 1. generators
+        opt_g = self.translator.optimizers()["generators"]
+        opt_g.zero_grad(set_to_none=True)
+        self._segmenters_trainable(False)
+        with self.autocast():
+            total, parts, images = self.translator.generator_objective(cbct_unit, mri_unit)
+            teacher_logits, teacher_features = self.teacher(images["pmri"], return_features=True)
+            with torch.no_grad():
+                _, student_features = self.student(cbct, return_features=True)
+        seg_pmri = dice_loss(teacher_logits, cbct_label)
+        hint_g = hint_loss(student_features, teacher_features)
+        (total + self.lambda_hint * hint_g + self.lambda_seg * seg_pmri).backward()
+        opt_g.step()
+        self._segmenters_trainable(True)
+        # 2. discriminators
+        d_parts = self.translator.discriminator_step(cbct_unit, mri_unit, images)
+        # 3. segmenters
+        self.optimizer.zero_grad(set_to_none=True)
+        pmri = images["pmri"].detach()
+        with self.autocast():
+            t_mri = self.teacher(mri_unit)
+            t_pmri, t_features = self.teacher(pmri, return_features=True)
+            s_logits, s_features = self.student(cbct, return_features=True)
+        teacher_seg = dice_loss(t_mri, mri_label) + dice_loss(t_pmri, cbct_label)
+        student_seg = dice_loss(s_logits, cbct_label)
+        hint = hint_loss(s_features, [f.detach() for f in t_features])
+        (teacher_seg + student_seg + self.lambda_hint * hint).backward()
+        self.optimizer.step()
+        return parts | d_parts | {"seg_student": student_seg.detach(), "seg_teacher": teacher_seg.detach(),
+                                  "hint": hint.detach()}
+
+    def predict_logits(self, head, cbct):
+        with self.autocast():
+            if head == "student":
+                return self.student(cbct).float()
+            if head == "teacher":
+                return self.teacher(self.translator.to_mri(to_unit_range(cbct))).float()
+        raise KeyError(head)
+
+
+def build(spec: FusionSpec) -> CMEDL:
+    return CMEDL(spec)

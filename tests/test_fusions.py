@@ -1,0 +1,128 @@
+"""Every row type of the paper's tables trains and is scored end to end (smoke preset, small phantom)."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from cmedl_bench import api
+from cmedl_bench.errors import PluginError
+
+ROWS = [
+    # translator, segmenter, fusion, heads
+    ("none", "densefcn57", "none", {"student"}),
+    ("none", "unet3d", "none", {"student"}),
+    ("cycle", "unet", "hint", {"student", "teacher"}),
+    ("unit", "unet", "pmri", {"pmri"}),
+    ("cycle", "unet", "two-channel", {"student"}),
+]
+
+
+@pytest.mark.filterwarnings("ignore:no VGG19 weights")
+@pytest.mark.parametrize("translator, segmenter, fusion, heads", ROWS, ids=[f"{r[0]}-{r[1]}-{r[2]}" for r in ROWS])
+def test_row_trains_and_is_scored(tmp_path, small_phantom, translator, segmenter, fusion, heads):
+    record = api.run(translator=translator, segmenter=segmenter, fusion=fusion, data=small_phantom, preset="smoke",
+                     results=tmp_path, quiet=True)
+    assert record["status"] == "finished"
+    assert set(record["summary"]["test"]) == heads
+    run_dir = tmp_path / record["run_id"]
+    rows = pd.read_parquet(run_dir / "per_case.parquet")
+    assert set(rows["head"]) == heads and rows["value"].notna().all()
+    weights = torch.load(run_dir / "best.pt", weights_only=True)["weights"]
+    if translator != "none":
+        assert record["plugins"]["translator"]["name"] == translator
+        assert record["translator"]["gan_mode"] == "log"
+        assert any(name.startswith(("g_", "gen_")) for name in weights)  # the translator is in the checkpoint
+    if fusion in ("pmri", "two-channel"):
+        assert (run_dir / "translator.pt").exists()  # stage one, resumable
+
+
+def test_cx_hint_records_random_vgg19(tmp_path, small_phantom):
+    with pytest.warns(UserWarning, match="random VGG19"):
+        record = api.run(translator="cx", segmenter="unet", fusion="hint", data=small_phantom, preset="smoke",
+                         results=tmp_path, quiet=True, overrides={"max_epochs": 1})
+    assert record["translator"]["cx_features"] == "random-init"
+    on_disk = json.loads((tmp_path / record["run_id"] / "run.json").read_text())
+    assert on_disk["translator"]["cx_features"] == "random-init"
+
+
+@pytest.mark.parametrize("translator, segmenter, fusion, message", [
+    ("none", "unet3d", "hint", "is 3D but fusion 'hint' supports only 2D"),
+    ("cycle", "unet3d", "none", "cannot feed the 3D segmenter"),
+    ("none", "unet", "pmri", "fusion 'pmri' needs a translator"),
+])
+def test_illegal_pairs_fail_before_training(tmp_path, translator, segmenter, fusion, message):
+    with pytest.raises(PluginError, match=message):
+        api.run(translator=translator, segmenter=segmenter, fusion=fusion, preset="smoke", results=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_interrupted_sweep_resumes_without_redoing_or_duplicating(tmp_path, small_phantom, monkeypatch):
+    import cmedl_bench.engine.fit as fit_module
+
+    rows = [("none", "unet", "none"), ("none", "densefcn57", "none")]
+    real_fit, calls = fit_module.fit, []
+
+    def interrupted_on_second_row(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "fit", interrupted_on_second_row)
+    kwargs = dict(rows=rows, data=small_phantom, preset="smoke", results=tmp_path, quiet=True)
+    with pytest.raises(KeyboardInterrupt):
+        api.sweep(**kwargs)
+    statuses = {d.name: json.loads((d / "run.json").read_text())["status"] for d in tmp_path.iterdir()}
+    assert sorted(statuses.values()) == ["finished", "interrupted"]
+    first_started = {d.name: json.loads((d / "run.json").read_text())["started"] for d in tmp_path.iterdir()}
+
+    monkeypatch.setattr(fit_module, "fit", real_fit)
+    records = api.sweep(**kwargs)
+    assert [r["status"] for r in records] == ["finished", "finished"]
+    assert len(list(tmp_path.iterdir())) == 2
+    finished_first = next(name for name, status in statuses.items() if status == "finished")
+    assert records[0]["run_id"] == finished_first and records[0]["started"] == first_started[finished_first]
+    for record in records:
+        table = pd.read_parquet(tmp_path / record["run_id"] / "per_case.parquet")
+        assert not table.duplicated(["split", "case", "head", "metric"]).any()
+
+
+def test_unknown_suite_is_a_clear_error():
+    from cmedl_bench.errors import CmedlError
+
+    with pytest.raises(CmedlError, match="unknown suite .table9.; known suites: paper-table1, paper-table2, paper"):
+        api.sweep("table9")
+
+
+def test_paper_suite_rows_are_all_legal():
+    from cmedl_bench.plugins import get_registry
+    from cmedl_bench.selection import select
+    from cmedl_bench.suites import SUITES
+
+    assert len(SUITES["paper"]) == 10
+    for translator, segmenter, fusion in SUITES["paper"]:
+        select(get_registry(), translator, segmenter, fusion, "phantom")
+
+
+def test_sensitivity_on_a_finished_run(tmp_path, small_phantom):
+    from cmedl_bench.analysis.sensitivity import last_layers
+    from cmedl_bench_plugins.unet import UNet
+
+    unet = UNet(width=0.125)
+    assert last_layers(unet) == [unet.ups[-1].conv[3], unet.outc]
+    record = api.run(data=small_phantom, preset="smoke", results=tmp_path, quiet=True)
+    run_dir = tmp_path / record["run_id"]
+    result = api.sensitivity(run_dir, passes=3, quiet=True)
+    scored = pd.read_parquet(run_dir / "per_case.parquet")
+    test_dsc = scored[(scored.split == "test") & (scored.metric == "dsc")].set_index("case")["value"]
+    assert set(result["cases"]) == set(test_dsc.index)
+    for case, values in result["cases"].items():
+        assert len(values["dsc"]) == 3
+        assert values["unperturbed"] == pytest.approx(test_dsc[case])  # weights restored between cases
+    assert result["mean_sd"] >= 0 and (run_dir / "sensitivity.png").stat().st_size > 1000
+    from cmedl_bench.errors import CmedlError
+
+    with pytest.raises(CmedlError, match="no head 'teacher'"):
+        api.sensitivity(run_dir, head="teacher", quiet=True)
