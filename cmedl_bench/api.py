@@ -175,7 +175,7 @@ def _already_finished(run: _Run, previous: dict[str, Any] | None, force: bool) -
 # --------------------------------------------------------------------------------------------- run
 
 
-def run(translator: str = "none", segmenter: str = "unet", fusion: str = "none", dataset: str = "phantom",
+def run(translator: str = "cx", segmenter: str = "unet", fusion: str = "hint", dataset: str = "phantom",
         data: Path | None = None, preset: str | None = None, seed: int = 0, results: Path = DEFAULT_RESULTS,
         device: str | None = None, overrides: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
         force: bool = False, quiet: bool = False) -> dict[str, Any]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -93,15 +95,16 @@ def _interruptible(call):
 
 @app.command()
 def run(
-    translator: str = typer.Option("none", help="Translator plugin, or 'none'."),
+    translator: str = typer.Option("cx", help="Translator plugin, or 'none'."),
     segmenter: str = typer.Option("unet", help="Segmenter plugin."),
-    fusion: str = typer.Option("none", help="Fusion strategy plugin."),
+    fusion: str = typer.Option("hint", help="Fusion strategy plugin."),
     dataset: str = _OPTS["dataset"], data: Optional[Path] = _OPTS["data"], preset: Optional[str] = _OPTS["preset"],
     seed: int = _OPTS["seed"], results: Path = _OPTS["results"], device: Optional[str] = _OPTS["device"],
     epochs: Optional[int] = _OPTS["epochs"], vgg19: Optional[Path] = _OPTS["vgg19"], gan_mode: str = _OPTS["gan_mode"],
     force: bool = _OPTS["force"], as_json: bool = _OPTS["as_json"], quiet: bool = _OPTS["quiet"],
 ) -> None:
-    """Train one translator + segmenter + fusion combination and score it on the test split."""
+    """Train one translator + segmenter + fusion combination and score it on the validation and test splits.
+    The defaults are the paper's method, CMEDL (cx + unet + hint); CBCT only is --translator none --fusion none."""
     from cmedl_bench.api import run as run_api
 
     options = _translator_options(vgg19, gan_mode) if translator != "none" else {}
@@ -243,8 +246,20 @@ def data_synth(
     print(path)
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    stderr.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def _terminated(signum, frame) -> None:
+    """SIGTERM (a scheduler's or ``kill``'s stop) is handled like Ctrl-C: the run is marked interrupted and resumes."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point: run the app, turning known errors into one line and exit code 2."""
+    if not os.environ.get("CMEDL_BENCH_DEBUG"):
+        warnings.showwarning = _one_line_warning
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except CmedlError as exc:

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from cmedl_bench.modules import ModuleGroup
+
 from cmedl_bench.config import Preset
 from cmedl_bench.engine.devices import autocast
 from cmedl_bench.plugins import Component
@@ -27,7 +29,7 @@ class FusionSpec:
     options: dict[str, Any] = field(default_factory=dict)  # translator options (gan_mode, vgg19) and loss weights
 
 
-class Fusion:
+class Fusion(ModuleGroup):
     """Base class. Subclasses build modules and optimisers in ``__init__`` and implement ``train_step`` and
     ``predict_logits``; the base class handles modes and (de)serialisation."""
 
@@ -53,9 +55,6 @@ class Fusion:
     def before_fit(self, train: dict[str, list], seed: int, run_dir: Path, progress=None) -> None:
         """A first training stage that precedes the fit loop (e.g. a translator trained on its own); resumable."""
 
-    def modules(self) -> dict[str, torch.nn.Module]:
-        raise NotImplementedError
-
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
@@ -79,17 +78,6 @@ class Fusion:
 
     def autocast(self):
         return autocast(self.device)
-
-    def train(self, mode: bool = True) -> None:
-        for module in self.modules().values():
-            module.train(mode)
-
-    def weights(self) -> dict[str, dict[str, torch.Tensor]]:
-        return {name: module.state_dict() for name, module in self.modules().items()}
-
-    def load_weights(self, weights: dict[str, dict[str, torch.Tensor]]) -> None:
-        for name, module in self.modules().items():
-            module.load_state_dict(weights[name])
 
     def training_state(self) -> dict[str, Any]:
         return {"weights": self.weights(),

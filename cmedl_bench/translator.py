@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from cmedl_bench.modules import ModuleGroup
 import torch.nn.functional as F
 
 #: z-scored intensities are mapped to the generators' [-1, 1] range by clipping z / Z_RANGE.
@@ -73,7 +75,7 @@ class ImagePool:
         return torch.cat(out, 0)
 
 
-class Translator:
+class Translator(ModuleGroup):
     """Base class; see the module docstring."""
 
     #: reported in the run record (e.g. which VGG19 weights a contextual loss used)
@@ -84,9 +86,6 @@ class Translator:
         self.device = spec.device
         self.gan_mode = spec.options.get("gan_mode", "log")
         self.info = {"gan_mode": self.gan_mode}
-
-    def modules(self) -> dict[str, torch.nn.Module]:
-        raise NotImplementedError
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Must hold ``generators`` and ``discriminators``."""
@@ -117,21 +116,6 @@ class Translator:
         opt_g.step()
         return parts | self.discriminator_step(cbct, mri, images)
 
-    def train(self, mode: bool = True) -> None:
-        for module in self.modules().values():
-            module.train(mode)
-
-    def weights(self) -> dict[str, dict[str, torch.Tensor]]:
-        return {name: module.state_dict() for name, module in self.modules().items()}
-
-    def load_weights(self, weights: dict[str, dict[str, torch.Tensor]]) -> None:
-        for name, module in self.modules().items():
-            module.load_state_dict(weights[name])
-
-    def set_requires_grad(self, names: tuple[str, ...], flag: bool) -> None:
-        for name in names:
-            for p in self.modules()[name].parameters():
-                p.requires_grad_(flag)
 
 
 def build_translator(component, preset, device: torch.device, options: dict[str, Any] | None = None) -> Translator:

@@ -112,7 +112,8 @@ def test_sensitivity_on_a_finished_run(tmp_path, small_phantom):
 
     unet = UNet(width=0.125)
     assert last_layers(unet) == [unet.ups[-1].conv[3], unet.outc]
-    record = api.run(data=small_phantom, preset="smoke", results=tmp_path, quiet=True)
+    record = api.run(translator="none", fusion="none", data=small_phantom, preset="smoke", results=tmp_path,
+                     quiet=True)
     run_dir = tmp_path / record["run_id"]
     result = api.sensitivity(run_dir, passes=3, quiet=True)
     scored = pd.read_parquet(run_dir / "per_case.parquet")

@@ -145,7 +145,8 @@ def test_interrupted_run_resumes(tmp_path, small_phantom, monkeypatch):
         return real_fit(*args[:6], on_epoch=on_epoch)
 
     monkeypatch.setattr(fit_module, "fit", interrupted_fit)
-    kwargs = dict(data=small_phantom, preset="smoke", results=tmp_path, quiet=True, overrides={"max_epochs": 3})
+    kwargs = dict(translator="none", fusion="none", data=small_phantom, preset="smoke", results=tmp_path, quiet=True,
+                  overrides={"max_epochs": 3})
     with pytest.raises(KeyboardInterrupt):
         api.run(**kwargs)
     (run_dir,) = tmp_path.iterdir()
@@ -158,3 +159,25 @@ def test_interrupted_run_resumes(tmp_path, small_phantom, monkeypatch):
     assert record["status"] == "finished" and record["resumed_from_status"] == "interrupted"
     history = json.loads((run_dir / "history.json").read_text())
     assert [row["epoch"] for row in history] == [0, 1, 2]
+
+
+def test_sigterm_marks_the_run_interrupted(tmp_path, small_phantom):
+    """A scheduler's SIGTERM mid-run is recorded like Ctrl-C: status interrupted, exit 130, no per-case table."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    args = [sys.executable, "-m", "cmedl_bench", *SMOKE, "--data", str(small_phantom), "--results", str(tmp_path),
+            "--epochs", "400"]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "COLUMNS": "200"})
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob("*/run.json")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    (run_dir,) = tmp_path.iterdir()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+    assert "resumes" in err and not (run_dir / "per_case.parquet").exists()

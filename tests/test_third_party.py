@@ -29,8 +29,9 @@ def test_example_plugin_is_discovered(example_site):
 
 
 def test_example_plugin_trains_and_is_scored(example_site, small_phantom, tmp_path):
-    result = cli("run", "--segmenter", "dilated-fcn", "--preset", "smoke", "--data", str(small_phantom),
-                 "--results", str(tmp_path), "--quiet", "--json", env={"PYTHONPATH": str(example_site)})
+    result = cli("run", "--translator", "none", "--fusion", "none", "--segmenter", "dilated-fcn", "--preset", "smoke",
+                 "--data", str(small_phantom), "--results", str(tmp_path), "--quiet", "--json",
+                 env={"PYTHONPATH": str(example_site)})
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["status"] == "finished"

@@ -25,18 +25,24 @@ class TumourSliceSampler:
         jitter = rng.uniform(-self.crop / 3, self.crop / 3)
         return int(np.clip(round(centre - self.crop / 2 + jitter), 0, extent - self.crop))
 
+    def _window(self, volume: PreparedVolume, z: int, rng: np.random.Generator) -> tuple[slice, ...]:
+        ys, xs = np.nonzero(volume.label[z])
+        oy = self._origin(ys.mean(), volume.image.shape[1], rng)
+        ox = self._origin(xs.mean(), volume.image.shape[2], rng)
+        return slice(z, z + 1), slice(oy, oy + self.crop), slice(ox, ox + self.crop)
+
+    def _shape(self, batch_size: int) -> tuple[int, ...]:
+        return batch_size, 1, self.crop, self.crop
+
     def sample(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``batch_size`` random crops: images and masks of shape (B, 1, crop, crop), float32."""
-        images = np.empty((batch_size, 1, self.crop, self.crop), dtype=np.float32)
-        masks = np.empty_like(images)
+        shape = self._shape(batch_size)
+        images, masks = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
         for b, k in enumerate(rng.integers(len(self.items), size=batch_size)):
             vi, z = self.items[k]
-            volume = self.volumes[vi]
-            ys, xs = np.nonzero(volume.label[z])
-            oy = self._origin(ys.mean(), volume.image.shape[1], rng)
-            ox = self._origin(xs.mean(), volume.image.shape[2], rng)
-            images[b, 0] = volume.image[z, oy:oy + self.crop, ox:ox + self.crop]
-            masks[b, 0] = volume.label[z, oy:oy + self.crop, ox:ox + self.crop]
+            window = self._window(self.volumes[vi], z, rng)
+            images[b, 0] = self.volumes[vi].image[window].reshape(shape[2:])
+            masks[b, 0] = self.volumes[vi].label[window].reshape(shape[2:])
         return images, masks
 
 
@@ -47,21 +53,14 @@ class TumourPatchSampler(TumourSliceSampler):
         super().__init__(volumes, crop_size)
         self.depth = depth
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 1, depth, crop, crop) float32 images and masks."""
-        shape = (batch_size, 1, self.depth, self.crop, self.crop)
-        images, masks = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
-        for b, k in enumerate(rng.integers(len(self.items), size=batch_size)):
-            vi, z = self.items[k]
-            volume = self.volumes[vi]
-            ys, xs = np.nonzero(volume.label[z])
-            oy = self._origin(ys.mean(), volume.image.shape[1], rng)
-            ox = self._origin(xs.mean(), volume.image.shape[2], rng)
-            jitter = rng.integers(-(self.depth // 4), self.depth // 4 + 1)
-            oz = int(np.clip(z - self.depth // 2 + jitter, 0, volume.image.shape[0] - self.depth))
-            window = (slice(oz, oz + self.depth), slice(oy, oy + self.crop), slice(ox, ox + self.crop))
-            images[b, 0], masks[b, 0] = volume.image[window], volume.label[window]
-        return images, masks
+    def _shape(self, batch_size: int) -> tuple[int, ...]:
+        return batch_size, 1, self.depth, self.crop, self.crop
+
+    def _window(self, volume: PreparedVolume, z: int, rng: np.random.Generator) -> tuple[slice, ...]:
+        _, rows, cols = super()._window(volume, z, rng)
+        jitter = rng.integers(-(self.depth // 4), self.depth // 4 + 1)
+        oz = int(np.clip(z - self.depth // 2 + jitter, 0, volume.image.shape[0] - self.depth))
+        return slice(oz, oz + self.depth), rows, cols
 
 
 def sampler_for(volumes: list[PreparedVolume], crop_size: int, dims: int, depth: int) -> TumourSliceSampler:
