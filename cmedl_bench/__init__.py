@@ -1,7 +1,7 @@
 """cmedl-bench: a plugin-based benchmark for cross-modality learning in CBCT lung tumour segmentation.
 
 Third-party plugins implement the hooks in :mod:`cmedl_bench.hookspecs` with :data:`hookimpl` and declare an
-entry point in the ``cmedl_bench`` group.
+entry point in the ``cmedl_bench`` group; :func:`lazy` makes a factory that imports its module only when called.
 """
 
 import pluggy
@@ -10,4 +10,6 @@ __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("cmedl_bench")
 
-__all__ = ["__version__", "hookimpl"]
+from cmedl_bench.lazy import lazy  # noqa: E402  (after hookimpl: plugin modules import both)
+
+__all__ = ["__version__", "hookimpl", "lazy"]

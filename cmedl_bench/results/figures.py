@@ -24,19 +24,28 @@ def _save(fig, path: Path, dpi: int = 100) -> None:
 
 
 def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:
-    """Training losses and, where present, validation 1 - DSC per epoch (the paper's Fig. 3)."""
+    """Per-epoch losses (the paper's Fig. 3 plots 1 - DSC): segmentation losses and validation 1 - DSC on the left;
+    translation losses (adversarial, cycle, contextual, ...) on a second panel when the run has any."""
     plt = _pyplot()
     epochs = [row["epoch"] + 1 for row in history]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key in sorted(k for k in history[0] if k.startswith("train_")):
-        ax.plot(epochs, [row[key] for row in history], marker="o", label=f"train {key[6:]} loss")
-    if "val_dsc" in history[0]:
-        ax.plot(epochs, [1 - row["val_dsc"] for row in history], marker="s", label="validation 1 - DSC")
-        ax.set_ylim(0, 1.05)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    keys = sorted(k for k in history[0] if k.startswith("train_"))
+    segmentation = [k for k in keys if k.startswith(("train_seg", "train_hint"))]
+    translation = [k for k in keys if k not in segmentation]
+    panels = [("segmentation", segmentation)] if segmentation or "val_dsc" in history[0] else []
+    if translation:
+        panels.append(("translation", translation))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for ax, (title, panel_keys) in zip(axes[0], panels):
+        for key in panel_keys:
+            ax.plot(epochs, [row[key] for row in history], marker="o", label=f"train {key[6:]}")
+        if title == "segmentation" and "val_dsc" in history[0]:
+            ax.plot(epochs, [1 - row["val_dsc"] for row in history], marker="s", label="validation 1 - DSC")
+            ax.set_ylim(0, max([1.05] + [row[k] * 1.05 for row in history for k in panel_keys]))
+        ax.set_title(f"{title} losses", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
