@@ -6,6 +6,8 @@
   learns the phantom.
 - ``paper``: the paper's settings (II.F): native in-plane spacing, 256 x 256 crops, batch 2, segmenter lr 2e-4,
   translator lr 1e-4, up to 100 epochs with early stopping on validation DSC, full-width networks.
+
+3D segmenters take ``batch_size // 4`` patches per step (at least one): a patch holds ``patch_depth`` slices.
 """
 
 from __future__ import annotations

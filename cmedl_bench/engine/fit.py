@@ -53,7 +53,8 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
     """``train`` maps each cohort the fusion trains on (``fusion.cohorts``) to its prepared training volumes."""
     samplers = {cohort: sampler_for(train[cohort], preset.crop_size, fusion.dims, preset.patch_depth)
                 for cohort in fusion.cohorts}
-    steps = preset.steps_per_epoch or math.ceil(len(samplers["cbct"]) / preset.batch_size)
+    batch_size = max(1, preset.batch_size // 4) if fusion.dims == 3 else preset.batch_size  # see config.py
+    steps = preset.steps_per_epoch or math.ceil(len(samplers["cbct"]) / batch_size)
     result = FitResult()
     start_epoch = 0
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
@@ -73,7 +74,7 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
         tic = time.perf_counter()
         totals: dict[str, torch.Tensor] = {}
         for step in range(steps):
-            batch = draw_batch(samplers, preset.batch_size, rng, generator, fusion.device, preset.augment)
+            batch = draw_batch(samplers, batch_size, rng, generator, fusion.device, preset.augment)
             losses = fusion.train_step(batch)
             for name, value in losses.items():
                 totals[name] = totals.get(name, 0.0) + value
