@@ -1,5 +1,6 @@
 """``cmedl-bench run`` end to end on the small phantom with the smoke preset, and its failure modes."""
 
+import importlib.metadata
 import json
 import shutil
 import sys
@@ -35,7 +36,8 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_run):
     assert record["plugins"]["segmenter"]["distribution"] == "cmedl-bench"
     assert record["dataset"]["version"] == 1
     assert record["config"]["preset"]["name"] == "smoke"
-    assert record["versions"]["torch"] == torch.__version__.split("+")[0] or record["versions"]["torch"]
+    assert record["versions"]["torch"] == importlib.metadata.version("torch")
+    assert record["versions"]["cmedl-bench"] == importlib.metadata.version("cmedl-bench")
     assert "4.38" in record["metrics"]["sdsc"]["definition"]
     on_disk = json.loads((run_dir / "run.json").read_text())
     assert on_disk["config_hash"] == record["config_hash"] and record["config_hash"][:8] in record["run_id"]
@@ -162,22 +164,29 @@ def test_interrupted_run_resumes(tmp_path, small_phantom, monkeypatch):
 
 
 def test_sigterm_marks_the_run_interrupted(tmp_path, small_phantom):
-    """A scheduler's SIGTERM mid-run is recorded like Ctrl-C: status interrupted, exit 130, no per-case table."""
+    """A scheduler's SIGTERM mid-run is recorded like Ctrl-C: status interrupted, exit 130, no per-case table.
+    A smoke run can finish before the signal lands; such an attempt is repeated in a fresh folder."""
     import os
     import signal
     import subprocess
     import time
 
-    args = [sys.executable, "-m", "cmedl_bench", *SMOKE, "--data", str(small_phantom), "--results", str(tmp_path),
-            "--epochs", "400"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "COLUMNS": "200"})
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(tmp_path.glob("*/run.json")):
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    (run_dir,) = tmp_path.iterdir()
-    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
-    assert "resumes" in err and not (run_dir / "per_case.parquet").exists()
+    for attempt in range(3):
+        results = tmp_path / f"attempt{attempt}"
+        args = [sys.executable, "-m", "cmedl_bench", *SMOKE, "--data", str(small_phantom), "--results", str(results),
+                "--epochs", "400"]
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, "COLUMNS": "200"})
+        deadline = time.time() + 120
+        while time.time() < deadline and process.poll() is None and not list(results.glob("*/run.json")):
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        if process.returncode == 0:  # finished before the signal arrived
+            continue
+        assert process.returncode == 130, err
+        (run_dir,) = results.iterdir()
+        assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+        assert "resumes" in err and not (run_dir / "per_case.parquet").exists()
+        return
+    pytest.fail("every attempt finished before SIGTERM arrived")
