@@ -59,6 +59,31 @@ def synth(out: Path, dataset: str = "phantom", seed: int = 0, size: str = "full"
     return Path(out)
 
 
+def check_data(dataset: Path, quiet: bool = False):
+    """Every dataset check (see :mod:`cmedl_bench.data.checks`); returns the report."""
+    from cmedl_bench.data.checks import check_dataset
+
+    with _progress(quiet) as progress:
+        task = progress.add_task("checking", total=None, info="")
+        return check_dataset(Path(dataset), progress=lambda total: progress.update(task, total=total, advance=1))
+
+
+def import_data(dataset: Path, dicom: Path | None = None, roi: str = "GTV*", images: Path | None = None,
+                labels: Path | None = None, label: str | None = None, cohort: str = "cbct", patient: str | None = None,
+                patient_pattern: str | None = None, case: str | None = None, overwrite: bool = False,
+                quiet: bool = False):
+    """Import DICOM + RTSTRUCT (``dicom``) or image files + label maps (``images``, ``labels``) into ``dataset``."""
+    from cmedl_bench.data.importing import import_dicom, import_images
+
+    with _progress(quiet) as progress:
+        task = progress.add_task("importing", total=None, info="")
+        advance = (lambda total: progress.update(task, total=total, advance=1))
+        if dicom is not None:
+            return import_dicom(Path(dicom), Path(dataset), cohort, roi, patient, case, overwrite, advance)
+        return import_images(Path(images), Path(labels), Path(dataset), cohort, label, patient_pattern, overwrite,
+                             advance)
+
+
 # --------------------------------------------------------------------------------------------- shared life cycle
 
 
@@ -89,6 +114,7 @@ def _open(selection, registry: Registry, *, translator: str, segmenter: str, fus
           data: Path | None, preset: str | None, seed: int, device: str | None, overrides, options, results: Path,
           quiet: bool) -> tuple[_Run, dict[str, Any] | None]:
     from cmedl_bench.data.cache import ensure_dataset
+    from cmedl_bench.data.checks import require_clean
     from cmedl_bench.data.layout import load_index
     from cmedl_bench.results.records import read_record
 
@@ -104,6 +130,9 @@ def _open(selection, registry: Registry, *, translator: str, segmenter: str, fus
                        dataset_version=None if user_data else selection.dataset.capabilities.get("version"),
                        data_path=str(Path(data).resolve()) if user_data else None, seed=seed, preset=resolved,
                        options={k: v for k, v in (options or {}).items() if v is not None})
+    with _progress(quiet) as progress:
+        task = progress.add_task("checking the dataset", total=None, info="")
+        require_clean(Path(data), progress=lambda total: progress.update(task, total=total, advance=1))
     index = load_index(Path(data))
     run = _Run(registry, selection, config, dev, index, results)
     return run, read_record(run.dir)
@@ -279,6 +308,35 @@ def _evaluate(fusion_obj, prepared, preset, run_dir, run_id, registry, quiet) ->
                     rows.append({"run_id": run_id, "split": split, "case": volume.case.case_id, "head": head,
                                  "metric": name, "value": value.value, "flag": value.flag})
                 progress.advance(task)
+    translator = getattr(fusion_obj, "translator", None)
+    if translator is not None and prepared.get("mri_train"):
+        rows += _kl_rows(translator.to_mri, prepared, preset, fusion_obj.device, run_id, registry, "translator",
+                         quiet)
+    return rows
+
+
+def _kl_rows(convert, prepared, preset, device, run_id, registry, head, quiet, on_volume=None):
+    """KL of pseudo-MRI to the MRI training cohort's intensities (paper III.D), per validation and test case;
+    ``on_volume(split, volume, pmri)`` sees every translated volume."""
+    import numpy as np
+
+    from cmedl_bench.engine.translate import body_values, translate_volume, unit_values
+
+    kl = registry.metric_functions("translation")
+    reference = np.concatenate([unit_values(v) for v in prepared["mri_train"]])
+    rows = []
+    work = [(split, v) for split in ("val", "test") for v in prepared[split]]
+    with _progress(quiet) as progress:
+        task = progress.add_task("translating and scoring", total=len(work), info="")
+        for split, volume in work:
+            pmri = translate_volume(convert, volume, preset.crop_size, device)
+            for name, fn in kl.items():
+                value = fn(body_values(pmri, volume), reference)
+                rows.append({"run_id": run_id, "split": split, "case": volume.volume.case.case_id, "head": head,
+                             "metric": name, "value": value.value, "flag": value.flag})
+            if on_volume:
+                on_volume(split, volume, pmri)
+            progress.advance(task)
     return rows
 
 
@@ -374,29 +432,31 @@ def _fit_translator(model, cbct, mri, preset, seed, checkpoint, quiet):
 
 
 def _score_translation(model, prepared, preset, run: _Run, quiet) -> list[dict[str, Any]]:
+    """KL of pseudo-MRI (head ``pmri``) and, as the baseline, of raw CBCT (head ``cbct``) to real MRI; a grid of
+    examples from different test patients."""
     import numpy as np
 
-    from cmedl_bench.engine.translate import body_values, translate_volume, unit_values
+    from cmedl_bench.engine.translate import unit_values
     from cmedl_bench.results.figures import plot_translation_grid
 
     model.train(False)
+    examples = []
+
+    def collect_example(split, volume, pmri):
+        patient = volume.volume.case.patient
+        if split == "test" and len(examples) < 4 and patient not in {e["patient"] for e in examples}:
+            examples.append(_example(model, volume, pmri, preset, run.device) | {"patient": patient})
+
+    run_id = run.config.run_id
+    rows = _kl_rows(model.to_mri, prepared, preset, run.device, run_id, run.registry, "pmri", quiet, collect_example)
     kl = run.registry.metric_functions("translation")
     reference = np.concatenate([unit_values(v) for v in prepared["mri_train"]])
-    rows, examples = [], []
-    work = [(split, v) for split in ("val", "test") for v in prepared[split]]
-    with _progress(quiet) as progress:
-        task = progress.add_task("translating and scoring", total=len(work), info="")
-        for split, volume in work:
-            pmri = translate_volume(model.to_mri, volume, preset.crop_size, run.device)
-            for head, values in (("pmri", body_values(pmri, volume)), ("cbct", unit_values(volume))):
-                for name, fn in kl.items():
-                    value = fn(values, reference)
-                    rows.append({"run_id": run.config.run_id, "split": split, "case": volume.volume.case.case_id,
-                                 "head": head, "metric": name, "value": value.value, "flag": value.flag})
-            patient = volume.volume.case.patient
-            if split == "test" and len(examples) < 4 and patient not in {e["patient"] for e in examples}:
-                examples.append(_example(model, volume, pmri, preset, run.device) | {"patient": patient})
-            progress.advance(task)
+    for split in ("val", "test"):
+        for volume in prepared[split]:
+            for name, fn in kl.items():
+                value = fn(unit_values(volume), reference)
+                rows.append({"run_id": run_id, "split": split, "case": volume.volume.case.case_id, "head": "cbct",
+                             "metric": name, "value": value.value, "flag": value.flag})
     if examples:
         plot_translation_grid(examples, run.dir / "translation_examples.png")
     return rows
@@ -461,3 +521,81 @@ def sensitivity(run_dir: Path, head: str | None = None, passes: int = 10, rate: 
     if not 0 < rate < 1 or passes < 2:
         raise CmedlError("--rate must be in (0, 1) and --passes at least 2")
     return run_sensitivity(run_dir, record, head, passes, rate, seed, quiet, _progress(quiet))
+
+
+# --------------------------------------------------------------------------------------------- evaluate
+
+
+def evaluate(pred: Path, ref: Path, name: str, results: Path = DEFAULT_RESULTS, splits: tuple[str, ...] = ("test",),
+             label: int | None = None, quiet: bool = False) -> dict[str, Any]:
+    """Score a folder of predicted masks made by any tool against reference masks (matched by case id) with the
+    metric plugins, and store the result as a run folder that ``report`` ranks beside trained runs. Missing,
+    extra and mis-registered cases are recorded under ``problems`` and printed, never fatal."""
+    import hashlib
+    import re
+
+    from cmedl_bench.evaluation import load_reference, score_predictions
+    from cmedl_bench.results.records import (SCHEMA_VERSION, git_revision, metric_definitions, now, package_versions,
+                                             write_record, write_rows)
+
+    if not name.strip():
+        raise CmedlError("--name must not be empty")
+    registry = get_registry()
+    reference = load_reference(Path(ref), splits)
+    config = {"method": name, "pred": str(Path(pred).resolve()), "ref": reference.dataset["path"],
+              "splits": list(splits), "label": label}
+    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")[:40] or "method"
+    run_id = f"external-{slug}-{config_hash[:8]}"
+    started, tic = now(), time.perf_counter()
+    with _progress(quiet) as progress:
+        task = progress.add_task("scoring predictions", total=len(reference.cases), info="")
+        rows, used, problems = score_predictions(Path(pred), reference, registry.metric_functions("segmentation"),
+                                                 label, on_case=lambda: progress.advance(task))
+    if not rows:
+        raise CmedlError(f"no prediction in {pred} could be scored: " + "; ".join(problems.lines()))
+    for line in problems.lines():
+        stderr.print(f"[yellow]warning:[/] {line}", highlight=False)
+    rows = [{"run_id": run_id, **row} for row in rows]
+    run_dir = Path(results) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_rows(run_dir, rows)
+    record = {"schema_version": SCHEMA_VERSION, "kind": "evaluation", "run_id": run_id, "status": "finished",
+              "started": started, "ended": now(), "method": {"name": name}, "config": config,
+              "config_hash": config_hash, "seed": None, "dataset": reference.dataset,
+              "metrics": metric_definitions(registry), "git": git_revision(), "versions": package_versions(),
+              "problems": {"missing": problems.missing, "extra": problems.extra, "geometry": problems.geometry,
+                           "unreadable": problems.unreadable},
+              "prediction_files": used, "timings": {"evaluate_s": time.perf_counter() - tic},
+              "summary": summarise(rows), "files": {"per_case": "per_case.parquet"}}
+    write_record(run_dir, record)
+    return record
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+def report(paths: list[Path], reference: str | None = None, alpha: float = 0.05):
+    """Collect finished run folders and build the leaderboard (see :mod:`cmedl_bench.results.leaderboard`)."""
+    from cmedl_bench.results.collect import collect
+    from cmedl_bench.results.leaderboard import build_leaderboard
+
+    for path in paths:
+        if not Path(path).exists():
+            raise CmedlError(f"results folder {path} does not exist")
+    collection = collect([Path(p) for p in paths])
+    if not collection.runs:
+        reasons = "; ".join(f"{p}: {r}" for p, r in collection.excluded[:3])
+        raise CmedlError(f"no finished run under {', '.join(map(str, paths))}" + (f" ({reasons})" if reasons else ""))
+    return build_leaderboard(collection, reference, alpha)
+
+
+def check_thresholds(board, thresholds: dict[str, float]) -> list[str]:
+    """Rows whose mean test DSC is below the given floor (a CI regression guard); unknown labels are an error."""
+    failures = []
+    for label, floor in thresholds.items():
+        row = board.row(label)
+        if row.test_dsc is None or row.test_dsc < floor:
+            shown = "none" if row.test_dsc is None else f"{row.test_dsc:.3f}"
+            failures.append(f"{row.label}: mean test DSC {shown} is below {floor:g}")
+    return failures

@@ -157,6 +157,8 @@ def _print_summary(record: dict, results: Path) -> None:
     for column in ("head", "n", "DSC", "SDSC", "HD95 (mm)", "flagged"):
         table.add_column(column, justify="right" if column != "head" else "left")
     for head, metrics in record["summary"].get("test", {}).items():
+        if "dsc" not in metrics:
+            continue
         cells = [f"{metrics[m]['mean']:.3f} ± {metrics[m]['sd']:.3f}" if m in metrics else "-"
                  for m in ("dsc", "sdsc")]
         hd = metrics.get("hd95")
@@ -165,6 +167,9 @@ def _print_summary(record: dict, results: Path) -> None:
         flagged = max((m["flagged"] for m in metrics.values()), default=0)
         table.add_row(head, str(n), *cells, str(flagged))
     stdout.print(table)
+    kl = record["summary"].get("test", {}).get("translator", {}).get("kl")
+    if kl:
+        stdout.print(f"pseudo-MRI KL to real MRI (test): {kl['mean']:.3f} ± {kl['sd']:.3f}")
     stderr.print(f"run folder: {results / record['run_id']}")
 
 
@@ -198,6 +203,8 @@ def sweep(
     for record in records:
         config = record["config"]
         for head, metrics in record["summary"].get("test", {}).items():
+            if "dsc" not in metrics:
+                continue
             table.add_row(config["translator"], config["segmenter"], config["fusion"], head, str(config["seed"]),
                           *(f"{metrics[m]['mean']:.3f} ± {metrics[m]['sd']:.3f}" for m in ("dsc", "sdsc")),
                           f"{metrics['hd95']['mean']:.2f} ± {metrics['hd95']['sd']:.2f}",
@@ -231,12 +238,117 @@ def sensitivity(
     stderr.print(f"plot: {Path(run_dir) / 'sensitivity.png'}")
 
 
+@app.command()
+def evaluate(
+    pred: Path = typer.Option(..., help="Folder of predicted masks, one file per case (NIfTI, NRRD, MHA)."),
+    ref: Path = typer.Option(..., help="Reference: a cmedl-bench dataset folder, or a folder of label maps."),
+    name: str = typer.Option(..., help="Method name shown in reports."),
+    split: str = typer.Option("test", help="Split(s) of the reference dataset to score, e.g. test or val,test."),
+    label: Optional[int] = typer.Option(None, help="Label value of the tumour in the predictions (default: any "
+                                                   "non-zero voxel)."),
+    results: Path = _OPTS["results"], as_json: bool = _OPTS["as_json"], quiet: bool = _OPTS["quiet"],
+) -> None:
+    """Score predictions made by any tool against reference masks with the metric plugins; stored as a run that
+    `report` ranks beside trained ones."""
+    from cmedl_bench.api import evaluate as evaluate_api
+
+    splits = tuple(s.strip() for s in split.split(",") if s.strip())
+    if not splits or not set(splits) <= {"train", "val", "test"}:
+        raise CmedlError(f"--split takes train, val and/or test, not {split!r}")
+    record = evaluate_api(pred, ref, name, results=results, splits=splits, label=label, quiet=quiet)
+    if as_json:
+        print(json.dumps(record, indent=2, default=str))
+        return
+    table = Table(title=f"{record['run_id']}  (mean ± SD)")
+    for column in ("split", "n", "DSC", "SDSC", "HD95 (mm)", "flagged"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for split_name, heads in record["summary"].items():
+        metrics = heads["prediction"]
+        table.add_row(split_name, str(metrics["dsc"]["n"]),
+                      *(f"{metrics[m]['mean']:.3f} ± {metrics[m]['sd']:.3f}" for m in ("dsc", "sdsc")),
+                      f"{metrics['hd95']['mean']:.2f} ± {metrics['hd95']['sd']:.2f}",
+                      str(max(m["flagged"] for m in metrics.values())))
+    stdout.print(table)
+    stderr.print(f"run folder: {results / record['run_id']}")
+
+
+def _thresholds(values: list[str]) -> dict[str, float]:
+    out = {}
+    for value in values:
+        label, sep, floor = value.rpartition("=")
+        try:
+            out[label.strip()] = float(floor)
+        except ValueError:
+            sep = ""
+        if not sep or not label.strip():
+            raise CmedlError(f"--fail-below takes METHOD=DSC, e.g. 'CMEDL (unet)=0.7', not {value!r}")
+    return out
+
+
+@app.command()
+def report(
+    results: list[Path] = typer.Argument(None, help="Run folders or folders of run folders (default: "
+                                                    "$CMEDL_BENCH_RESULTS or cmedl-results)."),
+    fmt: str = typer.Option("table", "--format", help="table, md, csv, json or html."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write to this file instead of stdout (html: default "
+                                                           "leaderboard.html)."),
+    reference: Optional[str] = typer.Option(None, help="Row every method is tested against (default: CBCT only "
+                                                       "with the same segmenter)."),
+    alpha: float = typer.Option(0.05, help="Significance level after Holm-Bonferroni adjustment."),
+    fail_below: list[str] = typer.Option([], "--fail-below", help="METHOD=DSC: exit 1 when the row's mean test "
+                                                                  "DSC is below DSC (repeatable); for CI."),
+) -> None:
+    """Leaderboard of finished runs in the paper's table shape, with paired Wilcoxon tests (Holm-Bonferroni)."""
+    from cmedl_bench.api import check_thresholds
+    from cmedl_bench.api import report as report_api
+
+    formats = ("table", "md", "csv", "json", "html")
+    if fmt not in formats:
+        raise CmedlError(f"unknown --format {fmt!r}; use one of {', '.join(formats)}")
+    thresholds = _thresholds(fail_below)
+    board = report_api(results or [_RESULTS], reference=reference, alpha=alpha)
+    failures = check_thresholds(board, thresholds)
+    if fmt == "html":
+        from cmedl_bench.data.layout import atomic_write_text
+        from cmedl_bench.results.html_report import to_html
+
+        target = out or Path("leaderboard.html")
+        atomic_write_text(target, to_html(board))
+        stderr.print(f"wrote {target}")
+    elif fmt == "table":
+        from rich.markup import escape
+
+        from cmedl_bench.results.render import footnotes, rich_table
+
+        wide = stdout if stdout.is_terminal else Console(width=180)
+        wide.print(rich_table(board))
+        for line in footnotes(board):
+            stderr.print(escape(line), highlight=False)
+    else:
+        from cmedl_bench.results import render
+
+        text = {"md": render.to_markdown, "csv": render.to_csv, "json": render.to_json}[fmt](board)
+        if out:
+            from cmedl_bench.data.layout import atomic_write_text
+
+            atomic_write_text(out, text)
+            stderr.print(f"wrote {out}")
+        else:
+            sys.stdout.write(text)
+    for failure in failures:
+        stderr.print(f"[red]below threshold:[/] {failure}", highlight=False)
+    if failures:
+        raise typer.Exit(1)
+
+
 @data_app.command("synth")
 def data_synth(
     out: Path = typer.Argument(..., help="Folder to write the dataset into."),
     dataset: str = typer.Option("phantom", help="Dataset plugin."),
     seed: int = typer.Option(0, help="Generator seed."),
     size: str = typer.Option("full", help="full or small."),
+    preview: bool = typer.Option(False, help="Also write OUT/preview.png: CBCT and MRI slices with tumour "
+                                             "contours."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Generate a synthetic dataset (default: the thorax phantom) in the cmedl-bench layout."""
@@ -244,6 +356,77 @@ def data_synth(
 
     path = synth(out, dataset=dataset, seed=seed, size=size, quiet=quiet)
     print(path)
+    if preview:
+        from cmedl_bench.data.preview import plot_preview
+
+        print(plot_preview(path, path / "preview.png"))
+
+
+@data_app.command("check")
+def data_check(
+    dataset: Path = typer.Argument(..., help="Dataset folder (cmedl-bench layout)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Validate a dataset before training: every problem with the file it is in. Exit code 1 when errors exist."""
+    from rich.markup import escape
+
+    from cmedl_bench.api import check_data
+
+    report = check_data(dataset, quiet=quiet)
+    if as_json:
+        print(json.dumps({"dataset": str(report.root), "cases": report.cases, "splits": report.splits_source,
+                          "findings": [f.__dict__ for f in report.findings]}, indent=2))
+    else:
+        table = Table(title=f"{report.root}: {report.cases} cases, splits from {report.splits_source}")
+        for column in ("severity", "file", "problem"):
+            table.add_column(column, overflow="fold")
+        for f in report.findings:
+            colour = "red" if f.severity == "error" else "yellow"
+            table.add_row(f"[{colour}]{f.severity}[/]", escape(f.file), escape(f.problem))
+        if report.findings:
+            stdout.print(table)
+        n_errors = len(report.errors)
+        stdout.print(f"{n_errors} error(s), {len(report.findings) - n_errors} warning(s)" if report.findings
+                     else f"{report.root}: {report.cases} cases, no problems found (splits from "
+                          f"{report.splits_source})", highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@data_app.command("import")
+def data_import(
+    dataset: Path = typer.Argument(..., help="Dataset folder to add the cases to (created if absent)."),
+    dicom: Optional[Path] = typer.Option(None, help="Folder with DICOM image series and RTSTRUCT files."),
+    roi: str = typer.Option("GTV*", help="ROI name or pattern of the tumour in the RTSTRUCT (case-insensitive)."),
+    images: Optional[Path] = typer.Option(None, help="Folder of NIfTI/NRRD/MHA images (CASE.ext or "
+                                                     "CASE_0000.ext)."),
+    labels: Optional[Path] = typer.Option(None, help="Folder of label maps (CASE.ext), with --images."),
+    label: Optional[str] = typer.Option(None, help="Tumour label value or name in the label maps (default: any "
+                                                   "non-zero voxel)."),
+    cohort: str = typer.Option("cbct", help="cbct or mri."),
+    patient: Optional[str] = typer.Option(None, help="Patient id for DICOM imports (default: PatientID)."),
+    patient_pattern: Optional[str] = typer.Option(None, help="Regex whose first group is the patient id in a "
+                                                             "case id, e.g. '^(P\\d+)_W'."),
+    case: Optional[str] = typer.Option(None, help="Case id when the DICOM folder holds one contoured series."),
+    overwrite: bool = typer.Option(False, help="Replace cases that already exist."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Import DICOM series + RTSTRUCT, or image files + label maps, into the dataset layout."""
+    from cmedl_bench.api import import_data
+
+    if (dicom is None) == (images is None) or (images is not None) != (labels is not None):
+        raise CmedlError("give either --dicom DIR, or --images DIR with --labels DIR")
+    imported = import_data(dataset, dicom=dicom, roi=roi, images=images, labels=labels, label=label, cohort=cohort,
+                           patient=patient, patient_pattern=patient_pattern, case=case, overwrite=overwrite,
+                           quiet=quiet)
+    table = Table(title=f"imported into {dataset} ({cohort})")
+    for column in ("case", "patient", "tumour voxels", "source"):
+        table.add_column(column, overflow="fold")
+    for c in imported:
+        source = ", ".join(f"{k}={v}" for k, v in c.source.items() if k in ("rois", "value", "label_resampled"))
+        table.add_row(c.case_id, c.patient, str(c.tumour_voxels), source)
+    stdout.print(table)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -32,3 +32,21 @@ def suite(name: str) -> list[Row]:
         return list(SUITES[name])
     except KeyError:
         raise CmedlError(f"unknown suite {name!r}; known suites: {', '.join(SUITES)}") from None
+
+
+#: (translator, fusion, head) -> the row's name in the paper's tables
+PAPER_ROWS: dict[tuple[str, str, str], str] = {
+    ("none", "none", "student"): "CBCT only",
+    ("cycle", "pmri", "pmri"): "pMRI-Cycle",
+    ("unit", "pmri", "pmri"): "pMRI-UNIT",
+    ("cycle", "two-channel", "student"): "CT+pMRI",
+    ("cx", "hint", "teacher"): "pMRI-CMEDL",
+    ("cx", "hint", "student"): "CMEDL",
+}
+
+
+def paper_row_name(translator: str, segmenter: str, fusion: str, head: str) -> str | None:
+    """The name of the paper's row that a combination and head reproduce (``3DUnet`` for the 3D CBCT-only row)."""
+    if segmenter == "unet3d" and (translator, fusion) == ("none", "none"):
+        return "3DUnet"
+    return PAPER_ROWS.get((translator, fusion, head))

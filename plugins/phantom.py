@@ -1,14 +1,21 @@
-"""Synthetic thorax phantom, version 1 (DESIGN section 4): the embedded default dataset.
+"""Synthetic thorax phantom (DESIGN section 4): the embedded default dataset, in two versions.
 
 Each virtual patient gets its own anatomy (body with subcutaneous fat and muscle, two lungs with vessels, a
 mediastinum, heart, aorta, vertebra with marrow and spinal canal, ribs) and one lung tumour: a lobulated ellipsoid,
 peripheral (surrounded by lung) or central (abutting the mediastinum, where CBCT contrast fails). Tissues are drawn as
 a label map and rendered twice:
 
-- CBCT-like, from Hounsfield units: tumour and mediastinum within ~10 HU of each other, blur, cupping, streaks
-  radiating from bone, correlated noise and a per-scan HU calibration error (why the pipeline z-scores volumes).
+- CBCT-like, from Hounsfield units (version 1): tumour and mediastinum within ~10 HU of each other, blur, cupping,
+  streaks radiating from bone, correlated noise and a per-scan HU calibration error (why the pipeline z-scores
+  volumes).
 - T2w MRI-like: bright tumour, fluid and fat, dark lung, bone and flowing blood, mid-grey muscle, a smooth
   multiplicative bias field and Rician noise.
+
+Version 2 (the default) renders the CBCT physically instead: the HU map goes through a simulated fan-beam
+acquisition (attenuation, a limited number of views, scatter, Poisson noise) and filtered back-projection
+(:mod:`cmedl_bench_plugins.cbct_physics`), so cupping, streaks and noise have CBCT's structure rather than being
+painted on; and the MRI is drawn on its own grid (1.5 mm in-plane, 4 mm slices), as a separate scanner would.
+Version 1 stays available as the ``phantom-v1`` dataset so that earlier results remain comparable.
 
 The CBCT cohort and the MRI cohort are different virtual patients; each CBCT patient has several weekly scans in which
 the tumour shrinks with treatment and the set-up shifts by a few millimetres. Spacing is about 1.25 x 1.25 x 3 mm.
@@ -18,19 +25,25 @@ its seed and a patient does not change when the cohort size does.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-VERSION = 1
 FIELD_OF_VIEW_MM = 320.0
+MRI_FIELD_OF_VIEW_MM = 336.0
 SIZES = {
     # name: (in-plane pixels, slices, CBCT patients, weekly scans, MRI patients)
     "full": (256, 32, 12, 3, 8),
     "small": (64, 12, 4, 2, 2),
+}
+SIZES_V2 = {  # version 2 adds the MRI grid: (in-plane pixels, slices, slice spacing in mm)
+    "full": (*SIZES["full"], 224, 24, 4.0),
+    "small": (*SIZES["small"], 48, 9, 4.0),
 }
 
 AIR, FAT, MUSCLE, LUNG, MEDIASTINUM, HEART, AORTA, BONE, MARROW, CSF, VESSEL, TUMOUR, NECROSIS = range(13)
@@ -202,54 +215,118 @@ def _splits(patients: list[str], rng: np.random.Generator) -> dict[str, list[str
             "train": sorted(order[n_test + n_val:])}
 
 
-def generate(root: Path, seed: int = 0, size: str = "full", progress=None) -> Path:
-    """Write phantom v1 into ``root`` (created atomically: a partial dataset never appears there)."""
-    from cmedl_bench.data.layout import image_path, label_path, write_meta, write_volume
-
-    if size not in SIZES:
-        raise ValueError(f"unknown phantom size {size!r}; known: {', '.join(SIZES)}")
-    n_xy, n_z, n_cbct, weeks, n_mri = SIZES[size]
-    pixel = FIELD_OF_VIEW_MM / n_xy
-    spacing_zyx = (3.0, pixel, pixel)
+def _grid(n_xy: int, n_z: int, pixel: float, dz: float):
+    """Coordinates (mm, broadcastable z/y/x), spacing (z, y, x) and ITK origin of a centred grid."""
     axis = (np.arange(n_xy) - (n_xy - 1) / 2) * pixel
-    zs = (np.arange(n_z) - (n_z - 1) / 2) * spacing_zyx[0]
+    zs = (np.arange(n_z) - (n_z - 1) / 2) * dz
     grid = (zs.reshape(-1, 1, 1).astype(np.float32), axis.reshape(1, -1, 1).astype(np.float32),
             axis.reshape(1, 1, -1).astype(np.float32))
-    origin = (float(axis[0]), float(axis[0]), float(zs[0]))
+    return grid, (dz, pixel, pixel), (float(axis[0]), float(axis[0]), float(zs[0]))
+
+
+def render_cbct_v2(tissue: np.ndarray, p: _Patient, rng: np.random.Generator, grid, spacing_zyx) -> np.ndarray:
+    """Phantom v2 CBCT: the HU map through the fan-beam acquisition and reconstruction of
+    :mod:`cmedl_bench_plugins.cbct_physics` (scatter cupping, view-aliasing streaks and quantum noise come from
+    the physics), a slight blur along z (cone-beam), and a per-scan HU calibration error."""
+    from cmedl_bench_plugins.cbct_physics import simulate_cbct
+
+    hu = HU[tissue]
+    hu[tissue == TUMOUR] = p.tumour_hu
+    lung = tissue == LUNG
+    hu[lung] += _smooth_noise(rng, hu.shape, 1.0, 40.0)[lung]  # parenchymal texture
+    pixel = spacing_zyx[1]
+    hu = simulate_cbct(hu, pixel, rng, downsample=2 if pixel < 2.0 else 1)
+    hu = ndimage.gaussian_filter(hu, (0.6, 0, 0))
+    hu = hu * rng.uniform(0.9, 1.0) + rng.uniform(-40, 40)
+    return np.clip(np.round(hu), -1024, 3000).astype(np.int16)
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    grid: tuple
+    spacing_zyx: tuple[float, float, float]
+    origin: tuple[float, float, float]
+
+
+def _geometries(version: int, size: str) -> dict[str, _Geometry]:
+    sizes = SIZES if version == 1 else SIZES_V2
+    if size not in sizes:
+        raise ValueError(f"unknown phantom size {size!r}; known: {', '.join(sizes)}")
+    n_xy, n_z = sizes[size][:2]
+    cbct = _Geometry(*_grid(n_xy, n_z, FIELD_OF_VIEW_MM / n_xy, 3.0))
+    if version == 1:
+        return {"cbct": cbct, "mri": cbct}
+    n_mri_xy, n_mri_z, dz = sizes[size][5:]  # the MRI has its own grid: coarser slices, its own in-plane spacing
+    return {"cbct": cbct, "mri": _Geometry(*_grid(n_mri_xy, n_mri_z, MRI_FIELD_OF_VIEW_MM / n_mri_xy, dz))}
+
+
+def _render_patient(staging: Path, seed: int, version: int, size: str, cohort: str, patient_id: str,
+                    weeks: int) -> list[tuple[str, str, dict]]:
+    """Every scan of one patient, written into ``staging``; the patient's own generator makes it independent of
+    the other patients, so patients can be rendered in parallel with identical results."""
+    import torch
+
+    from cmedl_bench.data.layout import image_path, label_path, write_volume
+
+    torch.set_num_threads(1)  # one patient per core
+    geometry = _geometries(version, size)
+    cbct = geometry["cbct"]
+    rng = np.random.default_rng([seed, _COHORT_CODE[cohort], int(patient_id[1:])])
+    patient = _Patient(rng, cbct.grid[0].shape[0] * cbct.spacing_zyx[0])
+    render = render_cbct if version == 1 else render_cbct_v2
+    written = []
+    for week in range(weeks):
+        g = geometry[cohort]
+        tissue, tumour = _tissue_map(patient, rng, g.grid, week)
+        if cohort == "cbct":
+            case_id, image = f"{patient_id}W{week + 1}", render(tissue, patient, rng, g.grid, g.spacing_zyx)
+        else:
+            case_id, image = patient_id, render_t2w(tissue, rng, g.grid)
+        write_volume(image_path(staging, cohort, case_id), image, g.spacing_zyx, g.origin)
+        write_volume(label_path(staging, cohort, case_id), tumour, g.spacing_zyx, g.origin)
+        entry = {"patient": patient_id, "central_tumour": bool(patient.central)}
+        if cohort == "cbct":
+            entry["week"] = week + 1
+        written.append((cohort, case_id, entry))
+    return written
+
+
+def _generate(root: Path, seed: int, size: str, progress, version: int) -> Path:
+    """Render every patient (in parallel processes, one per core) into a staging folder, then move it in place."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from cmedl_bench.data.layout import write_meta
+
+    geometry = _geometries(version, size)
+    n_cbct, weeks, n_mri = (SIZES if version == 1 else SIZES_V2)[size][2:5]
+    patients = [("cbct", f"C{i:03d}", weeks) for i in range(n_cbct)] + [("mri", f"M{i:03d}", 1) for i in range(n_mri)]
+    n_cases = sum(w for _, _, w in patients)
     root = Path(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
+    workers = max(1, min(os.cpu_count() or 1, len(patients)))
     try:
         cohorts: dict[str, dict] = {}
-        splits: dict[str, dict[str, list[str]]] = {}
-        jobs = [("cbct", f"C{i:03d}", w) for i in range(n_cbct) for w in range(weeks)]
-        jobs += [("mri", f"M{i:03d}", 0) for i in range(n_mri)]
-        patients: dict[tuple[str, str], tuple[_Patient, np.random.Generator]] = {}
-        for cohort, patient_id, week in jobs:
-            key = (cohort, patient_id)
-            if key not in patients:
-                rng = np.random.default_rng([seed, _COHORT_CODE[cohort], int(patient_id[1:])])
-                patients[key] = (_Patient(rng, n_z * spacing_zyx[0]), rng)
-            patient, rng = patients[key]
-            tissue, tumour = _tissue_map(patient, rng, grid, week)
-            if cohort == "cbct":
-                case_id, image = f"{patient_id}W{week + 1}", render_cbct(tissue, patient, rng, grid, spacing_zyx)
-            else:
-                case_id, image = patient_id, render_t2w(tissue, rng, grid)
-            write_volume(image_path(staging, cohort, case_id), image, spacing_zyx, origin)
-            write_volume(label_path(staging, cohort, case_id), tumour, spacing_zyx, origin)
-            entry = {"patient": patient_id, "central_tumour": bool(patient.central)}
-            if cohort == "cbct":
-                entry["week"] = week + 1
-            cohorts.setdefault(cohort, {"modality": cohort.upper(), "cases": {}})["cases"][case_id] = entry
-            if progress is not None:
-                progress(len(jobs))
+        # spawn, not fork: the parent may already run torch's thread pools
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_render_patient, staging, seed, version, size, *job) for job in patients]
+            for future in as_completed(futures):
+                for cohort, case_id, entry in future.result():
+                    cohorts.setdefault(cohort, {"modality": cohort.upper(), "cases": {}})["cases"][case_id] = entry
+                    if progress is not None:
+                        progress(n_cases)
+        for cohort in cohorts.values():  # listing order independent of completion order
+            cohort["cases"] = dict(sorted(cohort["cases"].items()))
         split_rng = np.random.default_rng([seed, 99])
-        splits["cbct"] = _splits(sorted({p for c, p in patients if c == "cbct"}), split_rng)
-        splits["mri"] = {"train": sorted(p for c, p in patients if c == "mri"), "val": [], "test": []}
-        meta = {"name": "phantom", "version": VERSION, "description": "cmedl-bench synthetic thorax phantom",
-                "file_ending": ".nii.gz", "labels": {"background": 0, "tumour": 1}, "cohorts": cohorts,
-                "generator": {"seed": seed, "size": size, "spacing_zyx_mm": list(spacing_zyx)}}
+        splits = {"cbct": _splits([p for c, p, _ in patients if c == "cbct"], split_rng),
+                  "mri": {"train": [p for c, p, _ in patients if c == "mri"], "val": [], "test": []}}
+        meta = {"name": "phantom", "version": version, "description": "cmedl-bench synthetic thorax phantom",
+                "file_ending": ".nii.gz", "labels": {"background": 0, "tumour": 1},
+                "cohorts": dict(sorted(cohorts.items())),
+                "generator": {"seed": seed, "size": size, "spacing_zyx_mm": list(geometry["cbct"].spacing_zyx)}}
+        if version >= 2:
+            meta["generator"]["mri_spacing_zyx_mm"] = list(geometry["mri"].spacing_zyx)
         write_meta(staging, meta, splits)
         if root.exists():
             shutil.rmtree(root)
@@ -258,3 +335,13 @@ def generate(root: Path, seed: int = 0, size: str = "full", progress=None) -> Pa
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return root
+
+
+def generate(root: Path, seed: int = 0, size: str = "full", progress=None) -> Path:
+    """Write phantom v1 into ``root`` (created atomically: a partial dataset never appears there)."""
+    return _generate(root, seed, size, progress, version=1)
+
+
+def generate_v2(root: Path, seed: int = 0, size: str = "full", progress=None) -> Path:
+    """Write phantom v2 (physically simulated CBCT, MRI on its own grid) into ``root``, atomically."""
+    return _generate(root, seed, size, progress, version=2)

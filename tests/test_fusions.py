@@ -25,10 +25,14 @@ def test_row_trains_and_is_scored(tmp_path, small_phantom, translator, segmenter
     record = api.run(translator=translator, segmenter=segmenter, fusion=fusion, data=small_phantom, preset="smoke",
                      results=tmp_path, quiet=True)
     assert record["status"] == "finished"
-    assert set(record["summary"]["test"]) == heads
+    scored = heads | ({"translator"} if translator != "none" else set())  # KL of pseudo-MRI where one ran
+    assert set(record["summary"]["test"]) == scored
     run_dir = tmp_path / record["run_id"]
     rows = pd.read_parquet(run_dir / "per_case.parquet")
-    assert set(rows["head"]) == heads and rows["value"].notna().all()
+    assert set(rows["head"]) == scored and rows["value"].notna().all()
+    if translator != "none":
+        kl = rows[rows["head"] == "translator"]
+        assert set(kl["metric"]) == {"kl"} and (kl["value"] >= 0).all() and set(kl["split"]) == {"val", "test"}
     weights = torch.load(run_dir / "best.pt", weights_only=True)["weights"]
     if translator != "none":
         assert record["plugins"]["translator"]["name"] == translator

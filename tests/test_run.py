@@ -34,7 +34,7 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_run):
                 "timings", "dataset", "metrics"):
         assert key in record, key
     assert record["plugins"]["segmenter"]["distribution"] == "cmedl-bench"
-    assert record["dataset"]["version"] == 1
+    assert record["dataset"]["version"] == 2 and record["config"]["dataset_version"] == 2
     assert record["config"]["preset"]["name"] == "smoke"
     assert record["versions"]["torch"] == importlib.metadata.version("torch")
     assert record["versions"]["cmedl-bench"] == importlib.metadata.version("cmedl-bench")
@@ -100,7 +100,7 @@ def test_geometry_mismatch_is_one_line_and_writes_nothing(tmp_path, small_phanto
     label.SetOrigin((5.0, 0.0, 0.0))
     sitk.WriteImage(label, str(path))
     result = cli(*SMOKE, "--data", str(root), "--results", str(tmp_path / "r"))
-    _assert_one_line_error(result, f"{patient}W1.nii.gz does not match its image's geometry")
+    _assert_one_line_error(result, f"{patient}W1.nii.gz: label origin (5.0, 0.0, 0.0) differs from the image's")
     assert not (tmp_path / "r").exists()
 
 

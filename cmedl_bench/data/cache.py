@@ -15,7 +15,8 @@ def cache_dir() -> Path:
 def ensure_dataset(component: Component, seed: int, size: str, progress=None) -> Path:
     """The dataset plugin's data for (seed, size), generated on first use; reused when already complete."""
     version = component.capabilities.get("version", "0")
-    root = cache_dir() / "datasets" / f"{component.name}-v{version}-{size}-seed{seed}"
+    stem = component.name if component.name.endswith(f"-v{version}") else f"{component.name}-v{version}"
+    root = cache_dir() / "datasets" / f"{stem}-{size}-seed{seed}"
     if not (root / "dataset.json").exists():
         component.factory(root, seed=seed, size=size, progress=progress)
     return root

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cmedl_bench.data.layout import atomic_write_text
+from cmedl_bench.data.layout import atomic_write_text, default_file_mode
 
 SCHEMA_VERSION = 1
 ROW_COLUMNS = ("run_id", "split", "case", "head", "metric", "value", "flag")
@@ -69,6 +69,7 @@ def write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".per_case.", suffix=".parquet")
     os.close(fd)
     try:
+        os.chmod(tmp, default_file_mode())
         frame.to_parquet(tmp, index=False)
         os.replace(tmp, path)
     except BaseException:
@@ -77,14 +78,18 @@ def write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def metric_definitions(registry) -> dict[str, dict[str, Any]]:
+    """What each installed metric computes, and from which distribution: recorded with every result."""
+    return {c.name: {"definition": c.capabilities.get("definition"), "unit": c.capabilities.get("unit"),
+                     "higher_is_better": c.capabilities.get("higher_is_better"),
+                     "scope": c.capabilities.get("scope", "segmentation"), "distribution": c.distribution,
+                     "version": c.version} for c in registry.components["metric"].values()}
+
+
 def new_record(config, selection, index, device, registry) -> dict[str, Any]:
     """The run record as it is written when a run starts (status ``running``)."""
     import torch
 
-    metrics = {c.name: {"definition": c.capabilities.get("definition"), "unit": c.capabilities.get("unit"),
-                        "higher_is_better": c.capabilities.get("higher_is_better"),
-                        "scope": c.capabilities.get("scope", "segmentation"), "distribution": c.distribution,
-                        "version": c.version} for c in registry.components["metric"].values()}
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": config.run_id,
@@ -96,7 +101,7 @@ def new_record(config, selection, index, device, registry) -> dict[str, Any]:
         "plugins": selection.provenance(),
         "dataset": {"name": index.name, "version": index.version, "path": str(index.root),
                     "generator": index.meta.get("generator")},
-        "metrics": metrics,
+        "metrics": metric_definitions(registry),
         "git": git_revision(),
         "versions": package_versions() | {"cuda": torch.version.cuda},
         "device": {"type": device.type,

@@ -1,0 +1,208 @@
+"""Dataset checks run before any training (``cmedl-bench data check``, and ``run`` before it creates a run folder).
+
+Every finding names the file it is about. Errors make ``run`` refuse the dataset; warnings are printed.
+
+- layout: files listed but missing, unknown cohorts, splits naming unknown patients or one patient twice;
+- per case: image/label geometry mismatch (size, spacing, origin, direction), non-3D volumes, NaN or infinite
+  voxels, empty or non-binary labels, intensities implausible for the modality (CBCT in HU: air and lung well below
+  -500 HU and nothing beyond the metal range; MRI magnitudes are not negative);
+- across cases: identical scans under two case ids (in two splits this leaks test data into training);
+- splits: a CBCT split without patients, no training case with tumour voxels, no MRI training cohort (warning: the
+  rows with a translator need it).
+
+A clean result is remembered in the cache, keyed by every file's size and modification time, so a sweep checks a
+dataset once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from cmedl_bench.data.layout import SPLITS, DatasetIndex, scan_layout
+from cmedl_bench.errors import DatasetError
+
+CHECKS_VERSION = 1
+#: plausible HU of CBCT: the 1st percentile is air or lung, the 99.9th below dense bone or metal streak levels
+CBCT_LOW_PERCENTILE_MAX_HU = -500.0
+CBCT_HIGH_PERCENTILE_MAX_HU = 4000.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # "error" or "warning"
+    file: str
+    problem: str
+
+
+@dataclass
+class CheckReport:
+    root: Path
+    findings: list[Finding] = field(default_factory=list)
+    cases: int = 0
+    splits_source: str = "splits.json"
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def add(self, severity: str, file, problem: str) -> None:
+        self.findings.append(Finding(severity, str(file), problem))
+
+
+def _geometry(image) -> dict[str, tuple]:
+    return {"size": image.GetSize(), "spacing": image.GetSpacing(), "origin": image.GetOrigin(),
+            "direction": image.GetDirection()}
+
+
+def _geometry_problem(image, label) -> str | None:
+    tolerances = {"size": 0, "spacing": 1e-4, "origin": 1e-3, "direction": 1e-5}
+    a, b = _geometry(image), _geometry(label)
+    for name, tol in tolerances.items():
+        if len(a[name]) != len(b[name]) or not np.allclose(a[name], b[name], rtol=0, atol=tol):
+            show = (lambda v: tuple(round(float(x), 3) for x in v))
+            return f"label {name} {show(b[name])} differs from the image's {show(a[name])}"
+    return None
+
+
+def _intensity_problem(cohort: str, image: np.ndarray) -> str | None:
+    low, high = np.percentile(image, [1, 99.9])
+    if cohort == "cbct":
+        if low > CBCT_LOW_PERCENTILE_MAX_HU:
+            return (f"implausible CBCT intensities: 1st percentile {low:.0f} (expected air/lung below "
+                    f"{CBCT_LOW_PERCENTILE_MAX_HU:.0f} HU; raw detector values or an MRI?)")
+        if high > CBCT_HIGH_PERCENTILE_MAX_HU:
+            return f"implausible CBCT intensities: 99.9th percentile {high:.0f} HU"
+    elif cohort == "mri" and low < -1.0:
+        return f"implausible MRI intensities: 1st percentile {low:.0f} (negative; a CT in HU?)"
+    if high - low <= 0:
+        return "constant image"
+    return None
+
+
+def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, tuple[str, str | None]]) -> bool:
+    """Content checks of one case; returns whether its label has tumour voxels."""
+    import SimpleITK as sitk
+
+    try:
+        image = sitk.ReadImage(str(case.image_path))
+    except RuntimeError as exc:
+        report.add("error", case.image_path, f"unreadable ({str(exc).strip().splitlines()[0][:100]})")
+        return False
+    try:
+        label = sitk.ReadImage(str(case.label_path))
+    except RuntimeError as exc:
+        report.add("error", case.label_path, f"unreadable ({str(exc).strip().splitlines()[0][:100]})")
+        return False
+    if image.GetDimension() != 3 or label.GetDimension() != 3:
+        report.add("error", case.image_path, f"expected 3D volumes, got a {image.GetDimension()}D image and a "
+                                             f"{label.GetDimension()}D label")
+        return False
+    problem = _geometry_problem(image, label)
+    if problem:
+        report.add("error", case.label_path, problem)
+    array = sitk.GetArrayViewFromImage(image)
+    finite = np.isfinite(array)
+    if not finite.all():
+        report.add("error", case.image_path, f"{int((~finite).sum())} NaN or infinite voxels")
+    else:
+        problem = _intensity_problem(case.cohort, array)
+        if problem:
+            report.add("error", case.image_path, problem)
+    values = np.unique(sitk.GetArrayViewFromImage(label))
+    has_tumour = bool((values != 0).any())
+    if not set(values.tolist()) <= {0, 1}:
+        report.add("error", case.label_path, f"not binary: values {values[:8].tolist()} (expected 0 background, "
+                                             f"1 tumour)")
+    elif not has_tumour:
+        report.add("error", case.label_path, "empty label: no tumour voxels")
+    digest = hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
+    if digest in hashes:
+        other, other_split = hashes[digest]
+        across = split is not None and other_split is not None and split != other_split
+        report.add("error" if across else "warning", case.image_path,
+                   f"the same scan as {other}" + (f" ({other_split} vs {split}: test data would leak)" if across
+                                                  else ""))
+    else:
+        hashes[digest] = (case.case_id, split)
+    return has_tumour
+
+
+def _split_of(index: DatasetIndex, case) -> str | None:
+    for split in SPLITS:
+        if case.patient in index.splits.get(case.cohort, {}).get(split, []):
+            return split
+    return None
+
+
+def _check_splits(report: CheckReport, index: DatasetIndex, tumour_in_train: bool) -> None:
+    where = index.root / "splits.json" if index.splits_source == "splits.json" else index.root / "dataset.json"
+    cbct = index.cases.get("cbct", {})
+    if not cbct:
+        report.add("error", index.root / "dataset.json", "no CBCT cases")
+        return
+    for split in SPLITS:
+        if not index.split_cases("cbct", split):
+            report.add("error", where, f"the CBCT {split} split has no cases (need at least one patient in each)")
+    unassigned = sorted({c.patient for c in cbct.values()} - {p for s in SPLITS for p in
+                                                               index.splits.get("cbct", {}).get(s, [])})
+    if unassigned:
+        report.add("warning", where, f"CBCT patient(s) in no split, never used: {', '.join(unassigned[:8])}")
+    if index.split_cases("cbct", "train") and not tumour_in_train:
+        report.add("error", where, "no CBCT training case contains tumour voxels")
+    if not index.split_cases("mri", "train"):
+        report.add("warning", index.root / "dataset.json", "no MRI training cases: only rows without a translator "
+                                                           "(CBCT only, 3DUnet) can run")
+
+
+def _stamp(root: Path) -> str:
+    entries = sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
+                     for p in root.rglob("*") if p.is_file())
+    return hashlib.sha256(json.dumps([CHECKS_VERSION, str(root.resolve()), entries]).encode()).hexdigest()
+
+
+def _clean_marker(root: Path) -> Path:
+    from cmedl_bench.data.cache import cache_dir
+
+    return cache_dir() / "checks" / f"{_stamp(root)}.ok"
+
+
+def check_dataset(root: Path, progress: Callable[[int], None] | None = None) -> CheckReport:
+    """Every check above, over every case of the dataset."""
+    root = Path(root)
+    scan = scan_layout(root)
+    index = scan.index
+    report = CheckReport(root, splits_source=index.splits_source)
+    for path, message in scan.problems:
+        report.add("error", path, message)
+    hashes: dict[str, tuple[str, str | None]] = {}
+    tumour_in_train = False
+    cases = [case for cohort in index.cases.values() for _, case in sorted(cohort.items())]
+    report.cases = len(cases)
+    for case in cases:
+        split = _split_of(index, case)
+        has_tumour = _check_case(report, case, split, hashes)
+        tumour_in_train |= has_tumour and case.cohort == "cbct" and split == "train"
+        if progress:
+            progress(len(cases))
+    _check_splits(report, index, tumour_in_train)
+    return report
+
+
+def require_clean(root: Path, progress: Callable[[int], None] | None = None) -> None:
+    """``run``'s gate: a dataset with errors is refused with one line (clean results are cached)."""
+    marker = _clean_marker(Path(root))
+    if marker.exists():
+        return
+    report = check_dataset(root, progress)
+    if report.errors:
+        first = report.errors[0]
+        more = f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
+        raise DatasetError(f"{first.file}: {first.problem}{more}; see cmedl-bench data check {root}")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()

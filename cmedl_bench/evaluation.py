@@ -1,0 +1,139 @@
+"""Scoring masks made outside cmedl-bench (nnU-Net, MONAI, a clinician) against reference masks, with the same
+metric plugins as trained runs, so that ``report`` ranks them side by side.
+
+Predictions and references are matched by case id: the file name without its image ending (``.nii.gz``, ``.nii``,
+``.nrrd``, ``.mha``, ``.mhd``). The reference is a cmedl-bench dataset folder (its CBCT cohort's labels, with the
+splits of ``splits.json``) or a plain folder of label maps (every case in the split named on the command line).
+Nothing here stops at the first bad case:
+
+- a reference case without a prediction is scored as an empty prediction (the method produced nothing for it), so
+  a method cannot improve its mean by skipping hard cases; the row carries the flag ``missing_prediction``;
+- a prediction without a reference case is listed as extra and ignored;
+- a prediction on another grid (size, spacing, origin or direction) cannot be compared voxel by voxel: it is
+  listed with what differs and left out; unreadable files likewise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from cmedl_bench.data.layout import IMAGE_ENDINGS, image_files
+from cmedl_bench.errors import CmedlError
+
+@dataclass
+class ReferenceCase:
+    case_id: str
+    split: str
+    label_path: Path
+
+
+@dataclass
+class Reference:
+    cases: list[ReferenceCase]
+    dataset: dict[str, Any]  # name, version, path: as in a trained run's record
+
+
+def load_reference(ref: Path, splits: tuple[str, ...]) -> Reference:
+    from cmedl_bench.data.layout import load_index
+
+    ref = Path(ref)
+    if not ref.is_dir():
+        raise CmedlError(f"--ref {ref} is not a folder")
+    if (ref / "dataset.json").exists():
+        index = load_index(ref)
+        cases = [ReferenceCase(c.case_id, split, c.label_path) for split in splits
+                 for c in index.split_cases("cbct", split)]
+        return Reference(cases, {"name": index.name, "version": index.version, "path": str(ref.resolve())})
+    if len(splits) != 1:
+        raise CmedlError("a plain folder of reference masks belongs to one split; give a single --split")
+    files = image_files(ref)
+    if not files:
+        raise CmedlError(f"--ref {ref} holds no image files ({', '.join(IMAGE_ENDINGS)})")
+    return Reference([ReferenceCase(case_id, splits[0], path) for case_id, path in files.items()],
+                     {"name": ref.name, "version": None, "path": str(ref.resolve())})
+
+
+@dataclass
+class Problems:
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    geometry: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.missing:
+            out.append(f"{len(self.missing)} reference case(s) without a prediction, scored as empty: "
+                       + ", ".join(self.missing))
+        if self.extra:
+            out.append(f"{len(self.extra)} prediction(s) without a reference case, ignored: " + ", ".join(self.extra))
+        out += [f"left out, {line}" for line in self.geometry + self.unreadable]
+        return out
+
+
+def _geometry_difference(pred, ref) -> str | None:
+    checks = (("size", pred.GetSize(), ref.GetSize(), 0), ("spacing", pred.GetSpacing(), ref.GetSpacing(), 1e-4),
+              ("origin", pred.GetOrigin(), ref.GetOrigin(), 1e-3),
+              ("direction", pred.GetDirection(), ref.GetDirection(), 1e-5))
+    for name, a, b, tol in checks:
+        if len(a) != len(b) or not np.allclose(a, b, rtol=0, atol=tol):
+            return f"{name} {tuple(round(float(v), 4) for v in a)} vs reference {tuple(round(float(v), 4) for v in b)}"
+    return None
+
+
+def _mask(image, label: int | None) -> np.ndarray:
+    import SimpleITK as sitk
+
+    array = sitk.GetArrayFromImage(image)
+    return array > 0 if label is None else array == label
+
+
+def score_predictions(pred: Path, reference: Reference, metrics: dict[str, Callable], label: int | None,
+                      on_case: Callable[[], None] | None = None) -> tuple[list[dict[str, Any]], dict[str, str],
+                                                                           Problems]:
+    """Per-case rows (without run id) in the long format, the prediction file of each scored case, problems."""
+    import SimpleITK as sitk
+
+    from cmedl_bench.scoring import score_case
+
+    pred = Path(pred)
+    if not pred.is_dir():
+        raise CmedlError(f"--pred {pred} is not a folder")
+    predictions = image_files(pred)
+    problems = Problems(extra=sorted(set(predictions) - {c.case_id for c in reference.cases}))
+    rows, used = [], {}
+    for case in reference.cases:
+        try:
+            ref_image = sitk.ReadImage(str(case.label_path))
+        except RuntimeError as exc:
+            problems.unreadable.append(f"{case.label_path}: unreadable reference ({str(exc).strip()[:80]})")
+            continue
+        reference_mask = _mask(ref_image, None)
+        spacing = ref_image.GetSpacing()[::-1]
+        path = predictions.get(case.case_id)
+        missing = path is None
+        if missing:
+            problems.missing.append(case.case_id)
+            prediction = np.zeros_like(reference_mask)
+        else:
+            try:
+                pred_image = sitk.ReadImage(str(path))
+            except RuntimeError as exc:
+                problems.unreadable.append(f"{path}: unreadable prediction ({str(exc).strip()[:80]})")
+                continue
+            difference = _geometry_difference(pred_image, ref_image)
+            if difference:
+                problems.geometry.append(f"{path}: geometry differs from {case.label_path.name}: {difference}")
+                continue
+            prediction = _mask(pred_image, label)
+            used[case.case_id] = str(path.resolve())
+        for name, value in score_case(metrics, prediction, reference_mask, spacing).items():
+            rows.append({"split": case.split, "case": case.case_id, "head": "prediction", "metric": name,
+                         "value": value.value, "flag": "missing_prediction" if missing else value.flag})
+        if on_case:
+            on_case()
+    return rows, used, problems

@@ -1,0 +1,116 @@
+"""Leaderboard renderings as text: a rich table (terminal), Markdown (CI job summaries, pull-request comments), CSV
+and JSON. The HTML page is :mod:`cmedl_bench.results.html_report`."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from cmedl_bench.results.leaderboard import SEGMENTATION_METRICS, Leaderboard, Row
+
+_DIGITS = {"dsc": 3, "sdsc": 3, "hd95": 2}
+_NAMES = {"dsc": "DSC", "sdsc": "SDSC", "hd95": "HD95 (mm)"}
+
+
+def columns() -> list[str]:
+    return (["Rank", "Method", "Seeds", "Test cases"]
+            + [f"{split.capitalize()} {_NAMES[m]}" for split in ("val", "test") for m in SEGMENTATION_METRICS]
+            + ["KL", "p (Holm)", "vs reference"])
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def cells(row: Row) -> list[str]:
+    values = [str(row.rank) if row.rank is not None else "—", row.label, ",".join(map(str, row.seeds)) or "—",
+              str(row.n_cases)]
+    for split in ("val", "test"):
+        for metric in SEGMENTATION_METRICS:
+            summary = row.metrics.get((split, metric))
+            values.append(summary.text(_DIGITS[metric]) if summary else "—")
+    values += [f"{row.kl.mean:.3f}" if row.kl else "—", _p(row.p_holm), _verdict(row)]
+    return values
+
+
+def _verdict(row: Row) -> str:
+    if row.verdict in ("better", "worse"):
+        return f"{row.verdict} than {row.reference} (n={row.n_pairs})"
+    if row.verdict.startswith("not different"):
+        return f"{row.verdict} vs {row.reference} (n={row.n_pairs})"
+    return row.verdict
+
+
+def footnotes(board: Leaderboard) -> list[str]:
+    lines = [f"Mean ± SD over all cases of all seeds. Rank by mean test DSC. {board.reference_rule}; "
+             f"a difference is called only when the adjusted p < {board.alpha:g}."]
+    flagged = [r for r in board.rows if r.flagged]
+    if flagged:
+        lines.append("Values set by the empty-mask rule (a missed or spurious tumour): "
+                     + "; ".join(f"{r.label}: {r.flagged}" for r in flagged))
+    lines += board.notes
+    lines += [f"excluded {path}: {reason}" for path, reason in board.excluded]
+    return lines
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def to_markdown(board: Leaderboard) -> str:
+    out = io.StringIO()
+    header = columns()
+    out.write("| " + " | ".join(header) + " |\n")
+    out.write("| " + " | ".join("---" for _ in header) + " |\n")
+    for row in board.rows:
+        out.write("| " + " | ".join(_md_escape(c) for c in cells(row)) + " |\n")
+    if board.translation:
+        out.write("\n| Translator | Test KL pseudo-MRI vs MRI | Test KL CBCT vs MRI | Seeds |\n| --- | --- | --- | --- |\n")
+        for t in board.translation:
+            seeds = ",".join(str(r.seed) for r in t.runs)
+            out.write(f"| {_md_escape(t.label)} | {t.kl_pmri.text(3)} | "
+                      f"{t.kl_cbct.text(3) if t.kl_cbct else '—'} | {seeds} |\n")
+    out.write("\n")
+    for line in footnotes(board):
+        out.write(f"- {_md_escape(line)}\n")
+    return out.getvalue()
+
+
+def to_csv(board: Leaderboard) -> str:
+    import pandas as pd
+
+    return pd.DataFrame(board.records()).to_csv(index=False)
+
+
+def to_json(board: Leaderboard) -> str:
+    payload: dict[str, Any] = {
+        "rows": board.records(),
+        "translation": [{"translator": t.label, "kl_pmri_mean": t.kl_pmri.mean, "kl_pmri_sd": t.kl_pmri.sd,
+                         "kl_cbct_mean": t.kl_cbct.mean if t.kl_cbct else None,
+                         "run_ids": [r.record["run_id"] for r in t.runs]} for t in board.translation],
+        "statistics": {"rule": board.reference_rule, "alpha": board.alpha},
+        "notes": board.notes,
+        "excluded": [{"path": str(path), "reason": reason} for path, reason in board.excluded],
+    }
+    return json.dumps(payload, indent=2)
+
+
+_SHORT = {"better": "better*", "worse": "worse*", "reference": "ref"}
+
+
+def rich_table(board: Leaderboard):
+    """The terminal table: the Markdown columns, with the verdict shortened (the footnotes give the rule)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="cmedl-bench leaderboard", caption="* adjusted p < alpha; n.s.: not different")
+    for name in columns():
+        table.add_column(name, overflow="fold", no_wrap=name not in ("Method", "vs reference"))
+    for row in board.rows:
+        values = [escape(c) for c in cells(row)]
+        values[-1] = _SHORT.get(row.verdict, "n.s." if row.verdict.startswith("not different") else row.verdict)
+        table.add_row(*values, style={"better": "green", "worse": "red"}.get(row.verdict))
+    return table

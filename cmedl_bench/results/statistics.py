@@ -1,0 +1,91 @@
+"""The paper's statistics for leaderboards (III.B; DESIGN section 5): the paired two-sided Wilcoxon signed-rank test
+on per-case DSC against a reference method, and Holm-Bonferroni adjustment over the family of comparisons.
+
+Written out rather than delegated so that the edge cases a leaderboard meets are decided here, explicitly:
+zero differences are dropped before ranking (Wilcoxon's original treatment, scipy's ``zero_method="wilcox"``);
+with no non-zero difference left the test has nothing to say and the p-value is 1; the exact null distribution is
+used for up to 50 pairs without ties (scipy's ``method="auto"`` rule), otherwise the normal approximation with the
+tie-corrected variance and no continuity correction (scipy's defaults). Tests compare against scipy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+EXACT_MAX_PAIRS = 50
+
+
+@dataclass(frozen=True)
+class Wilcoxon:
+    statistic: float  # min(R+, R-), the two-sided statistic
+    p: float
+    n: int  # pairs with a non-zero difference
+    method: str  # "exact", "normal" or "none" (no non-zero difference)
+
+
+def _midranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values))
+    sorted_values = values[order]
+    start = 0
+    while start < len(values):
+        stop = start
+        while stop + 1 < len(values) and sorted_values[stop + 1] == sorted_values[start]:
+            stop += 1
+        ranks[order[start:stop + 1]] = (start + stop) / 2 + 1
+        start = stop + 1
+    return ranks
+
+
+def _exact_cdf(statistic: float, n: int) -> float:
+    """P(R+ <= statistic) under H0 for n untied, non-zero differences: each rank enters R+ with probability 1/2;
+    the counts of sign patterns per rank sum are built by a subset-sum recursion."""
+    total = n * (n + 1) // 2
+    counts = np.zeros(total + 1)
+    counts[0] = 1.0
+    for rank in range(1, n + 1):
+        counts[rank:] = counts[rank:] + counts[:-rank].copy()
+    return float(counts[: int(math.floor(statistic)) + 1].sum() / 2.0**n)
+
+
+def wilcoxon_signed_rank(x: Sequence[float], y: Sequence[float]) -> Wilcoxon:
+    """Paired two-sided Wilcoxon signed-rank test of ``x - y`` (same length, paired by position)."""
+    diff = np.asarray(x, dtype=float) - np.asarray(y, dtype=float)
+    if diff.ndim != 1 or len(diff) != len(np.asarray(y)):
+        raise ValueError("x and y must be 1-D and of equal length")
+    diff = diff[diff != 0]
+    n = len(diff)
+    if n == 0:
+        return Wilcoxon(statistic=0.0, p=1.0, n=0, method="none")
+    ranks = _midranks(np.abs(diff))
+    r_plus = float(ranks[diff > 0].sum())
+    r_minus = float(ranks[diff < 0].sum())
+    statistic = min(r_plus, r_minus)
+    tied = len(np.unique(np.abs(diff))) < n
+    if n <= EXACT_MAX_PAIRS and not tied:
+        return Wilcoxon(statistic, min(1.0, 2.0 * _exact_cdf(statistic, n)), n, "exact")
+    mean = n * (n + 1) / 4.0
+    _, tie_sizes = np.unique(np.abs(diff), return_counts=True)
+    variance = n * (n + 1) * (2 * n + 1) / 24.0 - float((tie_sizes**3 - tie_sizes).sum()) / 48.0
+    if variance <= 0:
+        return Wilcoxon(statistic, 1.0, n, "normal")
+    z = (statistic - mean) / math.sqrt(variance)
+    return Wilcoxon(statistic, min(1.0, math.erfc(abs(z) / math.sqrt(2.0))), n, "normal")
+
+
+def holm_bonferroni(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment: sort the m p-values ascending, multiply the i-th smallest (0-based) by m - i,
+    carry the running maximum so adjusted values keep the order, cap at 1. ``None`` entries (no test) are left out
+    of the family and stay ``None``."""
+    indexed = [(p, i) for i, p in enumerate(pvalues) if p is not None]
+    m = len(indexed)
+    adjusted: list[float | None] = [None] * len(pvalues)
+    running = 0.0
+    for step, (p, i) in enumerate(sorted(indexed)):
+        running = max(running, min(1.0, (m - step) * p))
+        adjusted[i] = running
+    return adjusted

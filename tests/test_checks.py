@@ -1,0 +1,100 @@
+"""``data check`` names every fault with its file; ``run`` refuses the dataset with one line and writes nothing."""
+
+import json
+import shutil
+
+import numpy as np
+import SimpleITK as sitk
+
+from cmedl_bench.data.checks import check_dataset
+from cmedl_bench.data.layout import generate_splits, load_index
+from tests.conftest import cli
+
+
+def _edit(path, change):
+    image = sitk.ReadImage(str(path))
+    array = sitk.GetArrayFromImage(image)
+    edited = sitk.GetImageFromArray(change(array))
+    edited.CopyInformation(image)
+    sitk.WriteImage(edited, str(path))
+
+
+def _as_mha(source, root):
+    """A copy of a dataset in MetaImage files (NIfTI as SimpleITK reads it cannot hold NaN: it reads as 0)."""
+    shutil.copytree(source, root, ignore=shutil.ignore_patterns("*.nii.gz"))
+    for path in source.rglob("*.nii.gz"):
+        sitk.WriteImage(sitk.ReadImage(str(path)), str(root / path.relative_to(source)).replace(".nii.gz", ".mha"))
+    meta = json.loads((root / "dataset.json").read_text())
+    (root / "dataset.json").write_text(json.dumps(meta | {"file_ending": ".mha"}))
+    return root
+
+
+def test_every_fault_is_named_with_its_file(tmp_path, small_phantom):
+    root = _as_mha(small_phantom, tmp_path / "ds")
+    splits = json.loads((root / "splits.json").read_text())
+    train, val, test = (splits["cbct"][s] for s in ("train", "val", "test"))
+    images, labels = root / "cbct" / "imagesTr", root / "cbct" / "labelsTr"
+    faults = {
+        "missing": labels / f"{train[0]}W1.mha",
+        "geometry": labels / f"{train[0]}W2.mha",
+        "empty": labels / f"{train[1]}W1.mha",
+        "non_binary": labels / f"{train[1]}W2.mha",
+        "nan": images / f"{test[0]}W1_0000.mha",
+        "intensity": images / f"{test[0]}W2_0000.mha",
+        "mri_negative": root / "mri" / "imagesTr" / "M000_0000.mha",
+        "leak": images / f"{val[0]}W1_0000.mha",
+    }
+    faults["missing"].unlink()
+    label = sitk.ReadImage(str(faults["geometry"]))
+    label.SetSpacing((2 * label.GetSpacing()[0], *label.GetSpacing()[1:]))
+    sitk.WriteImage(label, str(faults["geometry"]))
+    _edit(faults["empty"], np.zeros_like)
+    _edit(faults["non_binary"], lambda a: a * 2)
+    _edit(faults["nan"], lambda a: np.where(np.arange(a.size).reshape(a.shape) == 5, np.nan, a.astype(np.float32)))
+    _edit(faults["intensity"], lambda a: a + 1500)  # raw detector values: no air below -500
+    _edit(faults["mri_negative"], lambda a: a.astype(np.int16) - 1000)
+    shutil.copy(images / f"{test[0]}W1_0000.mha", faults["leak"])  # a test scan reappears in validation
+    splits["cbct"]["train"] += splits["cbct"]["val"]
+    splits["cbct"]["val"] = []
+    (root / "splits.json").write_text(json.dumps(splits))
+
+    result = cli("data", "check", str(root), "--json")
+    assert result.returncode == 1, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+
+    def found(path, *words):
+        return any(f["file"] == str(path) and all(w in f["problem"] for w in words) and f["severity"] == "error"
+                   for f in findings)
+
+    assert found(faults["missing"], "listed in dataset.json but missing")
+    assert found(faults["geometry"], "label spacing", "differs")
+    assert found(faults["empty"], "empty label")
+    assert found(faults["non_binary"], "not binary", "[0, 2]")
+    assert found(faults["nan"], "NaN or infinite")
+    assert found(faults["intensity"], "implausible CBCT intensities")
+    assert found(faults["mri_negative"], "implausible MRI intensities")
+    assert found(faults["leak"], "the same scan as", "test data would leak")
+    assert found(root / "splits.json", "val split has no cases")
+
+    table = cli("data", "check", str(root))
+    assert table.returncode == 1 and "error(s)" in table.stdout
+    run = cli("run", "--translator", "none", "--fusion", "none", "--preset", "smoke", "--quiet", "--data", str(root),
+              "--results", str(tmp_path / "r"))
+    lines = [line for line in run.stderr.strip().splitlines() if line.strip()]
+    assert run.returncode == 2 and len(lines) == 1 and "see cmedl-bench data check" in lines[0]
+    assert not (tmp_path / "r").exists()
+
+
+def test_clean_phantom_and_generated_splits(tmp_path, small_phantom):
+    report = check_dataset(small_phantom)
+    assert report.findings == [] and report.cases == 10
+    root = shutil.copytree(small_phantom, tmp_path / "ds")
+    (root / "splits.json").unlink()
+    index = load_index(root)
+    assert index.splits_source == "generated (seed 0)"
+    cbct = index.splits["cbct"]
+    patients = [p for s in ("train", "val", "test") for p in cbct[s]]
+    assert sorted(patients) == sorted({c.patient for c in index.cases["cbct"].values()})  # each exactly once
+    assert all(cbct[s] for s in ("train", "val", "test"))
+    assert generate_splits(index.cases, 0) == index.splits  # reproducible
+    assert any(generate_splits(index.cases, seed)["cbct"] != cbct for seed in range(1, 6))
