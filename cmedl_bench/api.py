@@ -8,6 +8,7 @@ skip a finished run with the same configuration hash; resume an unfinished one; 
 from __future__ import annotations
 
 import json
+import os
 import time
 import traceback
 from dataclasses import asdict
@@ -118,7 +119,10 @@ def _open(selection, registry: Registry, *, translator: str, segmenter: str, fus
     from cmedl_bench.data.layout import load_index
     from cmedl_bench.results.records import read_record
 
-    dev = _device(device)
+    from cmedl_bench.engine.distributed import device_for_rank, init_from_environment
+
+    init_from_environment()  # under torchrun
+    dev = _device(device_for_rank(device))
     resolved = resolve_preset(preset, dev.type == "cuda", overrides)
     user_data = data is not None
     if not user_data:
@@ -164,32 +168,40 @@ def _prepare(groups: dict[str, list], preset, quiet: bool, min_depth: int = 1) -
 
 
 def _start(run: _Run, previous: dict[str, Any] | None, force: bool, stale: tuple[str, ...]) -> None:
+    from cmedl_bench.engine.distributed import barrier, is_main
     from cmedl_bench.results.records import new_record, write_record
 
+    run.record = new_record(run.config, run.selection, run.index, run.device, run.registry)
+    if not is_main():  # in data-parallel training only rank 0 writes
+        barrier()
+        return
     if force:
         for name in stale:
             (run.dir / name).unlink(missing_ok=True)
     run.dir.mkdir(parents=True, exist_ok=True)
-    run.record = new_record(run.config, run.selection, run.index, run.device, run.registry)
     if previous:
         run.record["resumed_from_status"] = previous.get("status")
     write_record(run.dir, run.record)
+    barrier()
 
 
 def _guarded(run: _Run, body: Callable[[], None]) -> dict[str, Any]:
     """Run ``body``; whatever happens, run.json says how the run ended."""
+    from cmedl_bench.engine.distributed import is_main
     from cmedl_bench.results.records import now, write_record
 
     try:
         body()
     except KeyboardInterrupt:
         run.record.update(status="interrupted", ended=now())
-        write_record(run.dir, run.record)
+        if is_main():
+            write_record(run.dir, run.record)
         raise
     except BaseException as exc:
         run.record.update(status="failed", ended=now(), error=f"{type(exc).__name__}: {exc}",
                           traceback=traceback.format_exc(limit=20))
-        write_record(run.dir, run.record)
+        if is_main():
+            write_record(run.dir, run.record)
         raise
     return run.record
 
@@ -216,6 +228,7 @@ def run(translator: str = "cx", segmenter: str = "unet", fusion: str = "hint", d
     registry = get_registry()
     selection = select(registry, translator, segmenter, fusion, dataset)  # fails before any heavy work
     options = options if translator != "none" else None
+    quiet = quiet or int(os.environ.get("RANK", "0")) > 0  # in data-parallel training rank 0 shows progress
     tic = time.perf_counter()
     run_, previous = _open(selection, registry, translator=translator, segmenter=segmenter, fusion=fusion,
                            dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
@@ -236,27 +249,50 @@ def run(translator: str = "cx", segmenter: str = "unet", fusion: str = "hint", d
     _start(run_, previous, force, ("last.pt", "best.pt", "translator.pt"))
 
     def body() -> None:
-        from cmedl_bench.engine.devices import seed_everything
+        from cmedl_bench.engine import distributed
+        from cmedl_bench.engine.devices import peak_memory, reset_peak_memory, seed_everything
+        from cmedl_bench.engine.performance import optimise
         from cmedl_bench.fusion import FusionSpec
 
         seed_everything(seed)
+        reset_peak_memory(run_.device)
         fusion_obj = selection.fusion.factory(FusionSpec(selection.segmenter, selection.translator, p, run_.device,
                                                          dict(run_.config.options)))
+        optimise(fusion_obj.modules(), run_.device, p.compile)
+        distributed.synchronise(fusion_obj.modules(), fusion_obj.optimizers(), run_.device)
         run_.record["translator"] = fusion_obj.translator_info
         tic = time.perf_counter()
         with _progress(quiet) as progress:
             fusion_obj.before_fit(train, seed, run_.dir, progress)
         fit_result = _fit(fusion_obj, train, prepared["val"], p, seed, run_.dir, quiet)
         run_.timings["train_s"] = time.perf_counter() - tic
+        if not distributed.is_main():  # rank 0 scores and writes the results
+            return
         tic = time.perf_counter()
         rows = _evaluate(fusion_obj, prepared, p, run_.dir, run_.config.run_id, registry, quiet)
         run_.timings["evaluate_s"] = time.perf_counter() - tic
         run_.record["training"] = {"best_epoch": fit_result.best_epoch, "best_val_dsc": fit_result.best_val_dsc,
                                    "epochs_run": len(fit_result.history), "stopped_early": fit_result.stopped_early}
+        run_.record["performance"] = {"train_slices_per_s": fit_result.slices_per_second,
+                                      **peak_memory(run_.device)}
         _finish(run_, rows, fit_result.history, {"best_checkpoint": "best.pt", "last_checkpoint": "last.pt",
                                                  "predictions": "predictions/"})
 
     return _guarded(run_, body)
+
+
+def run_parallel(processes: int, **run_kwargs: Any) -> dict[str, Any]:
+    """:func:`run` as ``processes`` data-parallel processes, one per GPU (on CPU, gloo processes: for testing);
+    returns rank 0's run record. See :mod:`cmedl_bench.engine.distributed`."""
+    from cmedl_bench.engine.devices import select_device
+    from cmedl_bench.engine.distributed import launch
+
+    cuda = select_device(run_kwargs.get("device")).type == "cuda"
+    return launch(processes, cuda, _run_one_rank, run_kwargs)
+
+
+def _run_one_rank(run_kwargs: dict[str, Any]) -> dict[str, Any]:
+    return run(**run_kwargs)
 
 
 def _fit(fusion_obj, train, val, preset, seed, run_dir, quiet):
@@ -401,14 +437,19 @@ def translate(translator: str = "cx", dataset: str = "phantom", data: Path | Non
         from cmedl_bench.engine.devices import seed_everything
 
         seed_everything(seed)
+        from cmedl_bench.engine import distributed
+        from cmedl_bench.engine.performance import optimise
         from cmedl_bench.translator import build_translator
 
         model = build_translator(component, p, run_.device, run_.config.options)
+        optimise(model.modules(), run_.device, p.compile)
         run_.record["translator"] = model.info
         tic = time.perf_counter()
         history = _fit_translator(model, prepared["cbct_train"], prepared["mri_train"], p, seed,
                                   run_.dir / "translator.pt", quiet)
         run_.timings["train_s"] = time.perf_counter() - tic
+        if not distributed.is_main():
+            return
         tic = time.perf_counter()
         rows = _score_translation(model, prepared, p, run_, quiet)
         run_.timings["evaluate_s"] = time.perf_counter() - tic
@@ -483,9 +524,11 @@ def _example(model, volume, pmri, preset, device) -> dict[str, Any]:
 
 
 def sweep(suite_name: str = "paper", seeds: tuple[int, ...] = (0,), rows: list[tuple[str, str, str]] | None = None,
-          **run_kwargs: Any) -> list[dict[str, Any]]:
-    """Run every row of a suite (or the given rows) for every seed, one after another. Finished runs (same config
-    hash) are skipped and unfinished ones resumed, so an interrupted sweep continues where it stopped."""
+          launcher: str = "local", launcher_options: dict[str, str] | None = None, **run_kwargs: Any):
+    """Run every row of a suite (or the given rows) for every seed with a launcher plugin; returns one
+    :class:`cmedl_bench.launch.JobOutcome` per job. Finished runs (same config hash) are skipped and unfinished ones
+    resumed, so an interrupted sweep continues where it stopped; a failed job does not stop the others."""
+    from cmedl_bench.launch import Job
     from cmedl_bench.suites import suite
 
     grid = rows if rows is not None else suite(suite_name)
@@ -493,14 +536,18 @@ def sweep(suite_name: str = "paper", seeds: tuple[int, ...] = (0,), rows: list[t
     dataset = run_kwargs.get("dataset", "phantom")
     for translator, segmenter, fusion in grid:  # every row is checked before the first one trains
         select(registry, translator, segmenter, fusion, dataset)
-    records = []
-    for seed in seeds:
-        for k, (translator, segmenter, fusion) in enumerate(grid, start=1):
-            stderr.rule(f"[bold]{k}/{len(grid)} seed {seed}: {translator} + {segmenter} + {fusion}")
-            tic = time.perf_counter()
-            record = run(translator=translator, segmenter=segmenter, fusion=fusion, seed=seed, **run_kwargs)
-            records.append(record | {"sweep_wall_s": time.perf_counter() - tic})
-    return records
+    component = registry.get("launcher", launcher)
+    allowed = set(component.capabilities.get("options", ()))
+    unknown = set(launcher_options or {}) - allowed
+    if unknown:
+        raise CmedlError(f"launcher {launcher!r} has no option(s) {', '.join(sorted(unknown))}; options: "
+                         f"{', '.join(sorted(allowed)) or 'none'}")
+    results = Path(run_kwargs.pop("results", DEFAULT_RESULTS)).resolve()
+    jobs = [Job(f"{t}+{s}+{f} seed {seed}", {"translator": t, "segmenter": s, "fusion": f, "seed": seed,
+                                             "results": results, **run_kwargs},
+                results / "_logs" / f"{t}-{s}-{f}-s{seed}.log")
+            for seed in seeds for t, s, f in grid]
+    return component.factory(dict(launcher_options or {})).launch(jobs)
 
 
 # --------------------------------------------------------------------------------------------- sensitivity

@@ -74,6 +74,7 @@ _OPTS = {
                                      "(else $CMEDL_BENCH_VGG19 or the torch hub cache; else random init)."),
     "gan_mode": typer.Option("log", help="Adversarial loss: log (paper eq. 1) or lsgan."),
     "force": typer.Option(False, help="Retrain even if a finished run with this configuration exists."),
+    "compile": typer.Option(False, "--compile", help="torch.compile every network (opt-in; worth it on a GPU)."),
     "as_json": typer.Option(False, "--json", help="Print the run record as JSON."),
     "quiet": typer.Option(False, help="No progress bars."),
 }
@@ -101,17 +102,23 @@ def run(
     dataset: str = _OPTS["dataset"], data: Optional[Path] = _OPTS["data"], preset: Optional[str] = _OPTS["preset"],
     seed: int = _OPTS["seed"], results: Path = _OPTS["results"], device: Optional[str] = _OPTS["device"],
     epochs: Optional[int] = _OPTS["epochs"], vgg19: Optional[Path] = _OPTS["vgg19"], gan_mode: str = _OPTS["gan_mode"],
+    compile_: bool = _OPTS["compile"],
+    gpus: int = typer.Option(1, help="Data-parallel processes, one per GPU (with --device cpu: gloo processes)."),
     force: bool = _OPTS["force"], as_json: bool = _OPTS["as_json"], quiet: bool = _OPTS["quiet"],
 ) -> None:
     """Train one translator + segmenter + fusion combination and score it on the validation and test splits.
     The defaults are the paper's method, CMEDL (cx + unet + hint); CBCT only is --translator none --fusion none."""
     from cmedl_bench.api import run as run_api
+    from cmedl_bench.api import run_parallel
 
     options = _translator_options(vgg19, gan_mode) if translator != "none" else {}
-    record = _interruptible(lambda: run_api(
-        translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset, data=data, preset=preset,
-        seed=seed, results=results, device=device, overrides={"max_epochs": epochs}, options=options, force=force,
-        quiet=quiet))
+    kwargs = dict(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset, data=data,
+                  preset=preset, seed=seed, results=results, device=device,
+                  overrides={"max_epochs": epochs, "compile": compile_ or None}, options=options, force=force,
+                  quiet=quiet)
+    if gpus < 1:
+        raise CmedlError("--gpus takes 1 or more")
+    record = _interruptible(lambda: run_parallel(gpus, **kwargs) if gpus > 1 else run_api(**kwargs))
     if as_json:
         print(json.dumps(record, indent=2, default=str))
         return
@@ -173,17 +180,30 @@ def _print_summary(record: dict, results: Path) -> None:
     stderr.print(f"run folder: {results / record['run_id']}")
 
 
+def _key_values(values: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not sep or not key.strip():
+            raise CmedlError(f"{option} takes KEY=VALUE, not {value!r}")
+        out[key.strip()] = item.strip()
+    return out
+
+
 @app.command()
 def sweep(
     suite: str = typer.Option("paper", help="paper, paper-table1 or paper-table2."),
     seeds: str = typer.Option("0", help="Comma-separated training seeds, e.g. 0,1,2."),
+    launcher: str = typer.Option("local", help="Where the jobs run: local, slurm or ray (launcher plugins)."),
+    launcher_option: list[str] = typer.Option([], "--launcher-option", help="KEY=VALUE for the launcher, e.g. "
+                                                                            "partition=gpu (repeatable)."),
     dataset: str = _OPTS["dataset"], data: Optional[Path] = _OPTS["data"], preset: Optional[str] = _OPTS["preset"],
     results: Path = _OPTS["results"], device: Optional[str] = _OPTS["device"],
     epochs: Optional[int] = _OPTS["epochs"], vgg19: Optional[Path] = _OPTS["vgg19"], gan_mode: str = _OPTS["gan_mode"],
-    as_json: bool = _OPTS["as_json"], quiet: bool = _OPTS["quiet"],
+    compile_: bool = _OPTS["compile"], as_json: bool = _OPTS["as_json"], quiet: bool = _OPTS["quiet"],
 ) -> None:
-    """Run every row of a suite of the paper's tables, sequentially; finished rows are skipped, so an interrupted
-    sweep resumes where it stopped."""
+    """Run every row of a suite of the paper's tables with a launcher; finished rows are skipped, so an interrupted
+    sweep resumes where it stopped. Exit code 1 when a job failed (each failure names its log)."""
     from cmedl_bench.api import sweep as sweep_api
 
     try:
@@ -191,25 +211,35 @@ def sweep(
     except ValueError:
         raise CmedlError(f"--seeds takes comma-separated integers, not {seeds!r}") from None
     options = _translator_options(vgg19, gan_mode)
-    records = _interruptible(lambda: sweep_api(
-        suite, seed_list, dataset=dataset, data=data, preset=preset, results=results, device=device,
-        overrides={"max_epochs": epochs}, options=options, quiet=quiet))
+    outcomes = _interruptible(lambda: sweep_api(
+        suite, seed_list, launcher=launcher, launcher_options=_key_values(launcher_option, "--launcher-option"),
+        dataset=dataset, data=data, preset=preset, results=results, device=device,
+        overrides={"max_epochs": epochs, "compile": compile_ or None}, options=options, quiet=quiet))
+    failed = [o for o in outcomes if o.status != "finished"]
     if as_json:
-        print(json.dumps(records, indent=2, default=str))
-        return
-    table = Table(title=f"sweep {suite}: test split, mean ± SD")
-    for column in ("translator", "segmenter", "fusion", "head", "seed", "DSC", "SDSC", "HD95 (mm)", "wall (s)"):
-        table.add_column(column)
-    for record in records:
-        config = record["config"]
-        for head, metrics in record["summary"].get("test", {}).items():
-            if "dsc" not in metrics:
-                continue
-            table.add_row(config["translator"], config["segmenter"], config["fusion"], head, str(config["seed"]),
-                          *(f"{metrics[m]['mean']:.3f} ± {metrics[m]['sd']:.3f}" for m in ("dsc", "sdsc")),
-                          f"{metrics['hd95']['mean']:.2f} ± {metrics['hd95']['sd']:.2f}",
-                          f"{record.get('timings', {}).get('total_s', 0):.0f}")
-    stdout.print(table)
+        print(json.dumps([{"job": o.job.label, "status": o.status, "error": o.error,
+                           "log": str(o.log) if o.log else None, "record": o.record} for o in outcomes],
+                         indent=2, default=str))
+    else:
+        table = Table(title=f"sweep {suite} ({launcher}): test split, mean ± SD")
+        for column in ("translator", "segmenter", "fusion", "head", "seed", "DSC", "SDSC", "HD95 (mm)", "wall (s)"):
+            table.add_column(column)
+        for record in (o.record for o in outcomes if o.record):
+            config = record["config"]
+            for head, metrics in record["summary"].get("test", {}).items():
+                if "dsc" not in metrics:
+                    continue
+                table.add_row(config["translator"], config["segmenter"], config["fusion"], head,
+                              str(config["seed"]),
+                              *(f"{metrics[m]['mean']:.3f} ± {metrics[m]['sd']:.3f}" for m in ("dsc", "sdsc")),
+                              f"{metrics['hd95']['mean']:.2f} ± {metrics['hd95']['sd']:.2f}",
+                              f"{record.get('timings', {}).get('total_s', 0):.0f}")
+        stdout.print(table)
+    for outcome in failed:
+        stderr.print(f"[red]failed:[/] {outcome.job.label}: {outcome.error}\n  log: {outcome.log}\n  re-run alone: "
+                     f"{outcome.job.command()}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -274,14 +304,11 @@ def evaluate(
 
 def _thresholds(values: list[str]) -> dict[str, float]:
     out = {}
-    for value in values:
-        label, sep, floor = value.rpartition("=")
+    for label, floor in _key_values(values, "--fail-below").items():
         try:
-            out[label.strip()] = float(floor)
+            out[label] = float(floor)
         except ValueError:
-            sep = ""
-        if not sep or not label.strip():
-            raise CmedlError(f"--fail-below takes METHOD=DSC, e.g. 'CMEDL (unet)=0.7', not {value!r}")
+            raise CmedlError(f"--fail-below takes METHOD=DSC, e.g. 'CMEDL (unet)=0.7', not {label}={floor}") from None
     return out
 
 

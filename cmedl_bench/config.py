@@ -44,6 +44,8 @@ class Preset:
     translator_crop_size: int = 256  # crops for a translator trained on its own (translate, pmri, two-channel)
     translator_width: float = 1.0  # channel multiplier of translators (1.0: the reference networks)
     patch_depth: int = 32  # slices per 3D patch (3D segmenters only)
+    compile: bool = False  # torch.compile every module (opt-in: --compile)
+    mixed_precision: bool = True  # bf16 autocast on CUDA (never on CPU); False trains in fp32 everywhere
 
 
 PRESETS: dict[str, Preset] = {

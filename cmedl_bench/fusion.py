@@ -77,7 +77,7 @@ class Fusion(ModuleGroup):
         return translator.info if translator is not None else None
 
     def autocast(self):
-        return autocast(self.device)
+        return autocast(self.device, self.spec.preset.mixed_precision)
 
     def training_state(self) -> dict[str, Any]:
         return {"weights": self.weights(),

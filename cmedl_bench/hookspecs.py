@@ -35,3 +35,8 @@ def register_datasets(register):
 @hookspec
 def register_metrics(register):
     """Register per-case metrics. Factory: ``factory() -> callable(case: ScoredCase) -> MetricValue``."""
+
+
+@hookspec
+def register_launchers(register):
+    """Register sweep launchers. Factory: ``factory(options: dict[str, str]) -> cmedl_bench.launch.Launcher``."""

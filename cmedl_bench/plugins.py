@@ -21,19 +21,20 @@ from cmedl_bench import hookspecs
 from cmedl_bench.errors import PluginError
 
 ENTRY_POINT_GROUP = "cmedl_bench"
-KINDS = ("translator", "segmenter", "fusion", "dataset", "metric")
+KINDS = ("translator", "segmenter", "fusion", "dataset", "metric", "launcher")
 _HOOK_FOR_KIND = {
     "translator": "register_translators",
     "segmenter": "register_segmenters",
     "fusion": "register_fusions",
     "dataset": "register_datasets",
     "metric": "register_metrics",
+    "launcher": "register_launchers",
 }
 
 
 @dataclass(frozen=True)
 class Component:
-    """One registered translator, segmenter, fusion, dataset or metric."""
+    """One registered translator, segmenter, fusion, dataset, metric or launcher."""
 
     kind: str
     name: str

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import torch
-
 from cmedl_bench.engine.losses import dice_loss
+from cmedl_bench.engine.performance import adam
 from cmedl_bench.fusion import Fusion, FusionSpec
 
 
@@ -17,7 +16,7 @@ class CbctOnly(Fusion):
         super().__init__(spec)
         self.segmenter = spec.segmenter.factory(in_channels=1, out_channels=1, width=spec.preset.width)
         self.segmenter.to(self.device)
-        self.optimizer = torch.optim.Adam(self.segmenter.parameters(), lr=spec.preset.lr_segmenter)
+        self.optimizer = adam(self.segmenter.parameters(), spec.preset.lr_segmenter, self.device)
 
     def modules(self):
         return {"segmenter": self.segmenter}

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from cmedl_bench.engine.losses import dice_loss
+from cmedl_bench.engine.performance import adam
 from cmedl_bench.fusion import Fusion, FusionSpec
 from cmedl_bench.translator import build_translator, to_unit_range
 
@@ -45,8 +46,7 @@ class CMEDL(Fusion):
         self.translator = build_translator(spec.translator, p, self.device, spec.options)
         self.student = spec.segmenter.factory(in_channels=1, out_channels=1, width=p.width).to(self.device)
         self.teacher = spec.segmenter.factory(in_channels=1, out_channels=1, width=p.width).to(self.device)
-        self.optimizer = torch.optim.Adam([*self.student.parameters(), *self.teacher.parameters()],
-                                          lr=p.lr_segmenter)
+        self.optimizer = adam([*self.student.parameters(), *self.teacher.parameters()], p.lr_segmenter, self.device)
 
     def modules(self):
         return {"student": self.student, "teacher": self.teacher, **self.translator.modules()}

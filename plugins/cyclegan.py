@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from cmedl_bench.engine.performance import adam
 from cmedl_bench.translator import ImagePool, Translator, TranslatorSpec, gan_loss
 from cmedl_bench_plugins.cyclegan_nets import PatchDiscriminator, ResnetGenerator
 
@@ -28,10 +29,10 @@ class CycleGAN(Translator):
         self.d_m = PatchDiscriminator(1, w).to(self.device)
         self.d_c = PatchDiscriminator(1, w).to(self.device)
         self._optimizers = {
-            "generators": torch.optim.Adam([*self.g_cm.parameters(), *self.g_mc.parameters()], lr=spec.lr,
-                                           betas=BETAS),
-            "discriminators": torch.optim.Adam([*self.d_m.parameters(), *self.d_c.parameters()], lr=spec.lr,
-                                               betas=BETAS),
+            "generators": adam([*self.g_cm.parameters(), *self.g_mc.parameters()], spec.lr, self.device,
+                               betas=BETAS),
+            "discriminators": adam([*self.d_m.parameters(), *self.d_c.parameters()], spec.lr, self.device,
+                                   betas=BETAS),
         }
         self.pool_m, self.pool_c = ImagePool(50, seed=1), ImagePool(50, seed=2)
         self.vgg = None

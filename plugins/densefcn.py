@@ -7,12 +7,18 @@ five transition ups (3x3 transposed convolution, stride 2, centre-cropped to the
 block, where all but the last pass on only their new feature maps; a 1x1 output convolution. 1,374,001 parameters at
 1 input and 1 output channel. ``width`` scales the growth rate and the first convolution (CPU presets).
 
-Hint layers: the outputs of the last two up-path dense blocks (at half and at full resolution).
+Hint layers: the outputs of the last two up-path dense blocks (at half and at full resolution), standardised per
+sample and channel (instance normalisation without parameters). Unlike the U-Net's hint layers, which end in batch
+norm and ReLU, a dense block's output is a concatenation of raw convolution outputs whose scale grows as the teacher
+trains; the plain L2 of eq. 6 on them outgrew the segmentation loss 9-fold within 10 epochs of the cpu preset and the
+student stopped learning to segment (test DSC 0.10). Standardising keeps the hint on the feature patterns, as with
+the U-Net, adds no parameter (1,374,001 stays) and does not touch the segmentation path.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -95,7 +101,7 @@ class DenseFCN57(nn.Module):
             x = block(up(x, skips.pop()))
             features.append(x)
         logits = self.out(x)
-        return (logits, features[-2:]) if return_features else logits
+        return (logits, [F.instance_norm(f) for f in features[-2:]]) if return_features else logits
 
 
 def build(in_channels: int = 1, out_channels: int = 1, width: float = 1.0) -> DenseFCN57:

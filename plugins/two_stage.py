@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from cmedl_bench.engine.losses import dice_loss
+from cmedl_bench.engine.performance import adam
 from cmedl_bench.engine.translate import fit_translator
 from cmedl_bench.fusion import Fusion, FusionSpec
 from cmedl_bench.translator import build_translator, to_unit_range
@@ -28,7 +29,7 @@ class _TranslatorFirst(Fusion):
         self.translator = build_translator(spec.translator, p, self.device, spec.options)
         self.segmenter = spec.segmenter.factory(in_channels=self.in_channels, out_channels=1,
                                                 width=p.width).to(self.device)
-        self.optimizer = torch.optim.Adam(self.segmenter.parameters(), lr=p.lr_segmenter)
+        self.optimizer = adam(self.segmenter.parameters(), p.lr_segmenter, self.device)
 
     def before_fit(self, train, seed, run_dir, progress=None):
         task = progress.add_task("training translator (stage 1)", total=self.spec.preset.translator_epochs,

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cmedl_bench.engine.performance import adam
 from cmedl_bench.translator import Translator, TranslatorSpec, gan_loss
 
 WEIGHTS = {"gan": 1.0, "recon_x": 10.0, "kl": 0.01, "cycle": 10.0, "kl_cycle": 0.01}
@@ -121,8 +122,9 @@ class UNIT(Translator):
         self.dis_m = MultiScaleDiscriminator(1, spec.width).to(self.device)
         kwargs = {"lr": spec.lr, "betas": (0.5, 0.999), "weight_decay": 1e-4}
         self._optimizers = {
-            "generators": torch.optim.Adam([*self.gen_c.parameters(), *self.gen_m.parameters()], **kwargs),
-            "discriminators": torch.optim.Adam([*self.dis_c.parameters(), *self.dis_m.parameters()], **kwargs),
+            "generators": adam([*self.gen_c.parameters(), *self.gen_m.parameters()], device=self.device, **kwargs),
+            "discriminators": adam([*self.dis_c.parameters(), *self.dis_m.parameters()], device=self.device,
+                                   **kwargs),
         }
 
     def modules(self):

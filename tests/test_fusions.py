@@ -83,7 +83,7 @@ def test_interrupted_sweep_resumes_without_redoing_or_duplicating(tmp_path, smal
     first_started = {d.name: json.loads((d / "run.json").read_text())["started"] for d in tmp_path.iterdir()}
 
     monkeypatch.setattr(fit_module, "fit", real_fit)
-    records = api.sweep(**kwargs)
+    records = [outcome.record for outcome in api.sweep(**kwargs)]
     assert [r["status"] for r in records] == ["finished", "finished"]
     assert len(list(tmp_path.iterdir())) == 2
     finished_first = next(name for name, status in statuses.items() if status == "finished")

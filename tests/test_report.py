@@ -24,8 +24,8 @@ ROWS = [("none", "unet", "none"), ("none", "densefcn57", "none")]
 def results(tmp_path_factory, small_phantom):
     """Two methods x two seeds trained with the smoke preset, and an outside method (a copy of one run's masks)."""
     folder = tmp_path_factory.mktemp("results")
-    records = api.sweep(rows=ROWS, seeds=(0, 1), data=small_phantom, preset="smoke", results=folder, device="cpu",
-                        quiet=True)
+    records = [o.record for o in api.sweep(rows=ROWS, seeds=(0, 1), data=small_phantom, preset="smoke",
+                                           results=folder, device="cpu", quiet=True)]
     unet0 = next(r for r in records if r["config"]["segmenter"] == "unet" and r["seed"] == 0)
     outside = tmp_path_factory.mktemp("outside")
     for path in (folder / unet0["run_id"] / "predictions" / "student").iterdir():

@@ -36,6 +36,9 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_run):
     assert record["plugins"]["segmenter"]["distribution"] == "cmedl-bench"
     assert record["dataset"]["version"] == 2 and record["config"]["dataset_version"] == 2
     assert record["config"]["preset"]["name"] == "smoke"
+    performance = record["performance"]
+    assert performance["train_slices_per_s"] > 0 and performance["peak_memory_mib"] > 50
+    assert performance["kind"] == "process max RSS"
     assert record["versions"]["torch"] == importlib.metadata.version("torch")
     assert record["versions"]["cmedl-bench"] == importlib.metadata.version("cmedl-bench")
     assert "4.38" in record["metrics"]["sdsc"]["definition"]

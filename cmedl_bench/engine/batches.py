@@ -7,6 +7,7 @@ import torch
 
 from cmedl_bench.data.slices import TumourSliceSampler
 from cmedl_bench.engine.augment import augment
+from cmedl_bench.engine.performance import to_device
 
 
 def draw_batch(samplers: dict[str, TumourSliceSampler], batch_size: int, rng: np.random.Generator,
@@ -15,7 +16,7 @@ def draw_batch(samplers: dict[str, TumourSliceSampler], batch_size: int, rng: np
     (unpaired)."""
     batch = {}
     for cohort, sampler in samplers.items():
-        image, mask = (torch.from_numpy(a).to(device, non_blocking=True) for a in sampler.sample(batch_size, rng))
+        image, mask = (to_device(torch.from_numpy(a), device) for a in sampler.sample(batch_size, rng))
         if augmented and image.dim() == 5:  # 3D patches: the same in-plane warp for every slice of a patch
             b, _, d, h, w = image.shape
             image, mask = augment(image.view(b, d, h, w), mask.view(b, d, h, w), generator)

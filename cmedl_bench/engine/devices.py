@@ -16,9 +16,9 @@ def select_device(requested: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; full precision elsewhere (CPU results must not change)."""
-    if device.type == "cuda":
+def autocast(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA (when ``enabled``); full precision elsewhere (CPU results must not change)."""
+    if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -27,3 +27,18 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory(device: torch.device) -> dict[str, float | str]:
+    """Peak memory of this run: CUDA's allocator peak on a GPU; the process's maximum resident set elsewhere (CPU
+    tensors are not tracked by torch's allocator, and the resident set includes the data)."""
+    if device.type == "cuda":
+        return {"peak_memory_mib": torch.cuda.max_memory_allocated(device) / 2**20, "kind": "cuda max allocated"}
+    import resource
+
+    return {"peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "kind": "process max RSS"}

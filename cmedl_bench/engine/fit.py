@@ -22,6 +22,7 @@ import torch
 from cmedl_bench.config import Preset
 from cmedl_bench.data.preprocessing import PreparedVolume
 from cmedl_bench.data.slices import sampler_for
+from cmedl_bench.engine import distributed
 from cmedl_bench.engine.batches import draw_batch
 from cmedl_bench.fusion import Fusion
 
@@ -45,6 +46,7 @@ class FitResult:
     best_epoch: int = -1
     best_val_dsc: float = -math.inf
     stopped_early: bool = False
+    slices_per_second: float | None = None  # training throughput of the epochs run in this process
 
 
 def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[PreparedVolume], preset: Preset,
@@ -58,12 +60,15 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
     result = FitResult()
     start_epoch = 0
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    main = distributed.is_main()
     if last_path.exists():  # resume
         state = torch.load(last_path, map_location=fusion.device, weights_only=True)
         fusion.load_training_state(state["training"])
         result.history = list(state["history"])
         result.best_epoch, result.best_val_dsc = int(state["best_epoch"]), float(state["best_val_dsc"])
         start_epoch = int(state["epoch"]) + 1
+    slices_per_step = batch_size * (preset.patch_depth if fusion.dims == 3 else 1)
+    trained_slices, trained_seconds = 0, 0.0
     for epoch in range(start_epoch, preset.max_epochs):
         if epoch - result.best_epoch > preset.patience and result.best_epoch >= 0:
             result.stopped_early = True
@@ -75,31 +80,39 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
         totals: dict[str, torch.Tensor] = {}
         for step in range(steps):
             batch = draw_batch(samplers, batch_size, rng, generator, fusion.device, preset.augment)
-            losses = fusion.train_step(batch)
+            losses = fusion.train_step(distributed.shard(batch))
             for name, value in losses.items():
                 totals[name] = totals.get(name, 0.0) + value
             if on_step:
                 on_step(step + 1, steps)
-        train_seconds = time.perf_counter() - tic
+        # the losses are read back once per epoch (not per step), which also waits for queued device work
         row = {"epoch": epoch, **{f"train_{k}": float(v) / steps for k, v in totals.items()}}
+        train_seconds = time.perf_counter() - tic
+        trained_slices, trained_seconds = trained_slices + steps * slices_per_step, trained_seconds + train_seconds
+        result.slices_per_second = trained_slices / trained_seconds
         row["val_dsc"] = validate(fusion, val)
         row["seconds"] = train_seconds
         result.history.append(row)
         if row["val_dsc"] > result.best_val_dsc:
             result.best_val_dsc, result.best_epoch = row["val_dsc"], epoch
-            atomic_torch_save({"weights": fusion.weights(), "epoch": epoch, "val_dsc": row["val_dsc"]}, best_path)
-        atomic_torch_save({"training": fusion.training_state(), "history": result.history, "epoch": epoch,
-                           "best_epoch": result.best_epoch, "best_val_dsc": result.best_val_dsc}, last_path)
+            if main:
+                atomic_torch_save({"weights": fusion.weights(), "epoch": epoch, "val_dsc": row["val_dsc"]},
+                                  best_path)
+        if main:
+            atomic_torch_save({"training": fusion.training_state(), "history": result.history, "epoch": epoch,
+                               "best_epoch": result.best_epoch, "best_val_dsc": result.best_val_dsc}, last_path)
+        distributed.barrier()  # checkpoints are on disk before any rank goes on
         if on_epoch:
             on_epoch(epoch, preset.max_epochs, row)
     return result
 
 
 def validate(fusion: Fusion, val: list[PreparedVolume]) -> float:
-    """Mean 3D DSC of the selection head over the validation volumes (original grid)."""
+    """Mean 3D DSC of the selection head over the validation volumes (original grid); in data-parallel training
+    each rank scores every world-size-th volume."""
     fusion.train(False)
     scores = []
-    for prepared in val:
+    for prepared in val[distributed.rank()::distributed.world_size()]:
         probability = fusion.predict_probability(fusion.selection_head, prepared)
         scores.append(volume_dsc(probability, prepared.volume.label))
-    return float(np.mean(scores)) if scores else float("nan")
+    return distributed.global_mean(scores)

@@ -10,7 +10,6 @@ weights are saved after every epoch to ``translator.pt``, from which an interrup
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -20,15 +19,11 @@ import torch
 from cmedl_bench.config import Preset
 from cmedl_bench.data.preprocessing import PreparedVolume
 from cmedl_bench.data.slices import TumourSliceSampler
+from cmedl_bench.engine import distributed
 from cmedl_bench.engine.batches import draw_batch
+from cmedl_bench.engine.fit import atomic_torch_save
 from cmedl_bench.engine.inference import sliding_window
 from cmedl_bench.translator import Translator, to_unit_range
-
-
-def _save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list[PreparedVolume], preset: Preset,
@@ -41,6 +36,7 @@ def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list
     steps = preset.steps_per_epoch or math.ceil(max(map(len, samplers.values())) / batch_size)
     history: list[dict[str, float]] = []
     start = 0
+    distributed.synchronise(translator.modules(), translator.optimizers(), translator.device)
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=translator.device, weights_only=True)
         translator.load_weights(state["weights"])
@@ -54,15 +50,19 @@ def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list
         totals: dict[str, float] = {}
         for step in range(steps):
             batch = draw_batch(samplers, batch_size, rng, generator, translator.device, preset.augment)
-            losses = translator.train_step(to_unit_range(batch["cbct"]), to_unit_range(batch["mri"]))
+            local = distributed.shard(batch)
+            losses = translator.train_step(to_unit_range(local["cbct"]), to_unit_range(local["mri"]))
             for name, value in losses.items():
                 totals[name] = totals.get(name, 0.0) + value
             if on_step:
                 on_step(step + 1, steps)
         row = {"epoch": epoch, **{f"train_{k}": float(v) / steps for k, v in totals.items()}}
         history.append(row)
-        _save({"weights": translator.weights(), "epoch": epoch, "history": history,
-               "optimizers": {n: o.state_dict() for n, o in translator.optimizers().items()}}, checkpoint)
+        if distributed.is_main():
+            atomic_torch_save({"weights": translator.weights(), "epoch": epoch, "history": history,
+                               "optimizers": {n: o.state_dict() for n, o in translator.optimizers().items()}},
+                              checkpoint)
+        distributed.barrier()
         if on_epoch:
             on_epoch(epoch, preset.translator_epochs, row)
     return history

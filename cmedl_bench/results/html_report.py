@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cmedl_bench.results.leaderboard import Leaderboard, Row
+from cmedl_bench.results.leaderboard import Leaderboard
 from cmedl_bench.results.render import cells, columns, footnotes
 
 _METRICS = (("dsc", "test DSC"), ("sdsc", "test surface Dice (4.38 mm)"), ("hd95", "test HD95 (mm)"))

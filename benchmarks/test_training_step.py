@@ -1,0 +1,106 @@
+"""Training-step throughput, eager fp32 against the optimised path, in the same run.
+
+Steps: CBCT only (``unet`` + ``none``) and CMEDL (``cx`` + ``unet`` + ``hint``: two translator generators, two
+discriminators, VGG19 for the contextual loss, student and teacher U-Nets), full-width networks at the paper's
+256 x 256, at batch 2 (the paper's) and batch 8. Variants:
+
+- ``eager-fp32``: no autocast, no channels-last, no compilation (the baseline of each group);
+- ``optimised``: what a run does on its device (on CUDA: bf16 autocast, channels-last, fused Adam, cuDNN autotuning)
+  plus ``torch.compile`` of every module.
+
+Each measurement also counts the model FLOPs of one step (``torch.utils.flop_counter``) and reports achieved
+FLOP/s and, on a GPU whose bf16 dense peak is known, the fraction of that peak. On 2 CPU cores the CMEDL step takes
+seconds per step; run with ``-k cbct`` for a quick look.
+
+    python -m pytest benchmarks/test_training_step.py --benchmark-enable --benchmark-only
+"""
+
+import functools
+from dataclasses import replace
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from cmedl_bench.config import PRESETS
+from cmedl_bench.engine.performance import optimise
+from cmedl_bench.fusion import FusionSpec
+from cmedl_bench.plugins import get_registry
+
+#: dense bf16 tensor-core peak, TFLOP/s (vendor data sheets; SXM parts)
+PEAK_BF16_TFLOPS = {"H200": 989.5, "H100": 989.5, "A100": 312.0, "L40S": 362.1, "V100": 125.0}
+STEPS = {"cbct-only": ("none", "unet", "none"), "cmedl": ("cx", "unet", "hint")}
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _peak_flops() -> float | None:
+    if DEVICE.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(DEVICE)
+    return next((tflops * 1e12 for key, tflops in PEAK_BF16_TFLOPS.items() if key in name), None)
+
+
+def _fusion(step: str, batch: int, optimised: bool):
+    translator, segmenter, fusion = STEPS[step]
+    registry = get_registry()
+    preset = replace(PRESETS["paper"], batch_size=batch, mixed_precision=optimised, compile=optimised)
+    torch.manual_seed(0)
+    spec = FusionSpec(registry.get("segmenter", segmenter),
+                      None if translator == "none" else registry.get("translator", translator), preset, DEVICE,
+                      {"gan_mode": "log"})
+    built = registry.get("fusion", fusion).factory(spec)
+    if optimised:
+        optimise(built.modules(), DEVICE, compile_modules=True)
+    built.train(True)
+    return built
+
+
+def _batch(batch: int, with_mri: bool) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    out = {}
+    for cohort in ("cbct", "mri") if with_mri else ("cbct",):
+        out[cohort] = torch.randn(batch, 1, 256, 256, generator=generator).to(DEVICE)
+        yy, xx = torch.meshgrid(torch.arange(256), torch.arange(256), indexing="ij")
+        out[f"{cohort}_label"] = (((yy - 128) ** 2 + (xx - 120) ** 2) < 30**2).float().expand(batch, 1, 256, 256)
+        out[f"{cohort}_label"] = out[f"{cohort}_label"].contiguous().to(DEVICE)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _flops(step: str, batch: int) -> int:
+    """Model FLOPs of one training step (forward, backward, optimiser), counted on the eager model."""
+    fusion = _fusion(step, batch, optimised=False)
+    with FlopCounterMode(display=False) as counter:
+        _step(fusion, _batch(batch, "mri" in fusion.cohorts))
+    return counter.get_total_flops()
+
+
+def _step(fusion, batch):
+    losses = fusion.train_step(batch)
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+    return losses
+
+
+@pytest.mark.filterwarnings("ignore:no VGG19 weights")
+@pytest.mark.parametrize("batch", [2, 8])
+@pytest.mark.parametrize("step", list(STEPS))
+@pytest.mark.parametrize("variant", ["eager-fp32", "optimised"])
+def test_training_step(benchmark, record_value, step, batch, variant):
+    benchmark.group = f"{step} batch {batch} ({DEVICE.type})"
+    flops = _flops(step, batch)
+    fusion = _fusion(step, batch, variant == "optimised")
+    data = _batch(batch, "mri" in fusion.cohorts)
+    _step(fusion, data)  # warm-up; compiles the optimised variant
+    rounds = 3 if DEVICE.type == "cuda" or step == "cbct-only" else 2
+    losses = benchmark.pedantic(_step, args=(fusion, data), rounds=rounds, warmup_rounds=1)
+    assert all(torch.isfinite(v).all() for v in losses.values())
+    if benchmark.stats is None:
+        return
+    seconds = benchmark.stats.stats.mean
+    role = "baseline" if variant == "eager-fp32" else variant
+    record_value(f"{step} b{batch} slices/s", role, batch / seconds, "sl/s")
+    record_value(f"{step} b{batch} TFLOP/s", role, flops / seconds / 1e12, "TF/s")
+    peak = _peak_flops()
+    if peak:
+        record_value(f"{step} b{batch} % of bf16 peak", role, 100 * flops / seconds / peak, "%")
