@@ -28,4 +28,4 @@ def pytest_terminal_summary(terminalreporter):
         baseline = roles.get("baseline")
         for role, value in roles.items():
             ratio = f"{value / baseline:.3f}x" if baseline else "n/a"
-            terminalreporter.write_line(f"{group:28s} {role:26s} {value:12.1f} {unit:4s} {ratio}")
+            terminalreporter.write_line(f"{group:28s} {role:26s} {value:12.4g} {unit:4s} {ratio}")

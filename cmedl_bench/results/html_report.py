@@ -25,7 +25,8 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#1b1f24;max-width:1500px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #d0d7de}
 table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:right}
-th{background:#f6f8fa}td:nth-child(2){text-align:left;font-weight:600}td:last-child{text-align:left}
+th{background:#f6f8fa}td:nth-child(2),th:nth-child(2){text-align:left}td:nth-child(2){font-weight:600}
+td:last-child,th:last-child{text-align:left}
 tr.better td{background:#e6ffec}tr.worse td{background:#ffebe9}
 ul.notes{font-size:13px;color:#57606a}figure{display:inline-block;margin:8px;vertical-align:top}
 figcaption{font-size:12px;color:#57606a;max-width:640px}img{max-width:100%}

@@ -211,9 +211,9 @@ def build_leaderboard(collection: Collection, reference: str | None = None, alph
         chosen = [r for r in rows if r.label.lower() == reference.lower()]
         if not chosen:
             raise CmedlError(f"--reference {reference!r} is not a row; rows: {', '.join(r.label for r in rows)}")
-        rule = f"paired two-sided Wilcoxon on per-case test DSC against {chosen[0].label}"
+        rule = f"Paired two-sided Wilcoxon on per-case test DSC against {chosen[0].label}"
     else:
-        rule = "paired two-sided Wilcoxon on per-case test DSC against CBCT only with the same segmenter"
+        rule = "Paired two-sided Wilcoxon on per-case test DSC against CBCT only with the same segmenter"
     for row in rows:
         ref = chosen[0] if reference is not None else _default_reference(row, rows)
         if ref is None:
