@@ -351,9 +351,10 @@ def _evaluate(fusion_obj, prepared, preset, run_dir, run_id, registry, quiet) ->
     return rows
 
 
-def _kl_rows(convert, prepared, preset, device, run_id, registry, head, quiet, on_volume=None):
+def _kl_rows(convert, prepared, preset, device, run_id, registry, head, quiet, on_volume=None, baseline=None):
     """KL of pseudo-MRI to the MRI training cohort's intensities (paper III.D), per validation and test case;
-    ``on_volume(split, volume, pmri)`` sees every translated volume."""
+    with ``baseline`` (a head name), also of the raw CBCT; ``on_volume(split, volume, pmri)`` sees every
+    translated volume."""
     import numpy as np
 
     from cmedl_bench.engine.translate import body_values, translate_volume, unit_values
@@ -366,10 +367,12 @@ def _kl_rows(convert, prepared, preset, device, run_id, registry, head, quiet, o
         task = progress.add_task("translating and scoring", total=len(work), info="")
         for split, volume in work:
             pmri = translate_volume(convert, volume, preset.crop_size, device)
-            for name, fn in kl.items():
-                value = fn(body_values(pmri, volume), reference)
-                rows.append({"run_id": run_id, "split": split, "case": volume.volume.case.case_id, "head": head,
-                             "metric": name, "value": value.value, "flag": value.flag})
+            scored = [(head, body_values(pmri, volume))] + ([(baseline, unit_values(volume))] if baseline else [])
+            for scored_head, values in scored:
+                for name, fn in kl.items():
+                    value = fn(values, reference)
+                    rows.append({"run_id": run_id, "split": split, "case": volume.volume.case.case_id,
+                                 "head": scored_head, "metric": name, "value": value.value, "flag": value.flag})
             if on_volume:
                 on_volume(split, volume, pmri)
             progress.advance(task)
@@ -475,9 +478,6 @@ def _fit_translator(model, cbct, mri, preset, seed, checkpoint, quiet):
 def _score_translation(model, prepared, preset, run: _Run, quiet) -> list[dict[str, Any]]:
     """KL of pseudo-MRI (head ``pmri``) and, as the baseline, of raw CBCT (head ``cbct``) to real MRI; a grid of
     examples from different test patients."""
-    import numpy as np
-
-    from cmedl_bench.engine.translate import unit_values
     from cmedl_bench.results.figures import plot_translation_grid
 
     model.train(False)
@@ -488,16 +488,8 @@ def _score_translation(model, prepared, preset, run: _Run, quiet) -> list[dict[s
         if split == "test" and len(examples) < 4 and patient not in {e["patient"] for e in examples}:
             examples.append(_example(model, volume, pmri, preset, run.device) | {"patient": patient})
 
-    run_id = run.config.run_id
-    rows = _kl_rows(model.to_mri, prepared, preset, run.device, run_id, run.registry, "pmri", quiet, collect_example)
-    kl = run.registry.metric_functions("translation")
-    reference = np.concatenate([unit_values(v) for v in prepared["mri_train"]])
-    for split in ("val", "test"):
-        for volume in prepared[split]:
-            for name, fn in kl.items():
-                value = fn(unit_values(volume), reference)
-                rows.append({"run_id": run_id, "split": split, "case": volume.volume.case.case_id, "head": "cbct",
-                             "metric": name, "value": value.value, "flag": value.flag})
+    rows = _kl_rows(model.to_mri, prepared, preset, run.device, run.config.run_id, run.registry, "pmri", quiet,
+                    collect_example, baseline="cbct")
     if examples:
         plot_translation_grid(examples, run.dir / "translation_examples.png")
     return rows

@@ -42,7 +42,6 @@ def test_rectangle_on_voxel_edges_is_exact_and_holes_are_cut(tmp_path):
     outer = rectangle(-29, -9, -39, -19, -3.0)
     inner = rectangle(-25, -13, -35, -23, -3.0)  # columns 12..17, rows 7..12: a hole
     write_rtstruct(tmp_path / "dicom" / "rs.dcm", series, {"GTV": [outer], "Ring": [outer, inner]})
-    image = sitk.ReadImage(sorted(str(p) for p in (tmp_path / "dicom").glob("slice_*.dcm"))[0])  # geometry only
     structure = read_structure_set(tmp_path / "dicom" / "rs.dcm")
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(tmp_path / "dicom")))
