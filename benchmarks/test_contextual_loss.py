@@ -1,8 +1,9 @@
 """Contextual loss, blocked (ours) vs the naive full-matrix form, on 256-channel feature maps of 64x64 and 128x128
 positions (the paper's conv7/conv8 at 256x256 input are 64x64x256): time of loss + backward, and peak memory.
 
-Peak memory is the growth of the process's maximum resident set while one loss + backward runs, measured in a fresh
-subprocess per variant (CPU tensors are not tracked by torch's allocator statistics).
+Peak memory is the growth of the resident-set high-water mark (``VmHWM``) while one loss + backward runs, measured in
+a fresh subprocess per variant (CPU tensors are not tracked by torch's allocator statistics). ``ru_maxrss`` will not
+do: Linux carries the parent's peak over ``exec``, so after the large timing runs every probe would read 0.
 """
 
 import subprocess
@@ -15,14 +16,19 @@ from cmedl_bench_plugins.contextual import contextual_loss
 
 CHANNELS = 256
 PROBE = """
-import resource, torch
+import torch
 from cmedl_bench_plugins.contextual import contextual_loss
+
+def high_water_kib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
 torch.manual_seed(0)
 g = torch.randn(1, {c}, {n}, {n}, requires_grad=True)
 t = torch.randn(1, {c}, {n}, {n})
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = high_water_kib()
 contextual_loss([g], [t], naive={naive}).backward()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+print((high_water_kib() - before) / 1024)
 """
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from cmedl_bench.modules import ModuleGroup
-
 from cmedl_bench.config import Preset
 from cmedl_bench.engine.devices import autocast
+from cmedl_bench.engine.performance import load_optimiser_state
+from cmedl_bench.modules import ModuleGroup
 from cmedl_bench.plugins import Component
 
 
@@ -86,4 +86,4 @@ class Fusion(ModuleGroup):
     def load_training_state(self, state: dict[str, Any]) -> None:
         self.load_weights(state["weights"])
         for name, opt in self.optimizers().items():
-            opt.load_state_dict(state["optimizers"][name])
+            load_optimiser_state(opt, state["optimizers"][name])

@@ -7,8 +7,13 @@ CX = mean_j max_i CX_ij; L_CX = -log CX. Over several VGG19 layers the per-layer
 eq. 4's scale with lambda_CX = 1), and over the batch too.
 
 :func:`contextual_loss_naive` holds the full (N x N) affinity matrix. :func:`contextual_loss` computes the same value
-in row blocks with a running max, and its backward pass recomputes only the rows that won a max, block by block, so
-memory grows linearly with the number of feature positions N (a block holds at most ``BLOCK_ELEMENTS`` affinities).
+in row blocks with a running max, and its backward pass recomputes the blocks and back-propagates only the entries
+that won a max, so memory grows linearly with the number of feature positions N (a block holds at most
+``BLOCK_ELEMENTS`` affinities). The winners are selected by a mask, not gathered: gathering them would need their
+number on the host, a device synchronisation inside the training step.
+
+The affinities are computed in fp32 even under bf16 autocast: d_ij is divided by the row minimum, and bf16's 8-bit
+mantissa cannot resolve the small distances that decide which position wins.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ import torch
 BANDWIDTH = 0.5
 EPSILON = 1e-5
 BLOCK_ELEMENTS = 1 << 22  # affinities per block: 16 MiB in fp32
+
+
+def _full_precision(like: torch.Tensor):
+    """Autocast off on the tensor's device (the backward pass may run inside the caller's autocast region)."""
+    return torch.autocast(like.device.type, enabled=False)
 
 
 def _normalise(generated: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,18 +73,17 @@ class _BlockedMaxCX(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_best: torch.Tensor):
         g, t, winner = ctx.saved_tensors
-        grad_g, grad_t = torch.zeros_like(g), torch.zeros_like(t)
-        rows = torch.unique(winner)
-        for start in range(0, rows.numel(), ctx.block):
-            chunk = rows[start:start + ctx.block]
-            with torch.enable_grad():
-                g_rows = g[chunk].detach().requires_grad_(True)
+        grad_g, grad_t = torch.empty_like(g), torch.zeros_like(t)
+        for start in range(0, g.shape[0], ctx.block):
+            with torch.enable_grad(), _full_precision(g):
+                g_rows = g[start:start + ctx.block].detach().requires_grad_(True)
                 t_all = t.detach().requires_grad_(True)
                 cx = _cx_rows(g_rows, t_all, ctx.h)
-                won = winner.unsqueeze(0) == chunk.unsqueeze(1)  # (rows, N_t): which columns each row won
+                rows = torch.arange(start, start + g_rows.shape[0], device=g.device)
+                won = winner.unsqueeze(0) == rows.unsqueeze(1)  # (rows, N_t): which columns each row won
                 objective = (cx * won * grad_best.unsqueeze(0)).sum()
                 d_rows, d_t = torch.autograd.grad(objective, (g_rows, t_all))
-            grad_g.index_add_(0, chunk, d_rows)
+            grad_g[start:start + ctx.block] = d_rows
             grad_t += d_t
         return grad_g, grad_t, None
 
@@ -88,5 +97,6 @@ def contextual_similarity(generated: torch.Tensor, target: torch.Tensor, h: floa
 def contextual_loss(generated: list[torch.Tensor], target: list[torch.Tensor], naive: bool = False) -> torch.Tensor:
     """L_CX = -log CX, averaged over layers and batch (eq. 4). Lists hold one feature map per VGG19 layer."""
     similarity = contextual_similarity_naive if naive else contextual_similarity
-    losses = [-torch.log(similarity(g, t) + EPSILON).mean() for g, t in zip(generated, target)]
-    return torch.stack(losses).mean()
+    with _full_precision(generated[0]):
+        losses = [-torch.log(similarity(g.float(), t.float()) + EPSILON).mean() for g, t in zip(generated, target)]
+        return torch.stack(losses).mean()

@@ -1,8 +1,10 @@
-"""The GPU optimisations leave a CPU run as it was."""
+"""The GPU optimisations leave a CPU run as it was, and their transformations, run on the CPU, keep the results."""
 
+import pytest
 import torch
 
-from cmedl_bench.engine.performance import adam, optimise, to_device
+from cmedl_bench.engine.performance import (adam, channels_last_format, load_optimiser_state, optimise,
+                                            to_channels_last, to_device)
 from cmedl_bench.plugins import get_registry
 
 
@@ -17,3 +19,61 @@ def test_cpu_keeps_the_default_adam_and_memory_format():
     assert optimizer.defaults["fused"] is None and optimizer.defaults["betas"] == (0.5, 0.999)
     batch = torch.randn(2, 1, 8, 8)
     assert torch.equal(to_device(batch, torch.device("cpu")), batch)
+
+
+def _segmenter(name: str) -> torch.nn.Module:
+    return get_registry().get("segmenter", name).factory(in_channels=1, out_channels=1, width=0.125).eval()
+
+
+@pytest.mark.parametrize("name, shape", [("unet", (2, 1, 32, 32)), ("densefcn57", (2, 1, 32, 32)),
+                                         ("unet3d", (1, 1, 8, 32, 32))])
+def test_channels_last_keeps_every_network_s_output(name, shape):
+    """What ``optimise`` does on CUDA, run on the CPU: 2D weights NHWC, 3D weights NDHWC (``Module.to`` would refuse
+    the 3DUnet), same outputs."""
+    net = _segmenter(name)
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = net(x)
+        to_channels_last(net)
+        after = net(x.contiguous(memory_format=channels_last_format(x)))
+    convs = [m.weight for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
+    assert convs and all(w.is_contiguous(memory_format=channels_last_format(w)) for w in convs)
+    assert any(w.dim() == 5 for w in convs) == (name == "unet3d")
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
+
+
+def test_resumed_moments_take_the_layout_of_their_parameters():
+    """A checkpoint written with contiguous weights (e.g. on the CPU) resumed into channels-last ones: fused Adam on
+    CUDA refuses moments whose strides differ from the parameter's."""
+    source = torch.nn.Conv2d(4, 8, 3)
+    optimizer = torch.optim.Adam(source.parameters(), lr=1e-3)
+    source(torch.randn(2, 4, 8, 8)).sum().backward()
+    optimizer.step()
+    saved = optimizer.state_dict()
+    target = to_channels_last(torch.nn.Conv2d(4, 8, 3))
+    resumed = torch.optim.Adam(target.parameters(), lr=1e-3)
+    load_optimiser_state(resumed, saved)
+    moments = resumed.state[target.weight]
+    assert target.weight.stride() != source.weight.stride()
+    for key in ("exp_avg", "exp_avg_sq"):
+        assert moments[key].stride() == target.weight.stride()
+        torch.testing.assert_close(moments[key], optimizer.state[source.weight][key], rtol=0, atol=0)
+
+
+def test_contextual_loss_is_computed_in_full_precision_under_autocast():
+    """bf16 affinities lose the small distances that decide the winning positions; the loss opts out of
+    autocast, so its value and gradients equal the fp32 ones inside a bf16 region."""
+    from cmedl_bench_plugins.contextual import contextual_loss
+
+    generator = torch.Generator().manual_seed(0)
+    target = torch.relu(torch.randn(2, 64, 12, 12, generator=generator))
+    generated = torch.relu(target + 0.05 * torch.randn(2, 64, 12, 12, generator=generator))
+    results = []
+    for autocast in (False, True):
+        leaf = generated.clone().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = contextual_loss([leaf], [target])
+            loss.backward()
+        results.append((loss.detach(), leaf.grad))
+    assert results[1][0].dtype == torch.float32
+    torch.testing.assert_close(results[1], results[0], rtol=0, atol=0)

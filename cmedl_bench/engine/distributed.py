@@ -128,13 +128,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _worker(local_rank: int, processes: int, port: int, backend: str, fn: Callable, args: tuple,
+def _backend(cuda: bool) -> str:
+    """NCCL for CUDA tensors (gradients, Dice sums, weights) and gloo for the few host-side values (the validation
+    mean), one group: NCCL alone refuses CPU tensors."""
+    return "cpu:gloo,cuda:nccl" if cuda else "gloo"
+
+
+def _worker(local_rank: int, processes: int, port: int, cuda: bool, fn: Callable, args: tuple,
             result_path: str) -> None:
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(local_rank),
                        "LOCAL_RANK": str(local_rank), "WORLD_SIZE": str(processes)})
-    if backend == "nccl":
+    if cuda:
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend, rank=local_rank, world_size=processes)
+    dist.init_process_group(_backend(cuda), rank=local_rank, world_size=processes)
     try:
         result = fn(*args)
         if local_rank == 0:
@@ -153,16 +159,16 @@ def launch(processes: int, cuda: bool, fn: Callable, *args: Any) -> Any:
     if cuda and torch.cuda.device_count() < processes:
         raise CmedlError(f"--gpus {processes}: only {torch.cuda.device_count()} CUDA device(s) visible")
     with tempfile.TemporaryDirectory() as folder:
-        result_path = os.path.join(folder, "rank0.pickle")
-        mp.start_processes(_worker, args=(processes, _free_port(), "nccl" if cuda else "gloo", fn, args,
-                                          result_path), nprocs=processes, start_method="spawn")
+        result_path = os.path.join(folder, "rank0.json")
+        mp.start_processes(_worker, args=(processes, _free_port(), cuda, fn, args, result_path), nprocs=processes,
+                           start_method="spawn")
         return json.loads(Path(result_path).read_text())
 
 
 def init_from_environment() -> None:
     """Join the process group that ``torchrun`` describes in the environment (RANK, WORLD_SIZE, MASTER_*)."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
+        cuda = torch.cuda.is_available()
+        if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend)
+        dist.init_process_group(_backend(cuda))

@@ -23,6 +23,7 @@ from cmedl_bench.engine import distributed
 from cmedl_bench.engine.batches import draw_batch
 from cmedl_bench.engine.fit import atomic_torch_save
 from cmedl_bench.engine.inference import sliding_window
+from cmedl_bench.engine.performance import load_optimiser_state
 from cmedl_bench.translator import Translator, to_unit_range
 
 
@@ -41,7 +42,7 @@ def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list
         state = torch.load(checkpoint, map_location=translator.device, weights_only=True)
         translator.load_weights(state["weights"])
         for name, opt in translator.optimizers().items():
-            opt.load_state_dict(state["optimizers"][name])
+            load_optimiser_state(opt, state["optimizers"][name])
         history, start = list(state["history"]), int(state["epoch"]) + 1
     for epoch in range(start, preset.translator_epochs):
         rng = np.random.default_rng([seed, 7, epoch])
