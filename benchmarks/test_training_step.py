@@ -45,18 +45,16 @@ def _peak_flops() -> float | None:
 @functools.lru_cache(maxsize=None)
 def _measured_peak() -> float:
     """Best of several large square matrix products, FLOP/s: bf16 on CUDA, fp32 on the CPU."""
-    n, dtype = (8192, torch.bfloat16) if DEVICE.type == "cuda" else (2048, torch.float32)
+    n, dtype, repeats = (8192, torch.bfloat16, 10) if DEVICE.type == "cuda" else (2048, torch.float32, 1)
     a, b = (torch.randn(n, n, device=DEVICE, dtype=dtype) for _ in range(2))
     best = float("inf")
     for _ in range(6):
-        if DEVICE.type == "cuda":
-            torch.cuda.synchronize(DEVICE)
+        _synchronise()
         tic = time.perf_counter()
-        for _ in range(10 if DEVICE.type == "cuda" else 1):
+        for _ in range(repeats):
             a @ b
-        if DEVICE.type == "cuda":
-            torch.cuda.synchronize(DEVICE)
-        best = min(best, (time.perf_counter() - tic) / (10 if DEVICE.type == "cuda" else 1))
+        _synchronise()
+        best = min(best, (time.perf_counter() - tic) / repeats)
     return 2 * n**3 / best
 
 
@@ -97,10 +95,14 @@ def _flops(step: str, batch: int) -> int:
     return counter.get_total_flops()
 
 
-def _step(fusion, batch):
-    losses = fusion.train_step(batch)
+def _synchronise() -> None:
     if DEVICE.type == "cuda":
         torch.cuda.synchronize(DEVICE)
+
+
+def _step(fusion, batch):
+    losses = fusion.train_step(batch)
+    _synchronise()
     return losses
 
 
@@ -129,4 +131,3 @@ def test_training_step(benchmark, record_value, step, batch, variant):
     peak = _peak_flops()
     if peak:
         record_value(f"{step} b{batch} % of bf16 peak", role, 100 * flops / seconds / peak, "%")
-

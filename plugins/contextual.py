@@ -89,8 +89,8 @@ class _BlockedMaxCX(torch.autograd.Function):
 
 
 def contextual_similarity(generated: torch.Tensor, target: torch.Tensor, h: float = BANDWIDTH) -> torch.Tensor:
-    """CX per image, (B,), with memory linear in the number of positions."""
-    g, t = _normalise(generated.float(), target.float())
+    """CX per image, (B,), with memory linear in the number of positions (fp32 inputs: see contextual_loss)."""
+    g, t = _normalise(generated, target)
     return torch.stack([_BlockedMaxCX.apply(gi, ti, h).mean() for gi, ti in zip(g, t)])
 
 
