@@ -11,15 +11,18 @@ import json
 import os
 import time
 import traceback
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from cmedl_bench.config import RunConfig, resolve_preset
+from cmedl_bench.config import RunConfig, require_seed, resolve_preset
 from cmedl_bench.errors import CmedlError, DatasetError
+from cmedl_bench.io.checkpoints import CorruptFileError
 from cmedl_bench.plugins import Registry, get_registry
 from cmedl_bench.selection import Selection, select
 
@@ -72,7 +75,7 @@ def check_data(dataset: Path, quiet: bool = False):
 def import_data(dataset: Path, dicom: Path | None = None, roi: str = "GTV*", images: Path | None = None,
                 labels: Path | None = None, label: str | None = None, cohort: str = "cbct", patient: str | None = None,
                 patient_pattern: str | None = None, case: str | None = None, overwrite: bool = False,
-                quiet: bool = False):
+                quiet: bool = False, series: str | None = None, resample_slices: bool = False):
     """Import DICOM + RTSTRUCT (``dicom``) or image files + label maps (``images``, ``labels``) into ``dataset``."""
     from cmedl_bench.data.importing import import_dicom, import_images
 
@@ -80,7 +83,8 @@ def import_data(dataset: Path, dicom: Path | None = None, roi: str = "GTV*", ima
         task = progress.add_task("importing", total=None, info="")
         advance = (lambda total: progress.update(task, total=total, advance=1))
         if dicom is not None:
-            return import_dicom(Path(dicom), Path(dataset), cohort, roi, patient, case, overwrite, advance)
+            return import_dicom(Path(dicom), Path(dataset), cohort, roi, patient, case, overwrite, advance, series,
+                                resample_slices)
         return import_images(Path(images), Path(labels), Path(dataset), cohort, label, patient_pattern, overwrite,
                              advance)
 
@@ -113,14 +117,16 @@ def _device(requested: str | None):
 
 def _open(selection, registry: Registry, *, translator: str, segmenter: str, fusion: str, dataset: str,
           data: Path | None, preset: str | None, seed: int, device: str | None, overrides, options, results: Path,
-          quiet: bool) -> tuple[_Run, dict[str, Any] | None]:
+          quiet: bool) -> _Run:
     from cmedl_bench.data.cache import ensure_dataset
     from cmedl_bench.data.checks import require_clean
     from cmedl_bench.data.layout import load_index
-    from cmedl_bench.results.records import read_record
 
-    from cmedl_bench.engine.distributed import device_for_rank, init_from_environment
+    from cmedl_bench.engine.distributed import device_for_rank, init_from_environment, world_size
 
+    require_seed(seed)
+    if Path(results).exists() and not Path(results).is_dir():
+        raise CmedlError(f"--results {results} is a file; it must be a folder (created if absent)")
     init_from_environment()  # under torchrun
     dev = _device(device_for_rank(device))
     resolved = resolve_preset(preset, dev.type == "cuda", overrides)
@@ -133,13 +139,36 @@ def _open(selection, registry: Registry, *, translator: str, segmenter: str, fus
     config = RunConfig(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset,
                        dataset_version=None if user_data else selection.dataset.capabilities.get("version"),
                        data_path=str(Path(data).resolve()) if user_data else None, seed=seed, preset=resolved,
-                       options={k: v for k, v in (options or {}).items() if v is not None})
+                       options={k: v for k, v in (options or {}).items() if v is not None}, device_type=dev.type,
+                       processes=world_size())
     with _progress(quiet) as progress:
         task = progress.add_task("checking the dataset", total=None, info="")
         require_clean(Path(data), progress=lambda total: progress.update(task, total=total, advance=1))
     index = load_index(Path(data))
-    run = _Run(registry, selection, config, dev, index, results)
-    return run, read_record(run.dir)
+    return _Run(registry, selection, config, dev, index, results)
+
+
+@contextmanager
+def _claimed(run: _Run, force: bool, quiet: bool) -> Iterator[dict[str, Any] | None]:
+    """Hold the run folder's lock (rank 0; a second identical run waits, then finds the first one's result) and
+    yield its previous record. A corrupt ``run.json`` is an error that names it, unless ``force`` starts afresh."""
+    from cmedl_bench.engine.distributed import is_main
+    from cmedl_bench.data.cache import run_folder_lock
+    from cmedl_bench.io.locks import exclusive
+    from cmedl_bench.results.records import read_record
+
+    def waiting(holder: str) -> None:
+        stderr.print(f"waiting: process {escape(holder)} is running this configuration in {escape(str(run.dir))}",
+                     highlight=False)
+
+    with exclusive(run_folder_lock(run.dir), waiting) if is_main() else nullcontext():
+        try:
+            previous = read_record(run.dir)
+        except CorruptFileError:
+            if not force:
+                raise
+            previous = None
+        yield previous
 
 
 def _cases(index, cohort: str, split: str, limit: int | None = None):
@@ -208,7 +237,7 @@ def _guarded(run: _Run, body: Callable[[], None]) -> dict[str, Any]:
 
 def _already_finished(run: _Run, previous: dict[str, Any] | None, force: bool) -> bool:
     if previous and previous.get("status") == "finished" and not force:
-        stderr.print(f"[green]already finished:[/] {run.dir} (use --force to retrain)")
+        stderr.print(f"[green]already finished:[/] {escape(str(run.dir))} (use --force to retrain)", highlight=False)
         return True
     return False
 
@@ -230,55 +259,56 @@ def run(translator: str = "cx", segmenter: str = "unet", fusion: str = "hint", d
     options = options if translator != "none" else None
     quiet = quiet or int(os.environ.get("RANK", "0")) > 0  # in data-parallel training rank 0 shows progress
     tic = time.perf_counter()
-    run_, previous = _open(selection, registry, translator=translator, segmenter=segmenter, fusion=fusion,
-                           dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
-                           options=options, results=results, quiet=quiet)
-    if _already_finished(run_, previous, force):
-        return previous
-    p = run_.config.preset
-    cohorts = tuple(selection.fusion.capabilities.get("cohorts", ("cbct",)))
-    groups = {"train": _cases(run_.index, "cbct", "train")}
-    if "mri" in cohorts:
-        groups["mri_train"] = _cases(run_.index, "mri", "train")
-    groups |= {"val": _cases(run_.index, "cbct", "val", p.max_val_cases),
-               "test": _cases(run_.index, "cbct", "test", p.max_test_cases)}
-    three_d = selection.segmenter.capabilities.get("dims", 2) == 3
-    prepared = _prepare(groups, p, quiet, min_depth=p.patch_depth if three_d else 1)
-    train = {"cbct": prepared["train"], "mri": prepared.get("mri_train", [])}
-    run_.timings["data_s"] = time.perf_counter() - tic
-    _start(run_, previous, force, ("last.pt", "best.pt", "translator.pt"))
+    run_ = _open(selection, registry, translator=translator, segmenter=segmenter, fusion=fusion,
+                 dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
+                 options=options, results=results, quiet=quiet)
+    with _claimed(run_, force, quiet) as previous:
+        if _already_finished(run_, previous, force):
+            return previous
+        p = run_.config.preset
+        cohorts = tuple(selection.fusion.capabilities.get("cohorts", ("cbct",)))
+        groups = {"train": _cases(run_.index, "cbct", "train")}
+        if "mri" in cohorts:
+            groups["mri_train"] = _cases(run_.index, "mri", "train")
+        groups |= {"val": _cases(run_.index, "cbct", "val", p.max_val_cases),
+                   "test": _cases(run_.index, "cbct", "test", p.max_test_cases)}
+        three_d = selection.segmenter.capabilities.get("dims", 2) == 3
+        prepared = _prepare(groups, p, quiet, min_depth=p.patch_depth if three_d else 1)
+        train = {"cbct": prepared["train"], "mri": prepared.get("mri_train", [])}
+        run_.timings["data_s"] = time.perf_counter() - tic
+        _start(run_, previous, force, ("last.pt", "best.pt", "translator.pt"))
 
-    def body() -> None:
-        from cmedl_bench.engine import distributed
-        from cmedl_bench.engine.devices import peak_memory, reset_peak_memory, seed_everything
-        from cmedl_bench.engine.performance import optimise
-        from cmedl_bench.fusion import FusionSpec
+        def body() -> None:
+            from cmedl_bench.engine import distributed
+            from cmedl_bench.engine.devices import peak_memory, reset_peak_memory, seed_everything
+            from cmedl_bench.engine.performance import optimise
+            from cmedl_bench.fusion import FusionSpec
 
-        seed_everything(seed)
-        reset_peak_memory(run_.device)
-        fusion_obj = selection.fusion.factory(FusionSpec(selection.segmenter, selection.translator, p, run_.device,
-                                                         dict(run_.config.options)))
-        optimise(fusion_obj.modules(), run_.device, p.compile)
-        distributed.synchronise(fusion_obj.modules(), fusion_obj.optimizers(), run_.device)
-        run_.record["translator"] = fusion_obj.translator_info
-        tic = time.perf_counter()
-        with _progress(quiet) as progress:
-            fusion_obj.before_fit(train, seed, run_.dir, progress)
-        fit_result = _fit(fusion_obj, train, prepared["val"], p, seed, run_.dir, quiet)
-        run_.timings["train_s"] = time.perf_counter() - tic
-        if not distributed.is_main():  # rank 0 scores and writes the results
-            return
-        tic = time.perf_counter()
-        rows = _evaluate(fusion_obj, prepared, p, run_.dir, run_.config.run_id, registry, quiet)
-        run_.timings["evaluate_s"] = time.perf_counter() - tic
-        run_.record["training"] = {"best_epoch": fit_result.best_epoch, "best_val_dsc": fit_result.best_val_dsc,
-                                   "epochs_run": len(fit_result.history), "stopped_early": fit_result.stopped_early}
-        run_.record["performance"] = {"train_slices_per_s": fit_result.slices_per_second,
-                                      **peak_memory(run_.device)}
-        _finish(run_, rows, fit_result.history, {"best_checkpoint": "best.pt", "last_checkpoint": "last.pt",
-                                                 "predictions": "predictions/"})
+            seed_everything(seed)
+            reset_peak_memory(run_.device)
+            fusion_obj = selection.fusion.factory(FusionSpec(selection.segmenter, selection.translator, p, run_.device,
+                                                             dict(run_.config.options)))
+            optimise(fusion_obj.modules(), run_.device, p.compile)
+            distributed.synchronise(fusion_obj.modules(), fusion_obj.optimizers(), run_.device)
+            run_.record["translator"] = fusion_obj.translator_info
+            tic = time.perf_counter()
+            with _progress(quiet) as progress:
+                fusion_obj.before_fit(train, seed, run_.dir, progress)
+            fit_result = _fit(fusion_obj, train, prepared["val"], p, seed, run_.dir, quiet)
+            run_.timings["train_s"] = time.perf_counter() - tic
+            if not distributed.is_main():  # rank 0 scores and writes the results
+                return
+            tic = time.perf_counter()
+            rows = _evaluate(fusion_obj, prepared, p, run_.dir, run_.config.run_id, registry, quiet)
+            run_.timings["evaluate_s"] = time.perf_counter() - tic
+            run_.record["training"] = {"best_epoch": fit_result.best_epoch, "best_val_dsc": fit_result.best_val_dsc,
+                                       "epochs_run": len(fit_result.history), "stopped_early": fit_result.stopped_early}
+            run_.record["performance"] = {"train_slices_per_s": fit_result.slices_per_second,
+                                          **peak_memory(run_.device)}
+            _finish(run_, rows, fit_result.history, {"best_checkpoint": "best.pt", "last_checkpoint": "last.pt",
+                                                     "predictions": "predictions/"})
 
-    return _guarded(run_, body)
+        return _guarded(run_, body)
 
 
 def run_parallel(processes: int, **run_kwargs: Any) -> dict[str, Any]:
@@ -288,6 +318,14 @@ def run_parallel(processes: int, **run_kwargs: Any) -> dict[str, Any]:
     from cmedl_bench.engine.distributed import launch
 
     cuda = select_device(run_kwargs.get("device")).type == "cuda"
+    preset = resolve_preset(run_kwargs.get("preset"), cuda, run_kwargs.get("overrides"))
+    batches = {"batch_size": preset.batch_size}
+    if run_kwargs.get("translator", "none") != "none":
+        batches["translator_batch_size"] = preset.translator_batch_size
+    for name, size in batches.items():
+        if size % processes:
+            raise CmedlError(f"--gpus {processes}: the {preset.name} preset's {name} ({size}) cannot be "
+                             f"split over {processes} processes; use a divisor of it")
     return launch(processes, cuda, _run_one_rank, run_kwargs)
 
 
@@ -320,12 +358,12 @@ def _losses(row: dict[str, float]) -> str:
 
 
 def _evaluate(fusion_obj, prepared, preset, run_dir, run_id, registry, quiet) -> list[dict[str, Any]]:
-    import torch
-
-    from cmedl_bench.data.layout import write_volume
+    from cmedl_bench.data.identifiers import inside
+    from cmedl_bench.data.layout import write_on_source_grid
+    from cmedl_bench.io.checkpoints import load_checkpoint
     from cmedl_bench.scoring import score_case
 
-    best = torch.load(run_dir / "best.pt", map_location=fusion_obj.device, weights_only=True)
+    best = load_checkpoint(run_dir / "best.pt", fusion_obj.device)
     fusion_obj.load_weights(best["weights"])
     fusion_obj.train(False)
     metrics = registry.metric_functions("segmentation")
@@ -338,8 +376,8 @@ def _evaluate(fusion_obj, prepared, preset, run_dir, run_id, registry, quiet) ->
                 probability = fusion_obj.predict_probability(head, p)
                 mask = (probability > 0.5).astype("uint8")
                 volume = p.volume
-                write_volume(run_dir / "predictions" / head / f"{volume.case.case_id}.nii.gz", mask,
-                             volume.spacing_zyx, volume.origin, volume.direction)
+                write_on_source_grid(inside(run_dir, run_dir / "predictions" / head / f"{volume.case.case_id}.nii.gz"),
+                                     mask, volume)
                 for name, value in score_case(metrics, mask, volume.label, volume.spacing_zyx).items():
                     rows.append({"run_id": run_id, "split": split, "case": volume.case.case_id, "head": head,
                                  "metric": name, "value": value.value, "flag": value.flag})
@@ -394,7 +432,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _finish(run: _Run, rows: list[dict[str, Any]], history: list[dict[str, float]], files: dict[str, str]) -> None:
-    from cmedl_bench.data.layout import atomic_write_text
+    from cmedl_bench.io.atomic import atomic_write_text
     from cmedl_bench.results.figures import plot_learning_curves
     from cmedl_bench.results.records import now, write_record, write_rows
 
@@ -423,42 +461,43 @@ def translate(translator: str = "cx", dataset: str = "phantom", data: Path | Non
     component = registry.get("translator", translator)
     selection = Selection(fusion=None, segmenter=None, translator=component, dataset=registry.get("dataset", dataset))
     tic = time.perf_counter()
-    run_, previous = _open(selection, registry, translator=translator, segmenter="none", fusion="translate",
-                           dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
-                           options=options, results=results, quiet=quiet)
-    if _already_finished(run_, previous, force):
-        return previous
-    p = run_.config.preset
-    prepared = _prepare({"cbct_train": _cases(run_.index, "cbct", "train"),
-                         "mri_train": _cases(run_.index, "mri", "train"),
-                         "val": _cases(run_.index, "cbct", "val", p.max_val_cases),
-                         "test": _cases(run_.index, "cbct", "test", p.max_test_cases)}, p, quiet)
-    run_.timings["data_s"] = time.perf_counter() - tic
-    _start(run_, previous, force, ("translator.pt",))
+    run_ = _open(selection, registry, translator=translator, segmenter="none", fusion="translate",
+                 dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
+                 options=options, results=results, quiet=quiet)
+    with _claimed(run_, force, quiet) as previous:
+        if _already_finished(run_, previous, force):
+            return previous
+        p = run_.config.preset
+        prepared = _prepare({"cbct_train": _cases(run_.index, "cbct", "train"),
+                             "mri_train": _cases(run_.index, "mri", "train"),
+                             "val": _cases(run_.index, "cbct", "val", p.max_val_cases),
+                             "test": _cases(run_.index, "cbct", "test", p.max_test_cases)}, p, quiet)
+        run_.timings["data_s"] = time.perf_counter() - tic
+        _start(run_, previous, force, ("translator.pt",))
 
-    def body() -> None:
-        from cmedl_bench.engine.devices import seed_everything
+        def body() -> None:
+            from cmedl_bench.engine.devices import seed_everything
 
-        seed_everything(seed)
-        from cmedl_bench.engine import distributed
-        from cmedl_bench.engine.performance import optimise
-        from cmedl_bench.translator import build_translator
+            seed_everything(seed)
+            from cmedl_bench.engine import distributed
+            from cmedl_bench.engine.performance import optimise
+            from cmedl_bench.translator import build_translator
 
-        model = build_translator(component, p, run_.device, run_.config.options)
-        optimise(model.modules(), run_.device, p.compile)
-        run_.record["translator"] = model.info
-        tic = time.perf_counter()
-        history = _fit_translator(model, prepared["cbct_train"], prepared["mri_train"], p, seed,
-                                  run_.dir / "translator.pt", quiet)
-        run_.timings["train_s"] = time.perf_counter() - tic
-        if not distributed.is_main():
-            return
-        tic = time.perf_counter()
-        rows = _score_translation(model, prepared, p, run_, quiet)
-        run_.timings["evaluate_s"] = time.perf_counter() - tic
-        _finish(run_, rows, history, {"translator": "translator.pt", "examples": "translation_examples.png"})
+            model = build_translator(component, p, run_.device, run_.config.options)
+            optimise(model.modules(), run_.device, p.compile)
+            run_.record["translator"] = model.info
+            tic = time.perf_counter()
+            history = _fit_translator(model, prepared["cbct_train"], prepared["mri_train"], p, seed,
+                                      run_.dir / "translator.pt", quiet)
+            run_.timings["train_s"] = time.perf_counter() - tic
+            if not distributed.is_main():
+                return
+            tic = time.perf_counter()
+            rows = _score_translation(model, prepared, p, run_, quiet)
+            run_.timings["evaluate_s"] = time.perf_counter() - tic
+            _finish(run_, rows, history, {"translator": "translator.pt", "examples": "translation_examples.png"})
 
-    return _guarded(run_, body)
+        return _guarded(run_, body)
 
 
 def _fit_translator(model, cbct, mri, preset, seed, checkpoint, quiet):
@@ -524,6 +563,8 @@ def sweep(suite_name: str = "paper", seeds: tuple[int, ...] = (0,), rows: list[t
     from cmedl_bench.suites import suite
 
     grid = rows if rows is not None else suite(suite_name)
+    for seed in seeds:
+        require_seed(seed)
     registry = get_registry()
     dataset = run_kwargs.get("dataset", "phantom")
     for translator, segmenter, fusion in grid:  # every row is checked before the first one trains
@@ -579,6 +620,8 @@ def evaluate(pred: Path, ref: Path, name: str, results: Path = DEFAULT_RESULTS, 
 
     if not name.strip():
         raise CmedlError("--name must not be empty")
+    if Path(results).exists() and not Path(results).is_dir():
+        raise CmedlError(f"--results {results} is a file; it must be a folder (created if absent)")
     registry = get_registry()
     reference = load_reference(Path(ref), splits)
     config = {"method": name, "pred": str(Path(pred).resolve()), "ref": reference.dataset["path"],
@@ -591,10 +634,10 @@ def evaluate(pred: Path, ref: Path, name: str, results: Path = DEFAULT_RESULTS, 
         task = progress.add_task("scoring predictions", total=len(reference.cases), info="")
         rows, used, problems = score_predictions(Path(pred), reference, registry.metric_functions("segmentation"),
                                                  label, on_case=lambda: progress.advance(task))
-    if not rows:
+    if not used:
         raise CmedlError(f"no prediction in {pred} could be scored: " + "; ".join(problems.lines()))
     for line in problems.lines():
-        stderr.print(f"[yellow]warning:[/] {line}", highlight=False)
+        stderr.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
     rows = [{"run_id": run_id, **row} for row in rows]
     run_dir = Path(results) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -604,7 +647,7 @@ def evaluate(pred: Path, ref: Path, name: str, results: Path = DEFAULT_RESULTS, 
               "config_hash": config_hash, "seed": None, "dataset": reference.dataset,
               "metrics": metric_definitions(registry), "git": git_revision(), "versions": package_versions(),
               "problems": {"missing": problems.missing, "extra": problems.extra, "geometry": problems.geometry,
-                           "unreadable": problems.unreadable},
+                           "unreadable": problems.unreadable, "reoriented": problems.reoriented},
               "prediction_files": used, "timings": {"evaluate_s": time.perf_counter() - tic},
               "summary": summarise(rows), "files": {"per_case": "per_case.parquet"}}
     write_record(run_dir, record)

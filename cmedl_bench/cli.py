@@ -16,6 +16,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cmedl_bench import __version__
@@ -156,7 +157,7 @@ def translate(
     features = record.get("translator", {}).get("cx_features")
     if features:
         stderr.print(f"contextual-loss features: {features}")
-    stderr.print(f"run folder: {results / record['run_id']}")
+    stderr.print(f"run folder: {escape(str(results / record['run_id']))}", highlight=False)
 
 
 def _print_summary(record: dict, results: Path) -> None:
@@ -177,7 +178,7 @@ def _print_summary(record: dict, results: Path) -> None:
     kl = record["summary"].get("test", {}).get("translator", {}).get("kl")
     if kl:
         stdout.print(f"pseudo-MRI KL to real MRI (test): {kl['mean']:.3f} ± {kl['sd']:.3f}")
-    stderr.print(f"run folder: {results / record['run_id']}")
+    stderr.print(f"run folder: {escape(str(results / record['run_id']))}", highlight=False)
 
 
 def _key_values(values: list[str], option: str) -> dict[str, str]:
@@ -236,8 +237,8 @@ def sweep(
                               f"{record.get('timings', {}).get('total_s', 0):.0f}")
         stdout.print(table)
     for outcome in failed:
-        stderr.print(f"[red]failed:[/] {outcome.job.label}: {outcome.error}\n  log: {outcome.log}\n  re-run alone: "
-                     f"{outcome.job.command()}", highlight=False)
+        details = f"{outcome.job.label}: {outcome.error}\n  log: {outcome.log}\n  re-run alone: {outcome.job.command()}"
+        stderr.print(f"[red]failed:[/] {escape(details)}", highlight=False)
     if failed:
         raise typer.Exit(1)
 
@@ -265,7 +266,7 @@ def sensitivity(
         table.add_row(name, f"{case['unperturbed']:.3f}", f"{case['mean']:.3f}", f"{case['sd']:.3f}")
     stdout.print(table)
     stdout.print(f"mSD = {result['mean_sd']:.4f}")
-    stderr.print(f"plot: {Path(run_dir) / 'sensitivity.png'}")
+    stderr.print(f"plot: {escape(str(Path(run_dir) / 'sensitivity.png'))}", highlight=False)
 
 
 @app.command()
@@ -299,7 +300,7 @@ def evaluate(
                       f"{metrics['hd95']['mean']:.2f} ± {metrics['hd95']['sd']:.2f}",
                       str(max(m["flagged"] for m in metrics.values())))
     stdout.print(table)
-    stderr.print(f"run folder: {results / record['run_id']}")
+    stderr.print(f"run folder: {escape(str(results / record['run_id']))}", highlight=False)
 
 
 def _thresholds(values: list[str]) -> dict[str, float]:
@@ -336,15 +337,13 @@ def report(
     board = report_api(results or [_RESULTS], reference=reference, alpha=alpha)
     failures = check_thresholds(board, thresholds)
     if fmt == "html":
-        from cmedl_bench.data.layout import atomic_write_text
+        from cmedl_bench.io.atomic import atomic_write_text
         from cmedl_bench.results.html_report import to_html
 
         target = out or Path("leaderboard.html")
         atomic_write_text(target, to_html(board))
-        stderr.print(f"wrote {target}")
+        stderr.print(f"wrote {escape(str(target))}", highlight=False)
     elif fmt == "table":
-        from rich.markup import escape
-
         from cmedl_bench.results.render import footnotes, rich_table
 
         wide = stdout if stdout.is_terminal else Console(width=180)
@@ -356,14 +355,14 @@ def report(
 
         text = {"md": render.to_markdown, "csv": render.to_csv, "json": render.to_json}[fmt](board)
         if out:
-            from cmedl_bench.data.layout import atomic_write_text
+            from cmedl_bench.io.atomic import atomic_write_text
 
             atomic_write_text(out, text)
-            stderr.print(f"wrote {out}")
+            stderr.print(f"wrote {escape(str(out))}", highlight=False)
         else:
             sys.stdout.write(text)
     for failure in failures:
-        stderr.print(f"[red]below threshold:[/] {failure}", highlight=False)
+        stderr.print(f"[red]below threshold:[/] {escape(failure)}", highlight=False)
     if failures:
         raise typer.Exit(1)
 
@@ -396,8 +395,6 @@ def data_check(
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Validate a dataset before training: every problem with the file it is in. Exit code 1 when errors exist."""
-    from rich.markup import escape
-
     from cmedl_bench.api import check_data
 
     report = check_data(dataset, quiet=quiet)
@@ -436,6 +433,10 @@ def data_import(
     patient_pattern: Optional[str] = typer.Option(None, help="Regex whose first group is the patient id in a "
                                                              "case id, e.g. '^(P\\d+)_W'."),
     case: Optional[str] = typer.Option(None, help="Case id when the DICOM folder holds one contoured series."),
+    series: Optional[str] = typer.Option(None, help="SeriesInstanceUID the RTSTRUCT's contours are drawn on, when "
+                                                    "the series it references is not in the folder."),
+    resample_slices: bool = typer.Option(False, help="Interpolate a DICOM series with uneven slice spacing onto a "
+                                                     "uniform grid instead of refusing it."),
     overwrite: bool = typer.Option(False, help="Replace cases that already exist."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
@@ -446,18 +447,18 @@ def data_import(
         raise CmedlError("give either --dicom DIR, or --images DIR with --labels DIR")
     imported = import_data(dataset, dicom=dicom, roi=roi, images=images, labels=labels, label=label, cohort=cohort,
                            patient=patient, patient_pattern=patient_pattern, case=case, overwrite=overwrite,
-                           quiet=quiet)
+                           quiet=quiet, series=series, resample_slices=resample_slices)
     table = Table(title=f"imported into {dataset} ({cohort})")
     for column in ("case", "patient", "tumour voxels", "source"):
         table.add_column(column, overflow="fold")
     for c in imported:
         source = ", ".join(f"{k}={v}" for k, v in c.source.items() if k in ("rois", "value", "label_resampled"))
-        table.add_row(c.case_id, c.patient, str(c.tumour_voxels), source)
+        table.add_row(c.case_id, c.patient, str(c.tumour_voxels), escape(source))
     stdout.print(table)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    stderr.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    stderr.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
 
 
 class Terminated(KeyboardInterrupt):
@@ -484,5 +485,5 @@ def main() -> None:
     except CmedlError as exc:
         if os.environ.get("CMEDL_BENCH_DEBUG"):
             raise
-        stderr.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        stderr.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -78,6 +78,8 @@ class RunConfig:
     seed: int = 0
     preset: Preset = field(default_factory=lambda: PRESETS["cpu"])
     options: dict[str, Any] = field(default_factory=dict)  # component options, e.g. gan_mode, vgg19 weights
+    device_type: str = "cpu"  # cpu or cuda: CUDA runs use bf16 autocast and other kernels, so results differ
+    processes: int = 1  # data-parallel processes (--gpus): batch-norm statistics and image pools are per process
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,4 +104,20 @@ def resolve_preset(name: str | None, cuda_available: bool, overrides: dict[str, 
     unknown = set(overrides) - valid
     if unknown:
         raise CmedlError(f"unknown preset field(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(valid))}")
+    for name, value in overrides.items():
+        if name in _POSITIVE and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise CmedlError(f"{_OPTION_NAMES.get(name, name)} must be a whole number of at least 1, not {value!r}")
     return replace(preset, **overrides)
+
+
+#: preset fields that count something and must be at least 1 (0 epochs would train nothing and leave no checkpoint)
+_POSITIVE = {"crop_size", "batch_size", "max_epochs", "patience", "translator_epochs", "translator_batch_size",
+             "translator_crop_size", "patch_depth"}
+_OPTION_NAMES = {"max_epochs": "--epochs", "translator_epochs": "--epochs"}
+
+
+def require_seed(seed: object) -> int:
+    """Seeds seed numpy's generators, which take non-negative integers only."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise CmedlError(f"--seed must be a non-negative whole number, not {seed!r}")
+    return seed

@@ -9,8 +9,12 @@ Nothing here stops at the first bad case:
 - a reference case without a prediction is scored as an empty prediction (the method produced nothing for it), so
   a method cannot improve its mean by skipping hard cases; the row carries the flag ``missing_prediction``;
 - a prediction without a reference case is listed as extra and ignored;
-- a prediction on another grid (size, spacing, origin or direction) cannot be compared voxel by voxel: it is
-  listed with what differs and left out; unreadable files likewise.
+- a prediction that holds the reference's voxels in another axis order or direction (RAS-based tools write such
+  files) is re-indexed onto the reference grid, voxel-exactly (:func:`cmedl_bench.data.geometry.onto_grid`), and
+  listed as reoriented;
+- a prediction on another grid, or an unreadable one, cannot be compared voxel by voxel: it is scored as an empty
+  prediction with the flag ``geometry_mismatch`` or ``unreadable_prediction`` and listed, so that no case is ever
+  dropped from n.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from cmedl_bench.data.geometry import grid_difference, onto_grid
+from cmedl_bench.data.identifiers import require_id
 from cmedl_bench.data.layout import IMAGE_ENDINGS, image_files
 from cmedl_bench.errors import CmedlError
 
@@ -53,7 +59,8 @@ def load_reference(ref: Path, splits: tuple[str, ...]) -> Reference:
     files = image_files(ref)
     if not files:
         raise CmedlError(f"--ref {ref} holds no image files ({', '.join(IMAGE_ENDINGS)})")
-    return Reference([ReferenceCase(case_id, splits[0], path) for case_id, path in files.items()],
+    return Reference([ReferenceCase(require_id("case", case_id, path), splits[0], path)
+                      for case_id, path in files.items()],
                      {"name": ref.name, "version": None, "path": str(ref.resolve())})
 
 
@@ -63,6 +70,7 @@ class Problems:
     extra: list[str] = field(default_factory=list)
     geometry: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    reoriented: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = []
@@ -71,18 +79,11 @@ class Problems:
                        + ", ".join(self.missing))
         if self.extra:
             out.append(f"{len(self.extra)} prediction(s) without a reference case, ignored: " + ", ".join(self.extra))
-        out += [f"left out, {line}" for line in self.geometry + self.unreadable]
+        out += [f"scored as empty, {line}" for line in self.geometry + self.unreadable]
+        if self.reoriented:
+            out.append(f"{len(self.reoriented)} prediction(s) in another orientation of the reference grid, "
+                       f"re-indexed onto it: " + ", ".join(self.reoriented))
         return out
-
-
-def _geometry_difference(pred, ref) -> str | None:
-    checks = (("size", pred.GetSize(), ref.GetSize(), 0), ("spacing", pred.GetSpacing(), ref.GetSpacing(), 1e-4),
-              ("origin", pred.GetOrigin(), ref.GetOrigin(), 1e-3),
-              ("direction", pred.GetDirection(), ref.GetDirection(), 1e-5))
-    for name, a, b, tol in checks:
-        if len(a) != len(b) or not np.allclose(a, b, rtol=0, atol=tol):
-            return f"{name} {tuple(round(float(v), 4) for v in a)} vs reference {tuple(round(float(v), 4) for v in b)}"
-    return None
 
 
 def _mask(image, label: int | None) -> np.ndarray:
@@ -115,25 +116,41 @@ def score_predictions(pred: Path, reference: Reference, metrics: dict[str, Calla
         reference_mask = _mask(ref_image, None)
         spacing = ref_image.GetSpacing()[::-1]
         path = predictions.get(case.case_id)
-        missing = path is None
-        if missing:
-            problems.missing.append(case.case_id)
-            prediction = np.zeros_like(reference_mask)
-        else:
-            try:
-                pred_image = sitk.ReadImage(str(path))
-            except RuntimeError as exc:
-                problems.unreadable.append(f"{path}: unreadable prediction ({str(exc).strip()[:80]})")
-                continue
-            difference = _geometry_difference(pred_image, ref_image)
-            if difference:
-                problems.geometry.append(f"{path}: geometry differs from {case.label_path.name}: {difference}")
-                continue
-            prediction = _mask(pred_image, label)
+        prediction, flag = _read_prediction(path, ref_image, case, label, problems)
+        if flag is None:
             used[case.case_id] = str(path.resolve())
+        else:
+            prediction = np.zeros_like(reference_mask)
         for name, value in score_case(metrics, prediction, reference_mask, spacing).items():
             rows.append({"split": case.split, "case": case.case_id, "head": "prediction", "metric": name,
-                         "value": value.value, "flag": "missing_prediction" if missing else value.flag})
+                         "value": value.value, "flag": flag or value.flag})
         if on_case:
             on_case()
     return rows, used, problems
+
+
+def _read_prediction(path: Path | None, ref_image, case: ReferenceCase, label: int | None,
+                     problems: Problems) -> tuple[np.ndarray | None, str | None]:
+    """The prediction mask on the reference grid and no flag; or None and the flag that says why it is scored as
+    an empty prediction (recorded in ``problems``)."""
+    import SimpleITK as sitk
+
+    if path is None:
+        problems.missing.append(case.case_id)
+        return None, "missing_prediction"
+    try:
+        pred_image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        problems.unreadable.append(f"{path}: unreadable prediction ({str(exc).strip()[:80]})")
+        return None, "unreadable_prediction"
+    difference = grid_difference(pred_image, ref_image)
+    if difference:
+        moved = onto_grid(pred_image, ref_image)
+        if moved is None:
+            name, ours, theirs = difference
+            problems.geometry.append(f"{path}: geometry differs from {case.label_path.name}: {name} {ours} vs "
+                                     f"reference {theirs}")
+            return None, "geometry_mismatch"
+        problems.reoriented.append(case.case_id)
+        pred_image = moved
+    return _mask(pred_image, label), None

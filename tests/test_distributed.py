@@ -23,8 +23,13 @@ def test_two_processes_equal_one_process_on_the_same_global_batch(tmp_path, smal
                   device="cpu", quiet=True, overrides={"max_epochs": 2, "steps_per_epoch": 3})
     single = ddp_helpers.train_rank(kwargs | {"results": tmp_path / "one"})
     parallel = launch(2, False, ddp_helpers.train_rank, kwargs | {"results": tmp_path / "two"})
-    assert single["run_id"] == parallel["run_id"] and parallel["status"] == "finished"
-    one, two = (tmp_path / folder / single["run_id"] for folder in ("one", "two"))
+    assert parallel["status"] == "finished"
+    # the number of processes changes results (per-process batch norm and pools), so it is part of the hash
+    assert (single["config"]["processes"], parallel["config"]["processes"]) == (1, 2)
+    assert single["run_id"] != parallel["run_id"]
+    assert {k: v for k, v in single["config"].items() if k != "processes"} == {
+        k: v for k, v in parallel["config"].items() if k != "processes"}
+    one, two = tmp_path / "one" / single["run_id"], tmp_path / "two" / parallel["run_id"]
     weights_one = torch.load(one / "last.pt", weights_only=True)["training"]["weights"]["segmenter"]
     weights_two = torch.load(two / "last.pt", weights_only=True)["training"]["weights"]["segmenter"]
     for name, tensor in weights_one.items():

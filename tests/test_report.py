@@ -41,7 +41,7 @@ def test_evaluate_scores_exactly_what_the_run_scored(results):
     trained = trained.set_index(["split", "case", "metric"])["value"].sort_index()
     outside = pd.read_parquet(folder / evaluation["run_id"] / "per_case.parquet")
     outside = outside.set_index(["split", "case", "metric"])
-    assert evaluation["problems"] == {"missing": [], "extra": [], "geometry": [], "unreadable": []}
+    assert evaluation["problems"] == {"missing": [], "extra": [], "geometry": [], "unreadable": [], "reoriented": []}
     assert len(trained) > 0
     pd.testing.assert_series_equal(outside["value"].sort_index(), trained, check_names=False)
 
@@ -117,7 +117,8 @@ def test_evaluate_reports_missing_extra_and_mismatched_cases(results, small_phan
     assert record["problems"]["extra"] == ["NOT_A_CASE"]
     assert len(record["problems"]["geometry"]) == 1 and files[1].name in record["problems"]["geometry"][0]
     rows = pd.read_parquet(tmp_path / "res" / record["run_id"] / "per_case.parquet")
-    assert files[1].name.removesuffix(".nii.gz") not in set(rows["case"])
+    mismatched = rows[(rows["case"] == files[1].name.removesuffix(".nii.gz")) & (rows["metric"] == "dsc")]
+    assert mismatched["flag"].tolist() == ["geometry_mismatch"] and mismatched["value"].tolist() == [0.0]
     dsc = rows[(rows["case"] == missing) & (rows["metric"] == "dsc")].iloc[0]
     assert dsc["value"] == 0.0 and dsc["flag"] == "missing_prediction"
     assert "without a prediction" in result.stderr and "geometry differs" in result.stderr

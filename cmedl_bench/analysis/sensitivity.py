@@ -17,7 +17,9 @@ import torch
 from torch import nn
 
 from cmedl_bench.config import Preset
-from cmedl_bench.data.layout import atomic_write_text, load_index, read_volume
+from cmedl_bench.data.layout import load_index, read_volume
+from cmedl_bench.io.atomic import atomic_write_text
+from cmedl_bench.io.checkpoints import load_checkpoint
 from cmedl_bench.data.preprocessing import prepare
 from cmedl_bench.engine.devices import select_device
 from cmedl_bench.engine.fit import volume_dsc
@@ -48,7 +50,7 @@ def rebuild(record: dict[str, Any], run_dir: Path, device: torch.device):
     spec = FusionSpec(registry.get("segmenter", config["segmenter"]), translator, Preset(**config["preset"]), device,
                       dict(config.get("options") or {}))
     fusion = registry.get("fusion", config["fusion"]).factory(spec)
-    fusion.load_weights(torch.load(run_dir / "best.pt", map_location=device, weights_only=True)["weights"])
+    fusion.load_weights(load_checkpoint(run_dir / "best.pt", device)["weights"])
     fusion.train(False)
     return fusion
 

@@ -1,11 +1,13 @@
-"""Where generated datasets live: ``$CMEDL_BENCH_CACHE`` or ``~/.cache/cmedl-bench``."""
+"""The cache, ``$CMEDL_BENCH_CACHE`` or ``~/.cache/cmedl-bench``: generated datasets, the marks of checked datasets,
+and the lock files of run folders (kept here so that a results folder holds nothing but run folders)."""
 
 from __future__ import annotations
 
-import fcntl
+import hashlib
 import os
 from pathlib import Path
 
+from cmedl_bench.io.locks import exclusive
 from cmedl_bench.plugins import Component
 
 
@@ -20,9 +22,13 @@ def ensure_dataset(component: Component, seed: int, size: str, progress=None) ->
     root = cache_dir() / "datasets" / f"{stem}-{size}-seed{seed}"
     if (root / "dataset.json").exists():
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f".{root.name}.lock", "w") as lock:  # parallel sweep jobs: one generates, others wait
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(root.parent / f".{root.name}.lock"):  # parallel sweep jobs: one generates, others wait
         if not (root / "dataset.json").exists():
             component.factory(root, seed=seed, size=size, progress=progress)
     return root
+
+
+def run_folder_lock(run_dir: Path) -> Path:
+    """The lock file of a run folder, named by the folder's absolute path."""
+    key = hashlib.sha256(str(Path(run_dir).resolve()).encode()).hexdigest()[:32]
+    return cache_dir() / "locks" / f"{key}.lock"

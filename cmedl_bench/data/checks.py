@@ -2,10 +2,15 @@
 
 Every finding names the file it is about. Errors make ``run`` refuse the dataset; warnings are printed.
 
-- layout: files listed but missing, unknown cohorts, splits naming unknown patients or one patient twice;
-- per case: image/label geometry mismatch (size, spacing, origin, direction), non-3D volumes, NaN or infinite
-  voxels, empty or non-binary labels, intensities implausible for the modality (CBCT in HU: air and lung well below
-  -500 HU and nothing beyond the metal range; MRI magnitudes are not negative);
+- layout: fields of the wrong type, case or patient ids that are not identifiers
+  (:mod:`cmedl_bench.data.identifiers`), files listed but missing, unknown cohorts, splits naming unknown patients
+  or one patient twice;
+- per case: image/label geometry mismatch (size, spacing, origin, direction), non-3D or vector volumes, NaN or
+  infinite voxels (read raw for NIfTI), empty or non-binary labels, intensities implausible for the modality (CBCT in
+  HU: air and lung well below -500 HU and nothing beyond the metal range; MRI magnitudes are not negative),
+  implausible spacing (warning);
+- across cases: identical scans under two case ids (in two splits this leaks test data into training), mixed
+  orientations (warning; training reorients, :mod:`cmedl_bench.data.geometry`);
 - across cases: identical scans under two case ids (in two splits this leaks test data into training);
 - splits: a CBCT split without patients, no training case with tumour voxels, no MRI training cohort (warning: the
   rows with a translator need it).
@@ -24,10 +29,11 @@ from typing import Callable
 
 import numpy as np
 
-from cmedl_bench.data.layout import SPLITS, DatasetIndex, scan_layout
+from cmedl_bench.data.geometry import CANONICAL_ORIENTATION, grid_difference, orientation, spacing_warning
+from cmedl_bench.data.layout import SPLITS, DatasetIndex, non_finite_voxels, scan_layout
 from cmedl_bench.errors import DatasetError
 
-CHECKS_VERSION = 1
+CHECKS_VERSION = 2
 #: plausible HU of CBCT: the 1st percentile is air or lung, the 99.9th below dense bone or metal streak levels
 CBCT_LOW_PERCENTILE_MAX_HU = -500.0
 CBCT_HIGH_PERCENTILE_MAX_HU = 4000.0
@@ -46,6 +52,7 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     cases: int = 0
     splits_source: str = "splits.json"
+    orientations: dict[str, list[str]] = field(default_factory=dict)  # orientation code -> case ids
 
     @property
     def errors(self) -> list[Finding]:
@@ -53,21 +60,6 @@ class CheckReport:
 
     def add(self, severity: str, file, problem: str) -> None:
         self.findings.append(Finding(severity, str(file), problem))
-
-
-def _geometry(image) -> dict[str, tuple]:
-    return {"size": image.GetSize(), "spacing": image.GetSpacing(), "origin": image.GetOrigin(),
-            "direction": image.GetDirection()}
-
-
-def _geometry_problem(image, label) -> str | None:
-    tolerances = {"size": 0, "spacing": 1e-4, "origin": 1e-3, "direction": 1e-5}
-    a, b = _geometry(image), _geometry(label)
-    for name, tol in tolerances.items():
-        if len(a[name]) != len(b[name]) or not np.allclose(a[name], b[name], rtol=0, atol=tol):
-            show = (lambda v: tuple(round(float(x), 3) for x in v))
-            return f"label {name} {show(b[name])} differs from the image's {show(a[name])}"
-    return None
 
 
 def _intensity_problem(cohort: str, image: np.ndarray) -> str | None:
@@ -85,35 +77,38 @@ def _intensity_problem(cohort: str, image: np.ndarray) -> str | None:
     return None
 
 
+def _read(report: CheckReport, path: Path, what: str):
+    """The image, or None with the reason recorded (unreadable, not 3D, vector voxels)."""
+    from cmedl_bench.data.layout import read_image
+
+    try:
+        return read_image(path, what, finite=False)
+    except DatasetError as exc:
+        report.add("error", path, str(exc).removeprefix(f"{path}: "))
+        return None
+
+
 def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, tuple[str, str | None]]) -> bool:
     """Content checks of one case; returns whether its label has tumour voxels."""
     import SimpleITK as sitk
 
-    try:
-        image = sitk.ReadImage(str(case.image_path))
-    except RuntimeError as exc:
-        report.add("error", case.image_path, f"unreadable ({str(exc).strip().splitlines()[0][:100]})")
+    image = _read(report, case.image_path, "image")
+    label = _read(report, case.label_path, "label")
+    if image is None or label is None:
         return False
-    try:
-        label = sitk.ReadImage(str(case.label_path))
-    except RuntimeError as exc:
-        report.add("error", case.label_path, f"unreadable ({str(exc).strip().splitlines()[0][:100]})")
-        return False
-    if image.GetDimension() != 3 or label.GetDimension() != 3:
-        report.add("error", case.image_path, f"expected 3D volumes, got a {image.GetDimension()}D image and a "
-                                             f"{label.GetDimension()}D label")
-        return False
-    problem = _geometry_problem(image, label)
-    if problem:
-        report.add("error", case.label_path, problem)
+    difference = grid_difference(label, image)
+    if difference:
+        name, ours, theirs = difference
+        report.add("error", case.label_path, f"label {name} {ours} differs from the image's {theirs}")
+    warning = spacing_warning(image)
+    if warning:
+        report.add("warning", case.image_path, warning)
+    report.orientations.setdefault(orientation(image), []).append(case.case_id)
     array = sitk.GetArrayViewFromImage(image)
-    finite = np.isfinite(array)
-    if not finite.all():
-        report.add("error", case.image_path, f"{int((~finite).sum())} NaN or infinite voxels")
-    else:
-        problem = _intensity_problem(case.cohort, array)
-        if problem:
-            report.add("error", case.image_path, problem)
+    non_finite = non_finite_voxels(case.image_path, image)
+    problem = f"{non_finite} NaN or infinite voxels" if non_finite else _intensity_problem(case.cohort, array)
+    if problem:
+        report.add("error", case.image_path, problem)
     values = np.unique(sitk.GetArrayViewFromImage(label))
     has_tumour = bool((values != 0).any())
     if not set(values.tolist()) <= {0, 1}:
@@ -191,6 +186,11 @@ def check_dataset(root: Path, progress: Callable[[int], None] | None = None) -> 
         if progress:
             progress(len(cases))
     _check_splits(report, index, tumour_in_train)
+    if len(report.orientations) > 1:
+        report.add("warning", root / "dataset.json", "mixed orientations: " + "; ".join(
+            f"{code} ({len(ids)} case(s), e.g. {ids[0]})" for code, ids in sorted(report.orientations.items()))
+            + f"; training reads every volume in {CANONICAL_ORIENTATION} and writes predictions on each scan's "
+              f"own grid")
     return report
 
 

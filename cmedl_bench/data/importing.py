@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from cmedl_bench.data.layout import (COHORTS, IMAGE_ENDINGS, atomic_write_text, image_files, image_path,
-                                      label_path)
+from cmedl_bench.data.layout import COHORTS, IMAGE_ENDINGS, image_files, image_path, label_path, read_json
+from cmedl_bench.data.geometry import grid_difference
+from cmedl_bench.data.identifiers import require_id, sanitise_id
 from cmedl_bench.errors import CmedlError, DatasetError
+from cmedl_bench.io.atomic import atomic_write_text
 
 @dataclass
 class ImportedCase:
@@ -30,13 +34,25 @@ class ImportedCase:
     tumour_voxels: int
 
 
-def _safe_id(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "case"
+@contextmanager
+def _written_or_removed(dataset: Path) -> Iterator[list[Path]]:
+    """Collects the files an import writes; if the import fails, those that did not exist before are removed, so a
+    failed import leaves no stray image behind."""
+    written: list[Path] = []
+    folders = [dataset / cohort / kind for cohort in COHORTS for kind in ("imagesTr", "labelsTr")]
+    existed = {path for folder in folders if folder.is_dir() for path in folder.iterdir()}
+    try:
+        yield written
+    except BaseException:
+        for path in written:
+            if path not in existed:
+                path.unlink(missing_ok=True)
+        raise
 
 
 def _add_cases(dataset: Path, cohort: str, cases: list[ImportedCase]) -> None:
     meta_path = dataset / "dataset.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {
+    meta = read_json(meta_path) if meta_path.exists() else {
         "name": dataset.name, "version": None, "file_ending": ".nii.gz", "labels": {"background": 0, "tumour": 1},
         "cohorts": {}}
     entries = meta["cohorts"].setdefault(cohort, {"modality": cohort.upper(), "cases": {}})["cases"]
@@ -45,7 +61,7 @@ def _add_cases(dataset: Path, cohort: str, cases: list[ImportedCase]) -> None:
     atomic_write_text(meta_path, json.dumps(meta, indent=2, sort_keys=True))
 
 
-def _write_case(dataset: Path, cohort: str, case_id: str, image, mask: np.ndarray) -> None:
+def _write_case(dataset: Path, cohort: str, case_id: str, image, mask: np.ndarray) -> list[Path]:
     import SimpleITK as sitk
 
     from cmedl_bench.data.layout import write_volume
@@ -54,19 +70,22 @@ def _write_case(dataset: Path, cohort: str, case_id: str, image, mask: np.ndarra
     fits_int16 = np.issubdtype(array.dtype, np.integer) and array.min() >= -32768 and array.max() <= 32767
     array = array.astype(np.int16 if fits_int16 else np.float32)
     spacing = image.GetSpacing()[::-1]
-    write_volume(image_path(dataset, cohort, case_id), array, spacing, image.GetOrigin(), image.GetDirection())
-    write_volume(label_path(dataset, cohort, case_id), mask.astype(np.uint8), spacing, image.GetOrigin(),
-                 image.GetDirection())
+    paths = [image_path(dataset, cohort, case_id), label_path(dataset, cohort, case_id)]
+    write_volume(paths[0], array, spacing, image.GetOrigin(), image.GetDirection())
+    write_volume(paths[1], mask.astype(np.uint8), spacing, image.GetOrigin(), image.GetDirection())
+    return paths
 
 
 def _check_target(dataset: Path, cohort: str, case_ids: list[str], overwrite: bool) -> None:
     if cohort not in COHORTS:
         raise CmedlError(f"unknown cohort {cohort!r}; use {' or '.join(COHORTS)}")
+    if dataset.exists() and not dataset.is_dir():
+        raise CmedlError(f"dataset {dataset} is a file, not a folder")
     if len(set(case_ids)) != len(case_ids):
         raise DatasetError(f"two imported cases would share an id: {sorted(case_ids)}")
     meta_path = dataset / "dataset.json"
     if meta_path.exists() and not overwrite:
-        known = json.loads(meta_path.read_text()).get("cohorts", {}).get(cohort, {}).get("cases", {})
+        known = (read_json(meta_path).get("cohorts") or {}).get(cohort, {}).get("cases", {})
         clash = sorted(set(case_ids) & set(known))
         if clash:
             raise DatasetError(f"{dataset}: case(s) {', '.join(clash)} already exist (use --overwrite)")
@@ -75,86 +94,75 @@ def _check_target(dataset: Path, cohort: str, case_ids: list[str], overwrite: bo
 # ------------------------------------------------------------------------------------------------ DICOM
 
 
-def _scan_dicom(folder: Path) -> tuple[dict[str, list[tuple[float, Path]]], list[Path], dict[str, Any]]:
-    """Image series (uid -> [(position along the normal, file)]), RTSTRUCT files, and one header per series."""
-    import pydicom
-
-    series: dict[str, list[tuple[float, Path]]] = {}
-    headers: dict[str, Any] = {}
-    structures: list[Path] = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        try:
-            ds = pydicom.dcmread(str(path), stop_before_pixels=True)
-        except (pydicom.errors.InvalidDicomError, OSError, ValueError):
-            continue
-        modality = str(getattr(ds, "Modality", ""))
-        if modality == "RTSTRUCT":
-            structures.append(path)
-        elif "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds:
-            orientation = np.asarray(ds.ImageOrientationPatient, dtype=float)
-            normal = np.cross(orientation[:3], orientation[3:])
-            uid = str(ds.SeriesInstanceUID)
-            series.setdefault(uid, []).append((float(np.dot(normal, np.asarray(ds.ImagePositionPatient, float))),
-                                               path))
-            headers.setdefault(uid, ds)
-    return series, structures, headers
-
-
-def _read_series(files: list[tuple[float, Path]]):
-    import SimpleITK as sitk
-
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames([str(p) for _, p in sorted(files)])
-    try:
-        return reader.Execute()
-    except RuntimeError as exc:
-        raise DatasetError(f"cannot read the DICOM series in {files[0][1].parent}: "
-                           f"{str(exc).strip().splitlines()[0]}") from None
+def _image_series_for(structure, series: dict, chosen: str | None, source: Path) -> str:
+    """The series a structure set is drawn on: the one it references, or the one the user names with --series.
+    Another series of the same frame of reference is never taken silently (it may be a different scan)."""
+    if chosen is not None:
+        if chosen not in series:
+            raise DatasetError(f"--series {chosen}: no such image series under {source}")
+        return chosen
+    matches = [uid for uid in structure.referenced_series if uid in series]
+    if len(matches) == 1:
+        return matches[0]
+    referenced = ", ".join(sorted(structure.referenced_series)) or "none"
+    raise DatasetError(f"{structure.path}: the image series it references ({referenced}) is not under {source}; "
+                       f"name the series to use with --series UID")
 
 
 def import_dicom(source: Path, dataset: Path, cohort: str = "cbct", roi: str = "GTV*", patient: str | None = None,
                  case_id: str | None = None, overwrite: bool = False,
-                 progress: Callable[[int], None] | None = None) -> list[ImportedCase]:
+                 progress: Callable[[int], None] | None = None, series_uid: str | None = None,
+                 resample_slices: bool = False) -> list[ImportedCase]:
     """Import every (image series, RTSTRUCT) pair under ``source``; the tumour is the union of the ROIs whose names
-    match ``roi``. Case ids are ``PATIENT_DATE_SERIESNUMBER`` unless ``case_id`` names the only case."""
+    match ``roi``. Case ids are ``PATIENT_DATE_SERIESNUMBER`` unless ``case_id`` names the only case. Slice geometry
+    is verified (:mod:`cmedl_bench.data.dicom_series`); ``resample_slices`` interpolates an uneven series onto a
+    uniform grid instead of refusing it. Warnings (empty ROI, resampled series) go through :mod:`warnings`."""
+    from cmedl_bench.data.dicom_series import (onto_uniform_slices, read_series, scan_folder, slice_geometry)
     from cmedl_bench.data.rtstruct import rasterise, read_structure_set
 
     source, dataset = Path(source), Path(dataset)
     if not source.is_dir():
         raise CmedlError(f"--dicom {source} is not a folder")
-    series, structure_files, headers = _scan_dicom(source)
+    for kind, value in (("case", case_id), ("patient", patient)):
+        if value is not None:
+            require_id(kind, value, f"--{kind}")
+    series, structure_files = scan_folder(source)
     if not structure_files:
         raise DatasetError(f"{source}: no RTSTRUCT file found (tumour contours are read from an RT Structure Set)")
     plans = []
     for path in structure_files:
         structure = read_structure_set(path)
-        matches = [uid for uid in structure.referenced_series if uid in series]
-        if not matches and structure.frame_of_reference:
-            matches = [uid for uid, h in headers.items()
-                       if str(getattr(h, "FrameOfReferenceUID", "")) == structure.frame_of_reference]
-        if len(matches) != 1:
-            found = "no" if not matches else f"{len(matches)}"
-            raise DatasetError(f"{path}: {found} image series under {source} match the series it references")
-        header = headers[matches[0]]
-        pid = patient or str(getattr(header, "PatientID", "") or "patient")
+        uid = _image_series_for(structure, series, series_uid, source)
+        header = series[uid].header
+        pid = patient or sanitise_id(str(getattr(header, "PatientID", "") or "patient"), "DICOM PatientID",
+                                     "give the patient id with --patient")
         date = str(getattr(header, "SeriesDate", "") or getattr(header, "StudyDate", "") or "")
         number = str(getattr(header, "SeriesNumber", "") or "")
-        name = case_id or _safe_id("_".join(part for part in (pid, date, number) if part))
-        plans.append((name, _safe_id(pid), matches[0], structure))
+        name = case_id or sanitise_id("_".join(part for part in (pid, date, number) if part), "case id",
+                                      "give the case id with --case")
+        plans.append((name, pid, uid, structure, slice_geometry(series[uid], resample_slices)))
     if case_id and len(plans) > 1:
         raise CmedlError(f"--case names one case but {source} holds {len(plans)} contoured series")
     _check_target(dataset, cohort, [p[0] for p in plans], overwrite)
     imported = []
-    for name, pid, uid, structure in plans:
-        image = _read_series(series[uid])
-        rois = structure.select(roi)
-        mask = rasterise(rois, image)
-        _write_case(dataset, cohort, name, image, mask)
-        imported.append(ImportedCase(name, pid, {"dicom_series": uid, "rtstruct": str(structure.path),
-                                                 "rois": [r.name for r in rois]}, int(mask.sum())))
-        if progress:
-            progress(len(plans))
-    _add_cases(dataset, cohort, imported)
+    with _written_or_removed(dataset) as written:
+        for name, pid, uid, structure, geometry in plans:
+            image = read_series(series[uid], geometry)
+            rois = structure.select(roi)
+            mask = onto_uniform_slices(rasterise(rois, image, geometry.positions), geometry)
+            for roi_contours in rois:
+                for message in roi_contours.warnings(uid):
+                    warnings.warn(message, stacklevel=2)
+            if geometry.resampled:
+                warnings.warn(f"series {uid} has uneven slice spacing; resampled onto a uniform grid at "
+                              f"{geometry.spacing:.2f} mm", stacklevel=2)
+            written += _write_case(dataset, cohort, name, image, mask)
+            imported.append(ImportedCase(name, pid, {"dicom_series": uid, "rtstruct": str(structure.path.resolve()),
+                                                     "rois": [r.name for r in rois],
+                                                     "slices_resampled": geometry.resampled}, int(mask.sum())))
+            if progress:
+                progress(len(plans))
+        _add_cases(dataset, cohort, imported)
     return imported
 
 
@@ -198,8 +206,6 @@ def import_images(images: Path, labels: Path, dataset: Path, cohort: str = "cbct
     labels). A label map on a different grid from its image is resampled onto the image grid (nearest neighbour)
     when it lies in the same physical space; the patient id is the first group of ``patient_pattern`` matched
     against the case id (default: the case id itself)."""
-    import SimpleITK as sitk
-
     images, labels, dataset = Path(images), Path(labels), Path(dataset)
     for folder, option in ((images, "--images"), (labels, "--labels")):
         if not folder.is_dir():
@@ -211,41 +217,51 @@ def import_images(images: Path, labels: Path, dataset: Path, cohort: str = "cbct
     if unlabelled:
         raise DatasetError(f"{labels}: no label map for {', '.join(unlabelled[:5])}"
                            + (" ..." if len(unlabelled) > 5 else ""))
-    pattern = re.compile(patient_pattern) if patient_pattern else None
+    try:
+        pattern = re.compile(patient_pattern) if patient_pattern else None
+    except re.error as exc:
+        raise CmedlError(f"--patient-pattern {patient_pattern!r} is not a regular expression: {exc}") from None
     case_ids = sorted(found_images)
-    _check_target(dataset, cohort, [_safe_id(c) for c in case_ids], overwrite)
+    names = {case: sanitise_id(case, "file name", "rename the file") for case in case_ids}
+    _check_target(dataset, cohort, list(names.values()), overwrite)
     imported = []
-    for case in case_ids:
-        image = sitk.ReadImage(str(found_images[case]))
-        label_image = sitk.ReadImage(str(label_files[case]))
-        if label_image.GetNumberOfComponentsPerPixel() > 1:
-            raise DatasetError(f"{label_files[case]}: multi-component label maps are not supported; export a "
-                               f"label map")
-        values = np.unique(sitk.GetArrayViewFromImage(label_image)).astype(int).tolist()
-        value = _label_value(label, label_files[case], labels, values)
-        resampled = (label_image.GetSize() != image.GetSize()
-                     or not np.allclose(label_image.GetSpacing(), image.GetSpacing(), atol=1e-4)
-                     or not np.allclose(label_image.GetOrigin(), image.GetOrigin(), atol=1e-3)
-                     or not np.allclose(label_image.GetDirection(), image.GetDirection(), atol=1e-5))
-        if resampled:
-            label_image = sitk.Resample(label_image, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
-        array = sitk.GetArrayFromImage(label_image)
-        mask = array > 0 if value is None else array == value
-        if value is not None and value not in values:
-            raise DatasetError(f"{label_files[case]}: label value {value} does not occur (values {values})")
-        patient = case
-        if pattern:
-            match = pattern.search(case)
-            if not match:
-                raise DatasetError(f"case id {case!r} does not match --patient-pattern {patient_pattern!r}")
-            patient = match.group(1) if match.groups() else match.group(0)
-        name = _safe_id(case)
-        _write_case(dataset, cohort, name, image, mask)
-        imported.append(ImportedCase(name, _safe_id(patient), {"image": str(found_images[case]),
-                                                               "label": str(label_files[case]), "value": value,
-                                                               "label_resampled": bool(resampled)},
-                                     int(mask.sum())))
-        if progress:
-            progress(len(case_ids))
-    _add_cases(dataset, cohort, imported)
+    with _written_or_removed(dataset) as written:
+        for case in case_ids:
+            imported.append(_import_image_case(case, names[case], found_images[case], label_files[case], labels,
+                                               label, pattern, dataset, cohort, written))
+            if progress:
+                progress(len(case_ids))
+        _add_cases(dataset, cohort, imported)
     return imported
+
+
+def _import_image_case(case: str, name: str, image_file: Path, label_file: Path, labels: Path, label: str | None,
+                       pattern, dataset: Path, cohort: str, written: list[Path]) -> ImportedCase:
+    """One image/label pair: the label read as the tumour mask on the image grid, written under ``name``."""
+    import SimpleITK as sitk
+
+    from cmedl_bench.data.layout import read_image
+
+    image = read_image(image_file, "image")
+    label_image = sitk.ReadImage(str(label_file))
+    if label_image.GetNumberOfComponentsPerPixel() > 1:
+        raise DatasetError(f"{label_file}: multi-component label maps are not supported; export a label map")
+    values = np.unique(sitk.GetArrayViewFromImage(label_image)).astype(int).tolist()
+    value = _label_value(label, label_file, labels, values)
+    resampled = grid_difference(label_image, image) is not None
+    if resampled:
+        label_image = sitk.Resample(label_image, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    array = sitk.GetArrayFromImage(label_image)
+    mask = array > 0 if value is None else array == value
+    if value is not None and value not in values:
+        raise DatasetError(f"{label_file}: label value {value} does not occur (values {values})")
+    patient = case
+    if pattern:
+        match = pattern.search(case)
+        if not match:
+            raise DatasetError(f"case id {case!r} does not match --patient-pattern {pattern.pattern!r}")
+        patient = match.group(1) if match.groups() else match.group(0)
+    written += _write_case(dataset, cohort, name, image, mask)
+    return ImportedCase(name, sanitise_id(patient, "patient id", "change --patient-pattern"),
+                        {"image": str(image_file.resolve()), "label": str(label_file.resolve()), "value": value,
+                         "label_resampled": bool(resampled)}, int(mask.sum()))

@@ -15,15 +15,16 @@ one patient stay in one split. Any SimpleITK-readable format is accepted (``file
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cmedl_bench.data.geometry import CANONICAL_ORIENTATION, grid_difference, orientation, reorient
+from cmedl_bench.data.identifiers import id_problem, inside
 from cmedl_bench.errors import DatasetError
+from cmedl_bench.io.atomic import atomic_write, atomic_write_text
 
 COHORTS = ("cbct", "mri")
 SPLITS = ("train", "val", "test")
@@ -48,6 +49,7 @@ class Volume:
     spacing_zyx: tuple[float, float, float]
     origin: tuple[float, ...]
     direction: tuple[float, ...]
+    source_orientation: str = CANONICAL_ORIENTATION  # the file's own orientation; arrays are in the canonical one
 
 
 @dataclass(frozen=True)
@@ -69,27 +71,6 @@ class DatasetIndex:
     def split_cases(self, cohort: str, split: str) -> list[Case]:
         patients = set(self.splits.get(cohort, {}).get(split, []))
         return [c for _, c in sorted(self.cases.get(cohort, {}).items()) if c.patient in patients]
-
-
-def default_file_mode() -> int:
-    """The mode ``open()`` would give a new file under the current umask (mkstemp's own files are 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see either the old or the new content, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, default_file_mode())
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 #: endings of the image files SimpleITK reads that the importers and ``evaluate`` recognise (longest first)
@@ -114,11 +95,11 @@ def image_files(folder: Path, channel_suffix: bool = False) -> dict[str, Path]:
 
 
 def image_path(root: Path, cohort: str, case_id: str, ending: str = ".nii.gz") -> Path:
-    return root / cohort / "imagesTr" / f"{case_id}_0000{ending}"
+    return inside(root, root / cohort / "imagesTr" / f"{case_id}_0000{ending}")
 
 
 def label_path(root: Path, cohort: str, case_id: str, ending: str = ".nii.gz") -> Path:
-    return root / cohort / "labelsTr" / f"{case_id}{ending}"
+    return inside(root, root / cohort / "labelsTr" / f"{case_id}{ending}")
 
 
 def write_meta(root: Path, meta: dict[str, Any], splits: dict[str, dict[str, list[str]]]) -> None:
@@ -126,7 +107,7 @@ def write_meta(root: Path, meta: dict[str, Any], splits: dict[str, dict[str, lis
     atomic_write_text(root / "splits.json", json.dumps(splits, indent=2, sort_keys=True))
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -145,43 +126,64 @@ class LayoutScan:
 
 def scan_layout(root: Path) -> LayoutScan:
     """Read ``dataset.json`` and ``splits.json`` (or generate splits), collecting problems instead of stopping at
-    the first: listed files that are missing, unknown cohorts, splits naming unknown patients or a patient twice.
-    Only an unreadable ``dataset.json`` stops the scan. Cases whose files are missing are left out of the index."""
+    the first: fields of the wrong type, invalid case or patient ids (:mod:`cmedl_bench.data.identifiers`), listed
+    files that are missing, unknown cohorts, splits naming unknown patients or a patient twice. Only an unreadable
+    ``dataset.json`` stops the scan. Cases with an invalid id or missing files are left out of the index."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder {root} does not exist")
-    meta = _read_json(root / "dataset.json")
+    where = root / "dataset.json"
+    meta = read_json(where)
     if not isinstance(meta, dict) or not isinstance(meta.get("cohorts"), dict):
-        raise DatasetError(f"{root / 'dataset.json'} has no 'cohorts' mapping")
+        raise DatasetError(f"{where} has no 'cohorts' mapping")
     ending = meta.get("file_ending", ".nii.gz")
+    if ending not in IMAGE_ENDINGS:
+        raise DatasetError(f"{where}: file_ending {ending!r} is not one of {', '.join(IMAGE_ENDINGS)}")
     problems: list[tuple[Path, str]] = []
     cases: dict[str, dict[str, Case]] = {}
     for cohort, spec in meta["cohorts"].items():
         entries = spec.get("cases") if isinstance(spec, dict) else None
         if cohort not in COHORTS:
-            problems.append((root / "dataset.json", f"unknown cohort {cohort!r} (expected {', '.join(COHORTS)})"))
+            problems.append((where, f"unknown cohort {cohort!r} (expected {', '.join(COHORTS)})"))
             continue
         if not isinstance(entries, dict):
-            problems.append((root / "dataset.json", f"cohort {cohort!r} has no 'cases' mapping"))
+            problems.append((where, f"cohort {cohort!r} has no 'cases' mapping"))
             continue
         cases[cohort] = {}
         for case_id, info in entries.items():
-            info = info if isinstance(info, dict) else {}
-            case = Case(cohort, case_id, str(info.get("patient", case_id)), image_path(root, cohort, case_id, ending),
+            if not isinstance(info, dict):
+                problems.append((where, f"{cohort} case {case_id!r}: entry must be a mapping, not "
+                                        f"{type(info).__name__}"))
+                continue
+            patient = info.get("patient", case_id)
+            bad = [f"{kind} id {problem}" for kind, problem in (("case", id_problem(case_id)),
+                                                                 ("patient", id_problem(patient))) if problem]
+            if bad:
+                problems.append((where, f"{cohort} case {case_id!r}: " + "; ".join(bad)))
+                continue
+            case = Case(cohort, case_id, patient, image_path(root, cohort, case_id, ending),
                         label_path(root, cohort, case_id, ending))
             missing = [path for path in (case.image_path, case.label_path) if not path.is_file()]
             problems += [(path, "listed in dataset.json but missing") for path in missing]
             if not missing:
                 cases[cohort][case_id] = case
     if (root / "splits.json").exists():
-        splits, source = _read_json(root / "splits.json"), "splits.json"
+        splits, source = read_json(root / "splits.json"), "splits.json"
     else:
-        seed = int(meta.get("split_seed", 0))
+        seed = meta.get("split_seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise DatasetError(f"{where}: split_seed must be an integer, not {seed!r}")
         splits, source = generate_splits(cases, seed), f"generated (seed {seed})"
     problems += _split_problems(root, splits, meta["cohorts"])
-    if not isinstance(splits, dict):
-        splits = {}
+    splits = _well_typed(splits) if isinstance(splits, dict) else {}
     return LayoutScan(DatasetIndex(root, meta, cases, splits, source), problems)
+
+
+def _well_typed(splits: dict) -> dict[str, dict[str, list[str]]]:
+    """The part of a splits mapping whose types are right (the rest has been reported)."""
+    return {cohort: {split: [p for p in patients if isinstance(p, str)]
+                     for split, patients in by_split.items() if isinstance(patients, list)}
+            for cohort, by_split in splits.items() if isinstance(by_split, dict)}
 
 
 def load_index(root: Path) -> DatasetIndex:
@@ -224,11 +226,15 @@ def _split_problems(root: Path, splits: Any, cohorts: dict[str, Any]) -> list[tu
             problems.append((where, f"cohort {cohort!r} is not in dataset.json"))
             continue
         owner: dict[str, str] = {}
-        known = {str(info.get("patient", case_id)) if isinstance(info, dict) else case_id
-                 for case_id, info in (cohorts[cohort].get("cases") or {}).items()}
+        entries = cohorts[cohort].get("cases") if isinstance(cohorts[cohort], dict) else None
+        known = {info.get("patient", case_id) if isinstance(info, dict) else case_id
+                 for case_id, info in (entries if isinstance(entries, dict) else {}).items()}
         for split, patients in by_split.items():
             if split not in SPLITS:
                 problems.append((where, f"unknown split {split!r} (expected {', '.join(SPLITS)})"))
+                continue
+            if not isinstance(patients, list) or not all(isinstance(p, str) for p in patients):
+                problems.append((where, f"{cohort}/{split} must be a list of patient id strings"))
                 continue
             for patient in patients:
                 if patient not in known:
@@ -240,46 +246,70 @@ def _split_problems(root: Path, splits: Any, cohorts: dict[str, Any]) -> list[tu
     return problems
 
 
-def _same_geometry(a, b) -> bool:
-    return (a.GetSize() == b.GetSize()
-            and np.allclose(a.GetSpacing(), b.GetSpacing(), rtol=0, atol=1e-4)
-            and np.allclose(a.GetOrigin(), b.GetOrigin(), rtol=0, atol=1e-3)
-            and np.allclose(a.GetDirection(), b.GetDirection(), rtol=0, atol=1e-5))
-
-
-def read_volume(case: Case) -> Volume:
-    """Read one case; the image and label must share size, spacing, origin and direction."""
+def read_image(path: Path, what: str, finite: bool = True):
+    """One 3D scalar image with SimpleITK; every failure (unreadable, not 3D, vector pixels and, with ``finite``,
+    non-finite voxels: :func:`non_finite_voxels`) is one line naming the file."""
     import SimpleITK as sitk
 
     try:
-        image = sitk.ReadImage(str(case.image_path))
-        label = sitk.ReadImage(str(case.label_path))
+        image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatasetError(f"cannot read {case.cohort} case {case.case_id}: {first}") from None
-    if image.GetDimension() != 3 or label.GetDimension() != 3:
-        raise DatasetError(f"{case.image_path}: expected 3D volumes, got {image.GetDimension()}D image and "
-                           f"{label.GetDimension()}D label")
-    if not _same_geometry(image, label):
-        raise DatasetError(
-            f"{case.label_path} does not match its image's geometry "
-            f"(size {label.GetSize()} vs {image.GetSize()}, spacing {tuple(round(s, 4) for s in label.GetSpacing())} "
-            f"vs {tuple(round(s, 4) for s in image.GetSpacing())}, or origin/direction differ)"
-        )
+        raise DatasetError(f"{path}: unreadable {what} ({first[:100]})") from None
+    if image.GetDimension() != 3:
+        raise DatasetError(f"{path}: expected a 3D volume, got {image.GetDimension()}D")
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise DatasetError(f"{path}: {image.GetNumberOfComponentsPerPixel()} components per voxel; expected a "
+                           f"scalar image")
+    bad = non_finite_voxels(path, image) if finite else 0
+    if bad:
+        raise DatasetError(f"{path}: {bad} NaN or infinite voxels")
+    return image
+
+
+def non_finite_voxels(path: Path, image) -> int:
+    """NaN and infinite voxels of a read image, counted in the raw file for NIfTI, whose reader hides them
+    (:mod:`cmedl_bench.data.nifti`)."""
+    import SimpleITK as sitk
+
+    from cmedl_bench.data.nifti import non_finite_nifti_voxels
+
+    array = sitk.GetArrayViewFromImage(image)
+    return non_finite_nifti_voxels(path) or (int((~np.isfinite(array)).sum()) if array.dtype.kind == "f" else 0)
+
+
+def read_volume(case: Case) -> Volume:
+    """Read one case in the canonical orientation; the image and label must share size, spacing, origin and
+    direction."""
+    import SimpleITK as sitk
+
+    image = read_image(case.image_path, f"{case.cohort} case {case.case_id}")
+    label = read_image(case.label_path, f"{case.cohort} label {case.case_id}")
+    difference = grid_difference(label, image)
+    if difference:
+        name, ours, theirs = difference
+        raise DatasetError(f"{case.label_path} does not match its image's geometry: label {name} {ours} vs {theirs}")
+    source = orientation(image)
+    image, label = reorient(image, CANONICAL_ORIENTATION), reorient(label, CANONICAL_ORIENTATION)
     image_array = sitk.GetArrayFromImage(image).astype(np.float32)
     label_array = sitk.GetArrayFromImage(label)
-    if not np.isfinite(image_array).all():
-        raise DatasetError(f"{case.image_path} contains NaN or infinite voxels")
     values = np.unique(label_array)
     if not set(values.tolist()) <= {0, 1}:
         raise DatasetError(f"{case.label_path} is not binary (values {values[:6].tolist()}); expected 0/1")
     spacing = image.GetSpacing()
     return Volume(case, image_array, label_array.astype(np.uint8), (spacing[2], spacing[1], spacing[0]),
-                  image.GetOrigin(), image.GetDirection())
+                  image.GetOrigin(), image.GetDirection(), source)
 
 
-def write_volume(path: Path, array: np.ndarray, spacing_zyx, origin=None, direction=None) -> None:
-    """Write a (z, y, x) array with the given geometry, atomically."""
+def write_on_source_grid(path: Path, array: np.ndarray, volume: Volume) -> None:
+    """Write a (z, y, x) array computed on ``volume``'s canonical arrays back on the scan's own grid (orientation,
+    origin, spacing and direction of the file it was read from)."""
+    write_volume(path, array, volume.spacing_zyx, volume.origin, volume.direction, volume.source_orientation)
+
+
+def write_volume(path: Path, array: np.ndarray, spacing_zyx, origin=None, direction=None,
+                 orientation_code: str | None = None) -> None:
+    """Write a (z, y, x) array with the given geometry, atomically (reoriented to ``orientation_code`` if given)."""
     import SimpleITK as sitk
 
     image = sitk.GetImageFromArray(array)
@@ -288,7 +318,6 @@ def write_volume(path: Path, array: np.ndarray, spacing_zyx, origin=None, direct
         image.SetOrigin(origin)
     if direction is not None:
         image.SetDirection(direction)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{''.join(path.suffixes)}")
-    sitk.WriteImage(image, str(tmp), useCompression=True)
-    os.replace(tmp, path)
+    if orientation_code is not None:
+        image = reorient(image, orientation_code)
+    atomic_write(path, lambda tmp: sitk.WriteImage(image, tmp, useCompression=True))

@@ -5,9 +5,11 @@ The rules follow the DICOM standard (PS3.3 C.8.8.6, ROI Contour Module) and comm
 systems:
 
 - only ``CLOSED_PLANAR`` contours describe areas (points and open polylines are ignored, and counted);
-- contour points are patient coordinates (LPS, mm); they are mapped to continuous voxel indices with the image's
-  origin, spacing and direction, so oblique or flipped grids are handled; a contour must lie on one slice plane
-  (within half a slice);
+- contour points are patient coordinates (LPS, mm); they are mapped to continuous in-plane voxel indices with the
+  image's origin, spacing and direction, so oblique or flipped grids are handled; a contour must be planar and lie on
+  the centre of one source slice (within :data:`CONTOUR_PLANE_TOLERANCE` of the slice spacing), matched by the
+  slices' real positions (:mod:`cmedl_bench.data.dicom_series`); a contour between two slices is an error naming the
+  ROI and z, never snapped to a neighbour (where it would cancel that slice's own contour as if it were a hole);
 - a voxel belongs to a contour when its centre is inside the polygon (even-odd rule, half-open at the boundary, so a
   polygon drawn along voxel edges covers exactly the voxels it encloses);
 - several contours of one ROI on the same slice combine by exclusive or, which is how holes (a contour inside
@@ -24,7 +26,8 @@ import numpy as np
 
 from cmedl_bench.errors import DatasetError
 
-RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
+#: how far (as a fraction of the slice spacing) a contour may lie from a slice centre, and deviate from planarity
+CONTOUR_PLANE_TOLERANCE = 0.1
 
 
 @dataclass
@@ -33,6 +36,20 @@ class RoiContours:
     name: str
     planes: list[np.ndarray] = field(default_factory=list)  # (N, 3) LPS points of each closed planar contour
     skipped: int = 0  # contours of other geometric types
+    outside: int = 0  # contours beyond the scanned range (counted by :func:`rasterise`)
+
+    def warnings(self, series: str) -> list[str]:
+        """What the user should know about this ROI on ``series``: no contour on it, contours left out."""
+        out = []
+        drawn = len(self.planes) - self.outside
+        if drawn <= 0:
+            out.append(f"ROI {self.name!r} has no contour on series {series}: its label is empty")
+        if self.outside:
+            out.append(f"ROI {self.name!r}: {self.outside} contour(s) beyond the scanned range of series {series} "
+                       f"left out")
+        if self.skipped:
+            out.append(f"ROI {self.name!r}: {self.skipped} contour(s) that are not CLOSED_PLANAR ignored")
+        return out
 
 
 @dataclass
@@ -109,26 +126,38 @@ def fill_polygon(cols: np.ndarray, rows: np.ndarray, shape: tuple[int, int]) -> 
     return mask
 
 
-def rasterise(rois: list[RoiContours], image) -> np.ndarray:
-    """Union of the given ROIs as a (z, y, x) uint8 mask on the grid of the SimpleITK ``image``."""
+def rasterise(rois: list[RoiContours], image, positions: np.ndarray | None = None) -> np.ndarray:
+    """Union of the given ROIs as a (slice, y, x) uint8 mask on the in-plane grid of the SimpleITK ``image``, one
+    plane per source slice at ``positions`` (mm along the image's third axis; default: the image's own slices).
+    Contours beyond the scanned range are left out and counted in :attr:`RoiContours.outside`."""
     size = image.GetSize()  # x, y, z
     spacing = np.asarray(image.GetSpacing())
     direction = np.asarray(image.GetDirection()).reshape(3, 3)
     origin = np.asarray(image.GetOrigin())
+    relative = (np.arange(size[2]) * spacing[2] if positions is None
+                else np.asarray(positions, float) - float(positions[0]))
+    tolerance = CONTOUR_PLANE_TOLERANCE * spacing[2]
     to_index = np.linalg.inv(direction @ np.diag(spacing))
-    mask = np.zeros(size[::-1], dtype=bool)
+    mask = np.zeros((len(relative), size[1], size[0]), dtype=bool)
     for roi in rois:
         planes: dict[int, np.ndarray] = {}
         for points in roi.planes:
-            index = (points - origin) @ to_index.T  # continuous (i, j, k) = (x, y, z) indices
-            k = float(index[:, 2].mean())
-            if np.ptp(index[:, 2]) > 0.5 or abs(k - round(k)) > 0.5 + 1e-6:
-                raise DatasetError(f"ROI {roi.name!r}: a contour does not lie on one slice of the image grid")
-            slice_index = int(round(k))
-            if not 0 <= slice_index < size[2]:
-                continue  # outside the scanned volume
+            index = (points - origin) @ to_index.T  # continuous (i, j) in-plane indices
+            z = (points - origin) @ direction[:, 2]  # mm along the slice normal from the first slice
+            if np.ptp(z) > tolerance:
+                raise DatasetError(f"ROI {roi.name!r}: a contour spans {np.ptp(z):.2f} mm along the slice normal; "
+                                   f"contours must be planar")
+            centre = float(z.mean())
+            k = int(np.abs(relative - centre).argmin())
+            if abs(relative[k] - centre) > tolerance:
+                if relative[0] - tolerance <= centre <= relative[-1] + tolerance:
+                    raise DatasetError(
+                        f"ROI {roi.name!r}: a contour at z={centre + origin @ direction[:, 2]:.2f} mm lies between "
+                        f"slices (nearest slice centre at z={relative[k] + origin @ direction[:, 2]:.2f} mm)")
+                roi.outside += 1
+                continue
             filled = fill_polygon(index[:, 0], index[:, 1], (size[1], size[0]))
-            planes[slice_index] = planes.get(slice_index, np.zeros_like(filled)) ^ filled
-        for slice_index, filled in planes.items():
-            mask[slice_index] |= filled
+            planes[k] = planes.get(k, np.zeros_like(filled)) ^ filled
+        for k, filled in planes.items():
+            mask[k] |= filled
     return mask.astype(np.uint8)

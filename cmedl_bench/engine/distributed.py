@@ -145,6 +145,9 @@ def _worker(local_rank: int, processes: int, port: int, cuda: bool, fn: Callable
         result = fn(*args)
         if local_rank == 0:
             Path(result_path).write_text(json.dumps(result, default=str))
+    except CmedlError as exc:  # a known error stays one line in the parent, not a worker traceback
+        Path(f"{result_path}.error{local_rank}").write_text(str(exc))
+        raise SystemExit(2) from None
     finally:
         dist.destroy_process_group()
 
@@ -160,8 +163,14 @@ def launch(processes: int, cuda: bool, fn: Callable, *args: Any) -> Any:
         raise CmedlError(f"--gpus {processes}: only {torch.cuda.device_count()} CUDA device(s) visible")
     with tempfile.TemporaryDirectory() as folder:
         result_path = os.path.join(folder, "rank0.json")
-        mp.start_processes(_worker, args=(processes, _free_port(), cuda, fn, args, result_path), nprocs=processes,
-                           start_method="spawn")
+        try:
+            mp.start_processes(_worker, args=(processes, _free_port(), cuda, fn, args, result_path),
+                               nprocs=processes, start_method="spawn")
+        except mp.ProcessExitedException:
+            errors = sorted(Path(folder).glob("rank0.json.error*"))
+            if errors:
+                raise CmedlError(errors[0].read_text()) from None
+            raise
         return json.loads(Path(result_path).read_text())
 
 

@@ -10,11 +10,10 @@ Random crops and augmentation are seeded from (seed, epoch), so a resumed run co
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -25,12 +24,7 @@ from cmedl_bench.data.slices import sampler_for
 from cmedl_bench.engine import distributed
 from cmedl_bench.engine.batches import draw_batch
 from cmedl_bench.fusion import Fusion
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+from cmedl_bench.io.checkpoints import load_checkpoint, save_checkpoint
 
 
 def volume_dsc(probability: np.ndarray, reference: np.ndarray) -> float:
@@ -62,11 +56,13 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
     main = distributed.is_main()
     if last_path.exists():  # resume
-        state = torch.load(last_path, map_location=fusion.device, weights_only=True)
+        state = load_checkpoint(last_path, fusion.device)
         fusion.load_training_state(state["training"])
         result.history = list(state["history"])
         result.best_epoch, result.best_val_dsc = int(state["best_epoch"]), float(state["best_val_dsc"])
         start_epoch = int(state["epoch"]) + 1
+        if best_path.exists():  # the run ends by loading it: a corrupt one is found now, not after training
+            load_checkpoint(best_path)
     slices_per_step = batch_size * (preset.patch_depth if fusion.dims == 3 else 1)
     trained_slices, trained_seconds = 0, 0.0
     for epoch in range(start_epoch, preset.max_epochs):
@@ -96,11 +92,11 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
         if row["val_dsc"] > result.best_val_dsc:
             result.best_val_dsc, result.best_epoch = row["val_dsc"], epoch
             if main:
-                atomic_torch_save({"weights": fusion.weights(), "epoch": epoch, "val_dsc": row["val_dsc"]},
-                                  best_path)
+                save_checkpoint({"weights": fusion.weights(), "epoch": epoch, "val_dsc": row["val_dsc"]},
+                                best_path, verify=True)
         if main:
-            atomic_torch_save({"training": fusion.training_state(), "history": result.history, "epoch": epoch,
-                               "best_epoch": result.best_epoch, "best_val_dsc": result.best_val_dsc}, last_path)
+            save_checkpoint({"training": fusion.training_state(), "history": result.history, "epoch": epoch,
+                             "best_epoch": result.best_epoch, "best_val_dsc": result.best_val_dsc}, last_path)
         distributed.barrier()  # checkpoints are on disk before any rank goes on
         if on_epoch:
             on_epoch(epoch, preset.max_epochs, row)

@@ -21,9 +21,9 @@ from cmedl_bench.data.preprocessing import PreparedVolume
 from cmedl_bench.data.slices import TumourSliceSampler
 from cmedl_bench.engine import distributed
 from cmedl_bench.engine.batches import draw_batch
-from cmedl_bench.engine.fit import atomic_torch_save
 from cmedl_bench.engine.inference import sliding_window
 from cmedl_bench.engine.performance import load_optimiser_state
+from cmedl_bench.io.checkpoints import load_checkpoint, save_checkpoint
 from cmedl_bench.translator import Translator, to_unit_range
 
 
@@ -39,7 +39,7 @@ def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list
     start = 0
     distributed.synchronise(translator.modules(), translator.optimizers(), translator.device)
     if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=translator.device, weights_only=True)
+        state = load_checkpoint(checkpoint, translator.device)
         translator.load_weights(state["weights"])
         for name, opt in translator.optimizers().items():
             load_optimiser_state(opt, state["optimizers"][name])
@@ -60,9 +60,9 @@ def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list
         row = {"epoch": epoch, **{f"train_{k}": float(v) / steps for k, v in totals.items()}}
         history.append(row)
         if distributed.is_main():
-            atomic_torch_save({"weights": translator.weights(), "epoch": epoch, "history": history,
-                               "optimizers": {n: o.state_dict() for n, o in translator.optimizers().items()}},
-                              checkpoint)
+            save_checkpoint({"weights": translator.weights(), "epoch": epoch, "history": history,
+                             "optimizers": {n: o.state_dict() for n, o in translator.optimizers().items()}},
+                            checkpoint)
         distributed.barrier()
         if on_epoch:
             on_epoch(epoch, preset.translator_epochs, row)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from cmedl_bench.io.atomic import atomic_save_figure
 
 
 def _pyplot():
@@ -18,9 +19,7 @@ def _pyplot():
 
 
 def _save(fig, path: Path, dpi: int = 100) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=dpi)
-    os.replace(tmp, path)
+    atomic_save_figure(fig, path, dpi)
 
 
 def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:

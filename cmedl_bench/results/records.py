@@ -7,16 +7,15 @@ crashed or interrupted run never leaves half a table behind; ``run.json``'s ``st
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cmedl_bench.data.layout import atomic_write_text, default_file_mode
+from cmedl_bench.io.atomic import atomic_write_parquet, atomic_write_text
+from cmedl_bench.io.checkpoints import CorruptFileError
 
 SCHEMA_VERSION = 1
 ROW_COLUMNS = ("run_id", "split", "case", "head", "metric", "value", "flag")
@@ -51,10 +50,19 @@ def package_versions() -> dict[str, str | None]:
 
 
 def read_record(run_dir: Path) -> dict[str, Any] | None:
+    """The run record, or None when the folder has none; an unreadable one is a :class:`CorruptFileError` naming
+    the file (``--force`` starts the run afresh)."""
     path = run_dir / "run.json"
     if not path.exists():
         return None
-    return json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptFileError(f"{path} is corrupt or unreadable ({exc}); run the same command with --force to start "
+                               f"this run afresh") from None
+    if not isinstance(record, dict):
+        raise CorruptFileError(f"{path} is not a run record (a JSON object); run the same command with --force")
+    return record
 
 
 def write_record(run_dir: Path, record: dict[str, Any]) -> None:
@@ -65,17 +73,7 @@ def write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
     import pandas as pd
 
     frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
-    path = run_dir / "per_case.parquet"
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".per_case.", suffix=".parquet")
-    os.close(fd)
-    try:
-        os.chmod(tmp, default_file_mode())
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_parquet(frame, run_dir / "per_case.parquet")
 
 
 def metric_definitions(registry) -> dict[str, dict[str, Any]]:

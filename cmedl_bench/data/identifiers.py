@@ -1,0 +1,56 @@
+"""Case, patient and split identifiers are data, never paths.
+
+An identifier names a file (``CASE_0000.nii.gz``, ``predictions/HEAD/CASE.nii.gz``), so one that held a separator or
+was ``.``/``..`` could make a verb read or write outside its folder. Every identifier that reaches a path passes
+:func:`require_id` first (``data import``, ``data check``, ``run``, ``evaluate``), and every path built from one is
+checked by :func:`inside` to stay under its root, so a mistake here cannot become a write elsewhere.
+
+The character set is nnU-Net's practice for case identifiers (letters, digits, ``_``, ``-``, ``.``), starting with
+a letter or digit so that no identifier is hidden, relative or empty.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cmedl_bench.errors import CmedlError
+
+MAX_ID_LENGTH = 128
+_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_ID_LENGTH - 1}}}")
+
+
+def id_problem(value: object) -> str | None:
+    """Why ``value`` is not a usable identifier, or None when it is."""
+    if not isinstance(value, str):
+        return f"must be a string, not {type(value).__name__}"
+    if not _ID.fullmatch(value):
+        return (f"{value!r} is not a valid identifier (letters, digits, '_', '-' and '.', starting with a letter or "
+                f"digit, at most {MAX_ID_LENGTH} characters)")
+    return None
+
+
+def require_id(kind: str, value: object, where: object = None) -> str:
+    """``value`` when it is a valid identifier; else a one-line error naming the kind and where it came from."""
+    problem = id_problem(value)
+    if problem:
+        raise CmedlError(f"{where}: {kind} id {problem}" if where else f"{kind} id {problem}")
+    return value  # type: ignore[return-value]
+
+
+def sanitise_id(text: str, kind: str, hint: str) -> str:
+    """An identifier made from free text (a DICOM PatientID, a file name): characters outside the set become
+    ``-``; text that leaves nothing usable (``..``, ``/``) is an error with ``hint`` saying what to pass instead."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).lstrip("-._").rstrip("-")[:MAX_ID_LENGTH]
+    if id_problem(cleaned):
+        raise CmedlError(f"{kind} {text!r} gives no usable identifier; {hint}")
+    return cleaned
+
+
+def inside(root: Path, path: Path) -> Path:
+    """``path`` when it resolves to a place under ``root`` (links followed); else an error naming both."""
+    resolved_root = Path(root).resolve()
+    resolved = Path(path).resolve()
+    if resolved != resolved_root and resolved_root not in resolved.parents:
+        raise CmedlError(f"refusing to write {path}: it lies outside {root}")
+    return Path(path)

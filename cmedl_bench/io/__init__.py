@@ -1,0 +1,1 @@
+"""Writing and reading files safely: atomic writes of every kind, checkpoints with one-line errors."""
