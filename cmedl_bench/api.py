@@ -159,7 +159,7 @@ def _claimed(run: _Run, force: bool, quiet: bool) -> Iterator[dict[str, Any] | N
 
     def waiting(holder: str) -> None:
         stderr.print(f"waiting: process {escape(holder)} is running this configuration in {escape(str(run.dir))}",
-                     highlight=False)
+                     highlight=False, soft_wrap=True)
 
     with exclusive(run_folder_lock(run.dir), waiting) if is_main() else nullcontext():
         try:
@@ -237,7 +237,8 @@ def _guarded(run: _Run, body: Callable[[], None]) -> dict[str, Any]:
 
 def _already_finished(run: _Run, previous: dict[str, Any] | None, force: bool) -> bool:
     if previous and previous.get("status") == "finished" and not force:
-        stderr.print(f"[green]already finished:[/] {escape(str(run.dir))} (use --force to retrain)", highlight=False)
+        stderr.print(f"[green]already finished:[/] {escape(str(run.dir))} (use --force to retrain)", highlight=False,
+                     soft_wrap=True)
         return True
     return False
 
@@ -299,7 +300,8 @@ def run(translator: str = "cx", segmenter: str = "unet", fusion: str = "hint", d
             if not distributed.is_main():  # rank 0 scores and writes the results
                 return
             tic = time.perf_counter()
-            rows = _evaluate(fusion_obj, prepared, p, run_.dir, run_.config.run_id, registry, quiet)
+            rows, run_.record["reference"] = _evaluate(fusion_obj, prepared, p, run_.dir, run_.config.run_id,
+                                                       registry, quiet)
             run_.timings["evaluate_s"] = time.perf_counter() - tic
             run_.record["training"] = {"best_epoch": fit_result.best_epoch, "best_val_dsc": fit_result.best_val_dsc,
                                        "epochs_run": len(fit_result.history), "stopped_early": fit_result.stopped_early}
@@ -361,7 +363,7 @@ def _evaluate(fusion_obj, prepared, preset, run_dir, run_id, registry, quiet) ->
     from cmedl_bench.data.identifiers import inside
     from cmedl_bench.data.layout import write_on_source_grid
     from cmedl_bench.io.checkpoints import load_checkpoint
-    from cmedl_bench.scoring import score_case
+    from cmedl_bench.scoring import ReferenceFingerprint, score_case
 
     best = load_checkpoint(run_dir / "best.pt", fusion_obj.device)
     fusion_obj.load_weights(best["weights"])
@@ -369,6 +371,9 @@ def _evaluate(fusion_obj, prepared, preset, run_dir, run_id, registry, quiet) ->
     metrics = registry.metric_functions("segmentation")
     rows = []
     work = [(split, p) for split in ("val", "test") for p in prepared[split]]
+    fingerprint = ReferenceFingerprint()
+    for split, p in work:
+        fingerprint.add(split, p.volume.case.case_id, p.volume.label)
     with _progress(quiet) as progress:
         task = progress.add_task("scoring", total=len(work) * len(fusion_obj.heads), info="")
         for head in fusion_obj.heads:
@@ -386,7 +391,7 @@ def _evaluate(fusion_obj, prepared, preset, run_dir, run_id, registry, quiet) ->
     if translator is not None and prepared.get("mri_train"):
         rows += _kl_rows(translator.to_mri, prepared, preset, fusion_obj.device, run_id, registry, "translator",
                          quiet)
-    return rows
+    return rows, fingerprint.digests()
 
 
 def _kl_rows(convert, prepared, preset, device, run_id, registry, head, quiet, on_volume=None, baseline=None):
@@ -632,19 +637,20 @@ def evaluate(pred: Path, ref: Path, name: str, results: Path = DEFAULT_RESULTS, 
     started, tic = now(), time.perf_counter()
     with _progress(quiet) as progress:
         task = progress.add_task("scoring predictions", total=len(reference.cases), info="")
-        rows, used, problems = score_predictions(Path(pred), reference, registry.metric_functions("segmentation"),
-                                                 label, on_case=lambda: progress.advance(task))
+        rows, used, problems, fingerprint = score_predictions(
+            Path(pred), reference, registry.metric_functions("segmentation"), label,
+            on_case=lambda: progress.advance(task))
     if not used:
         raise CmedlError(f"no prediction in {pred} could be scored: " + "; ".join(problems.lines()))
     for line in problems.lines():
-        stderr.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+        stderr.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     rows = [{"run_id": run_id, **row} for row in rows]
     run_dir = Path(results) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     write_rows(run_dir, rows)
     record = {"schema_version": SCHEMA_VERSION, "kind": "evaluation", "run_id": run_id, "status": "finished",
               "started": started, "ended": now(), "method": {"name": name}, "config": config,
-              "config_hash": config_hash, "seed": None, "dataset": reference.dataset,
+              "config_hash": config_hash, "seed": None, "dataset": reference.dataset, "reference": fingerprint,
               "metrics": metric_definitions(registry), "git": git_revision(), "versions": package_versions(),
               "problems": {"missing": problems.missing, "extra": problems.extra, "geometry": problems.geometry,
                            "unreadable": problems.unreadable, "reoriented": problems.reoriented},

@@ -73,13 +73,19 @@ class Problems:
     reoriented: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        """One line per kind of problem, each listing its cases."""
         out = []
         if self.missing:
             out.append(f"{len(self.missing)} reference case(s) without a prediction, scored as empty: "
                        + ", ".join(self.missing))
         if self.extra:
             out.append(f"{len(self.extra)} prediction(s) without a reference case, ignored: " + ", ".join(self.extra))
-        out += [f"scored as empty, {line}" for line in self.geometry + self.unreadable]
+        if self.geometry:
+            out.append(f"{len(self.geometry)} prediction(s) not on the reference grid, scored as empty: "
+                       + "; ".join(self.geometry))
+        if self.unreadable:
+            out.append(f"{len(self.unreadable)} unreadable file(s) (a prediction is scored as empty, a reference "
+                       f"cannot be scored): " + "; ".join(self.unreadable))
         if self.reoriented:
             out.append(f"{len(self.reoriented)} prediction(s) in another orientation of the reference grid, "
                        f"re-indexed onto it: " + ", ".join(self.reoriented))
@@ -94,12 +100,14 @@ def _mask(image, label: int | None) -> np.ndarray:
 
 
 def score_predictions(pred: Path, reference: Reference, metrics: dict[str, Callable], label: int | None,
-                      on_case: Callable[[], None] | None = None) -> tuple[list[dict[str, Any]], dict[str, str],
-                                                                           Problems]:
-    """Per-case rows (without run id) in the long format, the prediction file of each scored case, problems."""
+                      on_case: Callable[[], None] | None = None
+                      ) -> tuple[list[dict[str, Any]], dict[str, str], Problems, dict[str, str]]:
+    """Per-case rows (without run id) in the long format, the prediction file of each scored case, problems, and
+    the fingerprint of the reference masks per split (:class:`cmedl_bench.scoring.ReferenceFingerprint`)."""
     import SimpleITK as sitk
 
-    from cmedl_bench.scoring import score_case
+    from cmedl_bench.data.geometry import CANONICAL_ORIENTATION, reorient
+    from cmedl_bench.scoring import ReferenceFingerprint, score_case
 
     pred = Path(pred)
     if not pred.is_dir():
@@ -107,6 +115,7 @@ def score_predictions(pred: Path, reference: Reference, metrics: dict[str, Calla
     predictions = image_files(pred)
     problems = Problems(extra=sorted(set(predictions) - {c.case_id for c in reference.cases}))
     rows, used = [], {}
+    fingerprint = ReferenceFingerprint()
     for case in reference.cases:
         try:
             ref_image = sitk.ReadImage(str(case.label_path))
@@ -114,6 +123,7 @@ def score_predictions(pred: Path, reference: Reference, metrics: dict[str, Calla
             problems.unreadable.append(f"{case.label_path}: unreadable reference ({str(exc).strip()[:80]})")
             continue
         reference_mask = _mask(ref_image, None)
+        fingerprint.add(case.split, case.case_id, _mask(reorient(ref_image, CANONICAL_ORIENTATION), None))
         spacing = ref_image.GetSpacing()[::-1]
         path = predictions.get(case.case_id)
         prediction, flag = _read_prediction(path, ref_image, case, label, problems)
@@ -126,7 +136,7 @@ def score_predictions(pred: Path, reference: Reference, metrics: dict[str, Calla
                          "value": value.value, "flag": flag or value.flag})
         if on_case:
             on_case()
-    return rows, used, problems
+    return rows, used, problems, fingerprint.digests()
 
 
 def _read_prediction(path: Path | None, ref_image, case: ReferenceCase, label: int | None,

@@ -55,3 +55,25 @@ MetricFn = Callable[[ScoredCase], MetricValue]
 def score_case(metrics: Mapping[str, MetricFn], prediction, reference, spacing_zyx) -> dict[str, MetricValue]:
     case = ScoredCase(prediction, reference, tuple(float(s) for s in spacing_zyx))
     return {name: fn(case) for name, fn in metrics.items()}
+
+
+class ReferenceFingerprint:
+    """Identifies the reference masks a result was scored against, per split: SHA-256 over (case id, SHA-1 of the
+    binary mask in the canonical orientation). Two results are comparable only when their test fingerprints are
+    equal; ``report`` never ranks or tests them against each other otherwise."""
+
+    def __init__(self) -> None:
+        self._cases: dict[str, list[str]] = {}
+
+    def add(self, split: str, case_id: str, reference: np.ndarray) -> None:
+        import hashlib
+
+        digest = hashlib.sha1(np.packbits(np.ascontiguousarray(reference, dtype=bool)).tobytes()
+                              + repr(reference.shape).encode()).hexdigest()
+        self._cases.setdefault(split, []).append(f"{case_id}:{digest}")
+
+    def digests(self) -> dict[str, str]:
+        import hashlib
+
+        return {split: hashlib.sha256("\n".join(sorted(cases)).encode()).hexdigest()
+                for split, cases in sorted(self._cases.items())}

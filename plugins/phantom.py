@@ -304,12 +304,14 @@ def _generate(root: Path, seed: int, size: str, progress, version: int) -> Path:
     n_cases = sum(w for _, _, w in patients)
     root = Path(root)
     root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
+    _remove_stale_staging(root)
+    staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.staging-"))
+    (staging / _OWNER).write_text(str(os.getpid()))
     workers = max(1, min(os.cpu_count() or 1, len(patients)))
     try:
         cohorts: dict[str, dict] = {}
         # spawn, not fork: the parent may already run torch's thread pools
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_die_with_parent) as pool:
             futures = [pool.submit(_render_patient, staging, seed, version, size, *job) for job in patients]
             for future in as_completed(futures):
                 for cohort, case_id, entry in future.result():
@@ -328,6 +330,7 @@ def _generate(root: Path, seed: int, size: str, progress, version: int) -> Path:
         if version >= 2:
             meta["generator"]["mri_spacing_zyx_mm"] = list(geometry["mri"].spacing_zyx)
         write_meta(staging, meta, splits)
+        (staging / _OWNER).unlink()
         if root.exists():
             shutil.rmtree(root)
         staging.rename(root)
@@ -335,6 +338,34 @@ def _generate(root: Path, seed: int, size: str, progress, version: int) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return root
+
+
+_OWNER = ".owner-pid"
+
+
+def _die_with_parent() -> None:
+    """Worker initialiser: on Linux, ask the kernel to kill this worker when the generating process dies (even by
+    SIGKILL), so no orphan keeps rendering into a staging folder nobody will move into place."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def _remove_stale_staging(root: Path) -> None:
+    """Staging folders of ``root`` whose generating process no longer runs (killed before it could clean up)."""
+    for staging in root.parent.glob(f".{root.name}.staging-*"):
+        try:
+            owner = int((staging / _OWNER).read_text())
+            os.kill(owner, 0)  # signal 0 only asks whether the process exists
+            continue  # another generation of the same folder is running now
+        except PermissionError:
+            continue  # it exists, under another user
+        except (OSError, ValueError):  # no such process, or no owner recorded
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def generate(root: Path, seed: int = 0, size: str = "full", progress=None) -> Path:

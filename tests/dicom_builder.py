@@ -31,18 +31,22 @@ def _file_dataset(sop_class: str, modality: str, patient: str, study_uid: str, f
 
 def write_series(folder: Path, hu_zyx: np.ndarray, spacing_xyz=(2.0, 2.0, 3.0), origin=(-48.0, -48.0, -12.0),
                  row_dir=(1.0, 0.0, 0.0), col_dir=(0.0, 1.0, 0.0), patient: str = "P001",
-                 series_date: str = "20240102", series_number: int = 1) -> dict:
-    """One CT image per slice (int16 with rescale intercept -1024); returns the series' UIDs and geometry."""
+                 series_date: str = "20240102", series_number: int = 1, offsets=None, frame: str | None = None,
+                 study: str | None = None) -> dict:
+    """One CT image per slice (int16 with rescale intercept -1024); returns the series' UIDs and geometry.
+    ``offsets`` (mm along the normal, one per slice) places slices anywhere (default: k * slice spacing), so
+    series with a missing, duplicated or unevenly spaced slice can be built."""
     folder.mkdir(parents=True, exist_ok=True)
-    study, frame, series = generate_uid(), generate_uid(), generate_uid()
+    study, frame, series = study or generate_uid(), frame or generate_uid(), generate_uid()
     normal = np.cross(row_dir, col_dir)
+    offsets = [k * spacing_xyz[2] for k in range(len(hu_zyx))] if offsets is None else offsets
     for k, plane in enumerate(hu_zyx):
         ds = _file_dataset(CTImageStorage, "CT", patient, study, frame)
         ds.SeriesInstanceUID = series
         ds.SeriesDate = series_date
         ds.SeriesNumber = series_number
         ds.InstanceNumber = k + 1
-        ds.ImagePositionPatient = [float(v) for v in np.asarray(origin) + k * spacing_xyz[2] * normal]
+        ds.ImagePositionPatient = [float(v) for v in np.asarray(origin) + offsets[k] * normal]
         ds.ImageOrientationPatient = [float(v) for v in (*row_dir, *col_dir)]
         ds.PixelSpacing = [float(spacing_xyz[1]), float(spacing_xyz[0])]  # row spacing (y), column spacing (x)
         ds.SliceThickness = float(spacing_xyz[2])

@@ -116,11 +116,15 @@ def read_series(files: SeriesFiles, geometry: SeriesGeometry):
 
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames([str(p) for _, p in files.slices])
+    shown = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)  # ITK's spacing warning: the geometry is handled here
     try:
         image = reader.Execute()
     except RuntimeError as exc:
         raise DatasetError(f"cannot read the DICOM series in {files.slices[0][1].parent}: "
                            f"{str(exc).strip().splitlines()[0]}") from None
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(shown)
     spacing = list(image.GetSpacing())
     if not geometry.resampled:
         image.SetSpacing((spacing[0], spacing[1], geometry.spacing))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cmedl_bench.errors import CmedlError
 from cmedl_bench.results.records import read_record
 from cmedl_bench.suites import paper_row_name
 
@@ -47,9 +48,21 @@ class CollectedRun:
         plugins = {role: f"{p['distribution']} {p['version']}" for role, p in
                    (self.record.get("plugins") or {}).items() if p}
         dataset = self.record.get("dataset") or {}
-        return {"dataset": f"{dataset.get('name')} v{dataset.get('version')}" if dataset.get("version") is not None
-                else str(dataset.get("path") or dataset.get("name")),
-                "preset": (config.get("preset") or {}).get("name"), "config": config, "plugins": plugins}
+        name = (f"{dataset.get('name')} v{dataset.get('version')}" if dataset.get("version") is not None
+                else str(dataset.get("path") or dataset.get("name")))
+        return {"dataset": name, "reference": self.reference_set, "preset": (config.get("preset") or {}).get("name"),
+                "config": config, "plugins": plugins}
+
+    @property
+    def reference_set(self) -> str:
+        """The reference masks of the test split this run was scored against: their fingerprint
+        (:class:`cmedl_bench.scoring.ReferenceFingerprint`), or, for records written before fingerprints, the
+        dataset's name, version and path."""
+        fingerprint = (self.record.get("reference") or {}).get("test")
+        if fingerprint:
+            return f"#{fingerprint[:8]}"
+        dataset = self.record.get("dataset") or {}
+        return f"{dataset.get('name')} v{dataset.get('version')} {dataset.get('path')}"
 
     @property
     def setup_hash(self) -> str:
@@ -75,15 +88,57 @@ def _run_dirs(paths: list[Path]) -> list[Path]:
     return sorted(set(found))
 
 
-def collect(paths: list[Path]) -> Collection:
+#: fields of run.json that the report reads, with the types they must have
+_RECORD_FIELDS: dict[str, tuple[type, ...]] = {"run_id": (str,), "status": (str,), "seed": (int, type(None)),
+                                               "config_hash": (str, type(None)), "plugins": (dict, type(None)),
+                                               "dataset": (dict, type(None)), "reference": (dict, type(None)),
+                                               "files": (dict, type(None))}
+
+
+def _record_problem(record: dict[str, Any]) -> str | None:
+    for name, types in _RECORD_FIELDS.items():
+        if not isinstance(record.get(name), types):
+            return f"run.json field {name!r} is {type(record.get(name)).__name__}, not {types[0].__name__}"
+    if record.get("kind", "training") == "evaluation":
+        method = record.get("method")
+        return None if isinstance(method, dict) and isinstance(method.get("name"), str) else "no method name"
+    config = record.get("config")
+    if not isinstance(config, dict) or not all(isinstance(config.get(k), str)
+                                               for k in ("translator", "segmenter", "fusion")):
+        return "run.json has no config with translator, segmenter and fusion names"
+    return None
+
+
+def _read_rows(table: Path):
+    """The per-case table, or the reason it cannot be used (unreadable, columns missing, values not numbers)."""
     import pandas as pd
 
+    from cmedl_bench.results.records import ROW_COLUMNS
+
+    try:
+        rows = pd.read_parquet(table)
+    except Exception as exc:  # pyarrow raises its own types for truncated or foreign files
+        return f"unreadable {table.name} ({type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''})"
+    missing = [c for c in ROW_COLUMNS if c not in rows.columns]
+    if missing:
+        return f"{table.name} lacks column(s) {', '.join(missing)}"
+    if not pd.api.types.is_numeric_dtype(rows["value"]):
+        return f"{table.name}: values are not numbers"
+    return rows
+
+
+def collect(paths: list[Path]) -> Collection:
+    """Every run folder below ``paths``; one that cannot be read is excluded with its reason, never fatal."""
     collection = Collection()
     for run_dir in _run_dirs(paths):
         try:
             record = read_record(run_dir)
-        except (OSError, ValueError) as exc:
-            collection.excluded.append((run_dir, f"unreadable run.json ({exc})"))
+        except CmedlError as exc:
+            collection.excluded.append((run_dir, str(exc).split(";")[0]))
+            continue
+        problem = _record_problem(record)
+        if problem:
+            collection.excluded.append((run_dir, problem))
             continue
         status = record.get("status")
         if status != "finished":
@@ -93,7 +148,11 @@ def collect(paths: list[Path]) -> Collection:
         if not table.exists():
             collection.excluded.append((run_dir, "finished but per_case.parquet is missing"))
             continue
-        collection.runs.append(CollectedRun(run_dir, record, pd.read_parquet(table)))
+        rows = _read_rows(table)
+        if isinstance(rows, str):
+            collection.excluded.append((run_dir, rows))
+            continue
+        collection.runs.append(CollectedRun(run_dir, record, rows))
     return collection
 
 

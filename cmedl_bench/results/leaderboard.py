@@ -7,6 +7,8 @@ the paper's Tables 1 and 2, with the paper's statistics (III.B; DESIGN section 5
   the same segmenter on the same dataset and preset). With several seeds a case's DSC is its mean over seeds; only
   cases present in both rows are paired. Holm-Bonferroni adjustment over all comparisons of the report.
 - Rank by mean test DSC; equal means share a rank. A difference is called only when the adjusted p < alpha.
+- Rows scored against different reference masks (:class:`cmedl_bench.scoring.ReferenceFingerprint`) are labelled
+  with their reference set and ranked and tested only within it.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class Leaderboard:
         for row in self.rows:
             item: dict[str, Any] = {"rank": row.rank, "method": row.label, "head": row.head, **row.components,
                                     "setup": row.setup_hash, "dataset": row.setup["dataset"],
+                                    "reference_masks": row.setup["reference"],
                                     "preset": row.setup["preset"], "seeds": ",".join(map(str, row.seeds)),
                                     "n_test_cases": row.n_cases}
             for split in ("val", "test"):
@@ -177,21 +180,39 @@ def _group(collection: Collection, notes: list[str]) -> tuple[list[Row], list[Tr
 
 
 def _default_reference(row: Row, rows: list[Row]) -> Row | None:
-    """CBCT only with the same segmenter, dataset and preset; else CBCT only with the U-Net on them. Outside
-    methods (``evaluate``) have no preset and match on the dataset alone."""
+    """CBCT only with the same segmenter, reference masks and preset; else CBCT only with the U-Net on them. Outside
+    methods (``evaluate``) have no preset and match on the reference masks alone."""
     def candidates(segmenter: str) -> list[Row]:
         return [r for r in rows if r.components == {"translator": "none", "segmenter": segmenter, "fusion": "none"}
-                and r.setup["dataset"] == row.setup["dataset"]
+                and r.setup["reference"] == row.setup["reference"]
                 and (row.setup["preset"] is None or r.setup["preset"] == row.setup["preset"])]
 
     found = candidates(row.components["segmenter"]) or candidates("unet")
     return found[0] if found else None
 
 
+def _label_reference_sets(rows: list[Row], notes: list[str]) -> None:
+    """When rows were scored against different reference masks, each label says against which; they are ranked
+    and tested only within their own set."""
+    sets: dict[str, list[Row]] = {}
+    for row in rows:
+        sets.setdefault(row.setup["reference"], []).append(row)
+    if len(sets) < 2:
+        return
+    for reference, members in sets.items():
+        for row in members:
+            row.label += f" [reference {row.setup['dataset']} {reference}]"
+    notes.append(f"rows were scored against {len(sets)} different sets of reference masks (labelled); ranks and "
+                 f"tests are within each set, never across")
+
+
 def _compare(row: Row, reference: Row) -> None:
     row.reference = reference.label
     if row is reference:
         row.verdict = "reference"
+        return
+    if row.setup["reference"] != reference.setup["reference"]:
+        row.verdict = "other reference masks: not tested"
         return
     if row.case_dsc is None or reference.case_dsc is None:
         row.verdict = "no test DSC to compare"
@@ -207,6 +228,7 @@ def _compare(row: Row, reference: Row) -> None:
 def build_leaderboard(collection: Collection, reference: str | None = None, alpha: float = 0.05) -> Leaderboard:
     notes: list[str] = []
     rows, translation = _group(collection, notes)
+    _label_reference_sets(rows, notes)
     if reference is not None:
         chosen = [r for r in rows if r.label.lower() == reference.lower()]
         if not chosen:
@@ -228,12 +250,13 @@ def build_leaderboard(collection: Collection, reference: str | None = None, alph
                 row.verdict = f"not different (p >= {alpha:g})"
             else:
                 row.verdict = "better" if row.test_dsc > ref_mean else "worse"
-    rows.sort(key=lambda r: (r.test_dsc is None, -(r.test_dsc or 0.0), r.label))
-    previous = None
-    for position, row in enumerate(rows, start=1):
-        if row.test_dsc is None:
-            break
-        row.rank = previous.rank if previous is not None and previous.test_dsc == row.test_dsc else position
-        previous = row
+    rows.sort(key=lambda r: (r.setup["reference"], r.test_dsc is None, -(r.test_dsc or 0.0), r.label))
+    for reference_set in {r.setup["reference"] for r in rows}:
+        previous, members = None, [r for r in rows if r.setup["reference"] == reference_set]
+        for position, row in enumerate(members, start=1):
+            if row.test_dsc is None:
+                break
+            row.rank = previous.rank if previous is not None and previous.test_dsc == row.test_dsc else position
+            previous = row
     return Leaderboard(rows, translation, collection.excluded, notes, alpha,
                        rule + f", Holm-Bonferroni adjusted over {sum(r.p is not None for r in rows)} comparisons")

@@ -1,10 +1,16 @@
 """Leaderboard renderings as text: a rich table (terminal), Markdown (CI job summaries, pull-request comments), CSV
-and JSON. The HTML page is :mod:`cmedl_bench.results.html_report`."""
+and JSON. The HTML page is :mod:`cmedl_bench.results.html_report`.
+
+Method names, paths and notes come from users and plugins, so every text format is safe to publish: Markdown
+escapes HTML, control characters and Markdown syntax (no link, image or raw HTML can come through a name); CSV
+prefixes text cells that a spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) with ``'``, as
+OWASP's CSV-injection guidance recommends."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 from cmedl_bench.results.leaderboard import SEGMENTATION_METRICS, Leaderboard, Row
@@ -56,8 +62,21 @@ def footnotes(board: Leaderboard) -> list[str]:
     return lines
 
 
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]()!|#:~{}<>])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Plain text inside a Markdown table cell or list item: control characters become spaces, ``&`` an entity,
+    and Markdown/HTML punctuation is backslash-escaped, so ``<script>``, ``[x](javascript:...)`` and ``![](...)``
+    render as the characters they are."""
+    text = _CONTROL.sub(" ", str(text)).replace("&", "&amp;")
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", text)
+
+
+def _csv_cell(value: Any) -> Any:
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
 def to_markdown(board: Leaderboard) -> str:
@@ -82,7 +101,8 @@ def to_markdown(board: Leaderboard) -> str:
 def to_csv(board: Leaderboard) -> str:
     import pandas as pd
 
-    return pd.DataFrame(board.records()).to_csv(index=False)
+    records = [{key: _csv_cell(value) for key, value in record.items()} for record in board.records()]
+    return pd.DataFrame(records).to_csv(index=False)
 
 
 def to_json(board: Leaderboard) -> str:
