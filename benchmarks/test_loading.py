@@ -13,8 +13,7 @@ from cmedl_bench.data.layout import load_index, read_volume
 from cmedl_bench.data.preprocessing import prepare
 from cmedl_bench.data.slices import TumourSliceSampler
 from cmedl_bench.engine.batches import draw_batch
-from cmedl_bench.fusion import FusionSpec
-from cmedl_bench.plugins import get_registry
+from cmedl_bench.stages.building import build_fusion
 
 PRESET = PRESETS["cpu"]
 
@@ -46,10 +45,8 @@ def test_loader_slices_per_second(benchmark, record_value, sampler):
 
 def test_training_step_slices_per_second(benchmark, record_value, sampler):
     benchmark.group = "loading vs training"
-    registry = get_registry()
     torch.manual_seed(0)
-    fusion = registry.get("fusion", "none").factory(FusionSpec(registry.get("segmenter", "unet"), None, PRESET,
-                                                               torch.device("cpu"), {}))
+    fusion = build_fusion("none", "unet", "none", PRESET, torch.device("cpu"))
     fusion.train(True)
     batch = _draw(sampler, np.random.default_rng(1), torch.Generator().manual_seed(1))
     losses = benchmark.pedantic(fusion.train_step, args=(batch,), rounds=10, warmup_rounds=2)

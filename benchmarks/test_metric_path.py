@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import surface_distance
 
-from cmedl_bench.plugins import get_registry
+from cmedl_bench.registry import get_registry
 from cmedl_bench.scoring import score_case
 
 SPACING = (3.0, 0.98, 0.98)

@@ -25,9 +25,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from cmedl_bench.config import PRESETS
-from cmedl_bench.engine.performance import optimise, to_device
-from cmedl_bench.fusion import FusionSpec
-from cmedl_bench.plugins import get_registry
+from cmedl_bench.engine.performance import tune_for_device, to_device
+from cmedl_bench.stages.building import build_fusion
 
 #: dense bf16 tensor-core peak, TFLOP/s (vendor data sheets; SXM parts)
 PEAK_BF16_TFLOPS = {"H200": 989.5, "H100": 989.5, "A100": 312.0, "L40S": 362.1, "V100": 125.0}
@@ -60,15 +59,11 @@ def _measured_peak() -> float:
 
 def _fusion(step: str, batch: int, optimised: bool):
     translator, segmenter, fusion = STEPS[step]
-    registry = get_registry()
     preset = replace(PRESETS["paper"], batch_size=batch, mixed_precision=optimised, compile=optimised)
     torch.manual_seed(0)
-    spec = FusionSpec(registry.get("segmenter", segmenter),
-                      None if translator == "none" else registry.get("translator", translator), preset, DEVICE,
-                      {"gan_mode": "log"})
-    built = registry.get("fusion", fusion).factory(spec)
+    built = build_fusion(fusion, segmenter, translator, preset, DEVICE, {"gan_mode": "log"})
     if optimised:
-        optimise(built.modules(), DEVICE, compile_modules=True)
+        tune_for_device(built.modules(), DEVICE, compile_modules=True)
     built.train(True)
     return built
 

@@ -1,4 +1,4 @@
-"""Presets and the resolved run configuration (DESIGN section 7).
+"""Presets and the resolved run configuration (docs/reference.md §6).
 
 - ``smoke``: seconds, for tests; tiny widths and images, a couple of steps.
 - ``cpu``: the default without a GPU; a few minutes on 2 cores, images resampled to 2.5 mm in-plane, segmenters at

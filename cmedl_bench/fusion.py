@@ -15,9 +15,8 @@ import torch
 
 from cmedl_bench.config import Preset
 from cmedl_bench.engine.devices import autocast
-from cmedl_bench.engine.performance import load_optimiser_state
 from cmedl_bench.modules import ModuleGroup
-from cmedl_bench.plugins import Component
+from cmedl_bench.registry import Component
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,8 @@ class Fusion(ModuleGroup):
                                    p.patch_depth if self.dims == 3 else None)
 
     def before_fit(self, train: dict[str, list], seed: int, run_dir: Path, progress=None) -> None:
-        """A first training stage that precedes the fit loop (e.g. a translator trained on its own); resumable."""
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        raise NotImplementedError
+        """A first training stage that precedes the fit loop (e.g. a translator trained on its own); resumable.
+        ``progress`` is a :class:`cmedl_bench.stages.progress.Reporter` (``with progress.task(...) as task``)."""
 
     def head_network(self, head: str) -> torch.nn.Module:
         """The segmentation network behind a head (its last layers are perturbed by the sensitivity analysis)."""
@@ -79,11 +76,3 @@ class Fusion(ModuleGroup):
     def autocast(self):
         return autocast(self.device, self.spec.preset.mixed_precision)
 
-    def training_state(self) -> dict[str, Any]:
-        return {"weights": self.weights(),
-                "optimizers": {name: opt.state_dict() for name, opt in self.optimizers().items()}}
-
-    def load_training_state(self, state: dict[str, Any]) -> None:
-        self.load_weights(state["weights"])
-        for name, opt in self.optimizers().items():
-            load_optimiser_state(opt, state["optimizers"][name])

@@ -1,7 +1,7 @@
 """Launchers run a sweep's jobs somewhere: this process (``local``), a Slurm cluster through submitit (``slurm``),
 or a Ray cluster (``ray``). They are plugins (kind ``launcher``); the core only defines the job and its outcome.
 
-Every job is one ``api.run`` call and writes into the sweep's results folder, where a run folder is named by its
+Every job is one call of its ``runner`` (``cmedl_bench.api.run``) and writes into the sweep's results folder, where a run folder is named by its
 configuration hash: whichever launcher ran a grid, ``report`` sees the same folders, a finished job is never run
 twice, and an unfinished one resumes. A job that fails does not stop the others; its outcome names its log and the
 command that re-runs it alone.
@@ -15,7 +15,7 @@ import shlex
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Job:
     label: str  # translator+segmenter+fusion seed N
     run: dict[str, Any]  # keyword arguments of cmedl_bench.api.run
     log: Path  # where a remote job writes its output
+    runner: Callable[..., dict[str, Any]] | None = None  # called with ``run`` (cmedl_bench.api.run); picklable
     threads: int | None = None  # torch threads for the job (None: torch's default)
 
     def command(self) -> str:
@@ -55,8 +56,6 @@ class JobOutcome:
 
 def execute(job: Job) -> dict[str, Any]:
     """Run one job in a worker process (Slurm, Ray), its output going to ``job.log``; returns the run record."""
-    from cmedl_bench import api
-
     job.log.parent.mkdir(parents=True, exist_ok=True)
     with open(job.log, "w") as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
         if job.threads:
@@ -64,7 +63,7 @@ def execute(job: Job) -> dict[str, Any]:
 
             torch.set_num_threads(job.threads)
         try:
-            return api.run(**{**job.run, "quiet": True})
+            return job.runner(**{**job.run, "quiet": True})
         except BaseException:
             traceback.print_exc(file=handle)
             raise

@@ -22,6 +22,9 @@ class ModuleGroup:
         for name, module in self.modules().items():
             module.load_state_dict(weights[name])
 
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
     def set_requires_grad(self, names: tuple[str, ...], flag: bool) -> None:
         for name in names:
             for p in self.modules()[name].parameters():

@@ -1,4 +1,4 @@
-"""Per-case scoring with the metric plugins, on 3D masks in the original voxel grid, in mm (DESIGN section 5)."""
+"""Per-case scoring with the metric plugins, on 3D masks in the original voxel grid, in mm (docs/reference.md §4)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,14 @@ class MetricValue:
 
 
 MetricFn = Callable[[ScoredCase], MetricValue]
+
+
+def dice(prediction: np.ndarray, reference: np.ndarray) -> float:
+    """Dice similarity coefficient 2|P & R| / (|P| + |R|) of two binary masks; 1 when both are empty. The ``dsc``
+    metric and the trainer's validation DSC are this function."""
+    prediction, reference = np.asarray(prediction, dtype=bool), np.asarray(reference, dtype=bool)
+    denominator = prediction.sum() + reference.sum()
+    return 1.0 if denominator == 0 else float(2.0 * (prediction & reference).sum() / denominator)
 
 
 def score_case(metrics: Mapping[str, MetricFn], prediction, reference, spacing_zyx) -> dict[str, MetricValue]:

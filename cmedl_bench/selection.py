@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cmedl_bench.errors import PluginError
-from cmedl_bench.plugins import Component, Registry
+from cmedl_bench.registry import Component, Registry
 
 
 @dataclass(frozen=True)

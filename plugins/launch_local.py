@@ -13,13 +13,15 @@ from cmedl_bench.launch import Job, JobOutcome, Launcher, failure_text
 
 class LocalLauncher(Launcher):
     def launch(self, jobs: list[Job]) -> list[JobOutcome]:
-        from cmedl_bench import api
+        from rich.console import Console
+        from rich.markup import escape
 
+        console = Console(stderr=True)
         outcomes = []
         for k, job in enumerate(jobs, start=1):
-            api.stderr.rule(f"[bold]{k}/{len(jobs)} {job.label}")
+            console.rule(f"[bold]{k}/{len(jobs)} {escape(job.label)}")
             try:
-                record = api.run(**job.run)
+                record = job.runner(**job.run)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure of one job is reported, the sweep goes on

@@ -1,4 +1,4 @@
-"""Synthetic thorax phantom (DESIGN section 4): the embedded default dataset, in two versions.
+"""Synthetic thorax phantom (docs/reference.md §3): the embedded default dataset, in two versions.
 
 Each virtual patient gets its own anatomy (body with subcutaneous fat and muscle, two lungs with vessels, a
 mediastinum, heart, aorta, vertebra with marrow and spinal canal, ribs) and one lung tumour: a lobulated ellipsoid,
@@ -266,7 +266,8 @@ def _render_patient(staging: Path, seed: int, version: int, size: str, cohort: s
     the other patients, so patients can be rendered in parallel with identical results."""
     import torch
 
-    from cmedl_bench.data.layout import image_path, label_path, write_volume
+    from cmedl_bench.data.layout import image_path, label_path
+    from cmedl_bench.io.images import write_volume
 
     torch.set_num_threads(1)  # one patient per core
     geometry = _geometries(version, size)

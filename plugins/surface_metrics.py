@@ -1,4 +1,4 @@
-"""DSC, surface Dice at tolerance tau and HD95, in mm, with DeepMind's surface-distance (DESIGN section 5).
+"""DSC, surface Dice at tolerance tau and HD95, in mm, with DeepMind's surface-distance (docs/reference.md §4).
 
 Definitions (recorded in every run):
 - ``dsc``: 2|P n R| / (|P| + |R|) on voxels.
@@ -16,7 +16,7 @@ DSC 0, SDSC 0 and HD95 = the volume's diagonal in mm as a fixed penalty (flag ``
 from __future__ import annotations
 
 from cmedl_bench.config import SURFACE_DICE_TOLERANCE_MM
-from cmedl_bench.scoring import MetricValue, ScoredCase
+from cmedl_bench.scoring import MetricValue, ScoredCase, dice
 
 
 def _surface_distances(case: ScoredCase):
@@ -29,13 +29,7 @@ def _surface_distances(case: ScoredCase):
 
 
 def dsc(case: ScoredCase) -> MetricValue:
-    flag = case.empty_flag
-    if flag == "both_empty":
-        return MetricValue(1.0, flag)
-    if flag:
-        return MetricValue(0.0, flag)
-    overlap = (case.prediction & case.reference).sum()
-    return MetricValue(float(2.0 * overlap / (case.prediction.sum() + case.reference.sum())))
+    return MetricValue(dice(case.prediction, case.reference), case.empty_flag)
 
 
 def sdsc(case: ScoredCase, tolerance_mm: float = SURFACE_DICE_TOLERANCE_MM) -> MetricValue:

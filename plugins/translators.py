@@ -5,7 +5,7 @@ from cmedl_bench import hookimpl, lazy
 
 @hookimpl
 def register_translators(register):
-    caps = {"dims": 2, "channels": 1}
+    caps = {"dims": 2}
     register("cycle", lazy("cmedl_bench_plugins.cyclegan:build_cycle"),
              description="CycleGAN: ResNet-9 generators, 70x70 PatchGAN (paper eq. 1-2)",
              capabilities=caps | {"paper_parameters": {"generator": 11_365_633, "discriminator": 2_763_585}})

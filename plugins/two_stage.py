@@ -5,7 +5,7 @@
 - ``two-channel``: the segmenter sees CBCT and its pseudo-MRI stacked as two channels (the CT+pMRI row, whose paper
   pMRI came from CycleGAN). Head ``student``.
 
-Stage one is :func:`cmedl_bench.engine.translate.fit_translator` (the ``translate`` verb's trainer), checkpointed in
+Stage one is :func:`cmedl_bench.trainers.translator_trainer.fit_translator` (the ``translate`` verb's trainer), checkpointed in
 the run folder's ``translator.pt`` and resumed from there.
 """
 
@@ -15,7 +15,8 @@ import torch
 
 from cmedl_bench.engine.losses import dice_loss
 from cmedl_bench.engine.performance import adam
-from cmedl_bench.engine.translate import fit_translator
+from cmedl_bench.stages.progress import SilentReporter
+from cmedl_bench.trainers.translator_trainer import fit_translator
 from cmedl_bench.fusion import Fusion, FusionSpec
 from cmedl_bench.translator import build_translator, to_unit_range
 
@@ -32,11 +33,10 @@ class _TranslatorFirst(Fusion):
         self.optimizer = adam(self.segmenter.parameters(), p.lr_segmenter, self.device)
 
     def before_fit(self, train, seed, run_dir, progress=None):
-        task = progress.add_task("training translator (stage 1)", total=self.spec.preset.translator_epochs,
-                                 info="") if progress is not None else None
-        fit_translator(self.translator, train["cbct"], train["mri"], self.spec.preset, seed, run_dir / "translator.pt",
-                       on_epoch=(lambda e, total, row: progress.update(task, completed=e + 1)) if task is not None
-                       else None)
+        progress = progress or SilentReporter()
+        with progress.task("training translator (stage 1)", total=self.spec.preset.translator_epochs) as task:
+            fit_translator(self.translator, train["cbct"], train["mri"], self.spec.preset, seed,
+                           run_dir / "translator.pt", on_epoch=lambda e, total, row: task.update(completed=e + 1))
         self.translator.train(False)
         self.translator.set_requires_grad(tuple(self.translator.modules()), False)
 

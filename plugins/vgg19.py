@@ -78,8 +78,10 @@ class VGG19Features(nn.Module):
 def find_weights(explicit: str | os.PathLike | None = None) -> Path | None:
     if explicit:
         return Path(explicit)
-    if os.environ.get("CMEDL_BENCH_VGG19"):
-        return Path(os.environ["CMEDL_BENCH_VGG19"])
+    from cmedl_bench.settings import vgg19_weights
+
+    if vgg19_weights() is not None:
+        return vgg19_weights()
     hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints" / HUB_FILE
     return hub if hub.exists() else None
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from cmedl_bench import api, hookimpl
-from cmedl_bench.plugins import register_plugin
+from cmedl_bench.registry import register_plugin
 
 
 class PlainFCN(nn.Module):
@@ -32,7 +32,7 @@ def register_segmenters(register):
 
 
 def ensure_registered() -> None:
-    from cmedl_bench.plugins import get_registry
+    from cmedl_bench.registry import get_registry
 
     if "plain-fcn" not in get_registry().names("segmenter"):
         register_plugin(sys.modules[__name__], name="ddp-test")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cmedl_bench.config import PRESETS
-from cmedl_bench.plugins import get_registry
+from cmedl_bench.registry import get_registry
 
 SEGMENTERS = get_registry().names("segmenter")
 FUSIONS = get_registry().names("fusion")
@@ -44,19 +44,21 @@ def test_segmenter_forward_backward(name):
 
 
 def _combinations():
+    """Every fusion x segmenter x translator (or none) that :func:`cmedl_bench.selection.select` accepts."""
+    from cmedl_bench.errors import PluginError
+    from cmedl_bench.selection import select
+
     registry = get_registry()
     for fusion_name in FUSIONS:
-        fusion = registry.get("fusion", fusion_name)
-        translators = registry.names("translator") if fusion.capabilities.get("needs_translator") else [None]
         for segmenter_name in SEGMENTERS:
-            segmenter = registry.get("segmenter", segmenter_name)
-            if segmenter.capabilities.get("dims", 2) not in fusion.capabilities.get("dims", (2,)):
-                continue
-            if fusion.capabilities.get("needs_hint_features") and not segmenter.capabilities.get("hint_features"):
-                continue
-            for translator_name in translators:
-                yield pytest.param(fusion_name, segmenter_name, translator_name,
-                                   id=f"{fusion_name}-{segmenter_name}-{translator_name}")
+            for translator_name in ["none", *registry.names("translator")]:
+                try:
+                    select(registry, translator_name, segmenter_name, fusion_name, "phantom")
+                except PluginError:
+                    continue
+                translator = None if translator_name == "none" else translator_name
+                yield pytest.param(fusion_name, segmenter_name, translator,
+                                   id=f"{fusion_name}-{segmenter_name}-{translator}")
 
 
 @pytest.mark.filterwarnings("ignore:no VGG19 weights")
@@ -64,14 +66,10 @@ def _combinations():
 def test_fusion_trains_one_step_and_predicts(fusion_name, segmenter_name, translator_name):
     """Every fusion x compatible segmenter x compatible translator: one training step, then every head predicts.
     (A two-stage fusion's translator stage is exercised end to end in test_fusions.)"""
-    from cmedl_bench.fusion import FusionSpec
+    from cmedl_bench.stages.building import build_fusion
 
-    registry = get_registry()
-    fusion = registry.get("fusion", fusion_name)
-    translator = registry.get("translator", translator_name) if translator_name else None
     torch.manual_seed(0)
-    obj = fusion.factory(FusionSpec(registry.get("segmenter", segmenter_name), translator, PRESETS["smoke"],
-                                    torch.device("cpu")))
+    obj = build_fusion(fusion_name, segmenter_name, translator_name or "none", PRESETS["smoke"], torch.device("cpu"))
     trained = [name for name, opt in obj.optimizers().items() if name.startswith("segment")]
     before = {name: {k: v.clone() for k, v in obj.weights()[name].items()} for name in obj.modules()}
     shape = (2, 1, 32, 32) if obj.dims == 2 else (2, 1, 8, 32, 32)
@@ -84,5 +82,5 @@ def test_fusion_trains_one_step_and_predicts(fusion_name, segmenter_name, transl
     changed = {name for name in before if any(not torch.equal(before[name][k], after[name][k]) for k in before[name])}
     assert changed & {"segmenter", "student", "teacher"}, changed
     obj.train(False)
-    for head in fusion.capabilities["heads"]:
+    for head in get_registry().get("fusion", fusion_name).capabilities["heads"]:
         assert obj.predict_logits(head, batch["cbct"]).shape == shape

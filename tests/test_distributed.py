@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cmedl_bench.engine.distributed import launch
-from cmedl_bench.plugins import unregister_plugin
+from cmedl_bench.registry import unregister_plugin
 from tests import ddp_helpers
 
 
@@ -30,8 +30,8 @@ def test_two_processes_equal_one_process_on_the_same_global_batch(tmp_path, smal
     assert {k: v for k, v in single["config"].items() if k != "processes"} == {
         k: v for k, v in parallel["config"].items() if k != "processes"}
     one, two = tmp_path / "one" / single["run_id"], tmp_path / "two" / parallel["run_id"]
-    weights_one = torch.load(one / "last.pt", weights_only=True)["training"]["weights"]["segmenter"]
-    weights_two = torch.load(two / "last.pt", weights_only=True)["training"]["weights"]["segmenter"]
+    weights_one = torch.load(one / "last.pt", weights_only=True)["weights"]["segmenter"]
+    weights_two = torch.load(two / "last.pt", weights_only=True)["weights"]["segmenter"]
     for name, tensor in weights_one.items():
         torch.testing.assert_close(weights_two[name], tensor, rtol=1e-4, atol=1e-5)
     history_one = json.loads((one / "history.json").read_text())

@@ -531,7 +531,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_grids_that_hold_the_same_voxels_map_exactly_and_others_do_not():
-    from cmedl_bench.data.geometry import index_mapping, onto_grid
+    from cmedl_bench.io.geometry import index_mapping, onto_grid
 
     array = np.random.default_rng(0).integers(0, 2, (5, 6, 7)).astype(np.uint8)
     image = sitk.GetImageFromArray(array)

@@ -63,7 +63,7 @@ def test_illegal_pairs_fail_before_training(tmp_path, translator, segmenter, fus
 
 
 def test_interrupted_sweep_resumes_without_redoing_or_duplicating(tmp_path, small_phantom, monkeypatch):
-    import cmedl_bench.engine.fit as fit_module
+    import cmedl_bench.trainers.fusion_trainer as fit_module
 
     rows = [("none", "unet", "none"), ("none", "densefcn57", "none")]
     real_fit, calls = fit_module.fit, []
@@ -101,7 +101,7 @@ def test_unknown_suite_is_a_clear_error():
 
 
 def test_paper_suite_rows_are_all_legal():
-    from cmedl_bench.plugins import get_registry
+    from cmedl_bench.registry import get_registry
     from cmedl_bench.selection import select
     from cmedl_bench.suites import SUITES
 
@@ -111,7 +111,7 @@ def test_paper_suite_rows_are_all_legal():
 
 
 def test_sensitivity_on_a_finished_run(tmp_path, small_phantom):
-    from cmedl_bench.analysis.sensitivity import last_layers
+    from cmedl_bench.stages.sensitivity import last_layers
     from cmedl_bench_plugins.unet import UNet
 
     unet = UNet(width=0.125)

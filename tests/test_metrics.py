@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import surface_distance
 
-from cmedl_bench.plugins import get_registry
+from cmedl_bench.registry import get_registry
 from cmedl_bench.scoring import score_case
 
 SPACING = (3.0, 0.9, 1.3)  # z, y, x, anisotropic

@@ -3,15 +3,15 @@
 import pytest
 import torch
 
-from cmedl_bench.engine.performance import (adam, channels_last_format, load_optimiser_state, optimise,
+from cmedl_bench.engine.performance import (adam, channels_last_format, load_optimiser_state, tune_for_device,
                                             to_channels_last, to_device)
-from cmedl_bench.plugins import get_registry
+from cmedl_bench.registry import get_registry
 
 
 def test_cpu_keeps_the_default_adam_and_memory_format():
     net = get_registry().get("segmenter", "unet").factory(in_channels=1, out_channels=1, width=0.125)
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    optimise({"net": net}, torch.device("cpu"))
+    tune_for_device({"net": net}, torch.device("cpu"))
     conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
     assert conv.weight.is_contiguous() and not conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
@@ -28,7 +28,7 @@ def _segmenter(name: str) -> torch.nn.Module:
 @pytest.mark.parametrize("name, shape", [("unet", (2, 1, 32, 32)), ("densefcn57", (2, 1, 32, 32)),
                                          ("unet3d", (1, 1, 8, 32, 32))])
 def test_channels_last_keeps_every_network_s_output(name, shape):
-    """What ``optimise`` does on CUDA, run on the CPU: 2D weights NHWC, 3D weights NDHWC (``Module.to`` would refuse
+    """What ``tune_for_device`` does on CUDA, run on the CPU: 2D weights NHWC, 3D weights NDHWC (``Module.to`` would refuse
     the 3DUnet), same outputs."""
     net = _segmenter(name)
     x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))

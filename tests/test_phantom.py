@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from cmedl_bench.plugins import get_registry
+from cmedl_bench.registry import get_registry
 from cmedl_bench_plugins.cbct_physics import FanBeam, simulate_cbct
 from tests.conftest import cli
 

@@ -1,4 +1,4 @@
-"""Plugin discovery, registry errors and the controls (DESIGN section 2)."""
+"""Plugin discovery, registry errors and the controls (docs/reference.md §1)."""
 
 import json
 import textwrap
@@ -7,7 +7,7 @@ import pytest
 
 from cmedl_bench import hookimpl
 from cmedl_bench.errors import PluginError
-from cmedl_bench.plugins import get_registry, register_plugin, unregister_plugin
+from cmedl_bench.registry import get_registry, register_plugin, unregister_plugin
 from tests.conftest import cli
 
 

@@ -12,7 +12,7 @@ import torch
 
 from cmedl_bench import api, hookimpl
 from cmedl_bench.errors import PluginError
-from cmedl_bench.plugins import register_plugin, unregister_plugin
+from cmedl_bench.registry import register_plugin, unregister_plugin
 from tests.conftest import cli
 
 SMOKE = ("run", "--translator", "none", "--segmenter", "unet", "--fusion", "none", "--preset", "smoke", "--quiet")
@@ -139,7 +139,7 @@ def test_translator_with_3d_segmenter_is_rejected_before_training(tmp_path, monk
 
 def test_interrupted_run_resumes(tmp_path, small_phantom, monkeypatch):
     """An interruption after the first epoch leaves a resumable run and no per-case table."""
-    import cmedl_bench.engine.fit as fit_module
+    import cmedl_bench.trainers.fusion_trainer as fit_module
 
     real_fit = fit_module.fit
 

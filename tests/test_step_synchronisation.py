@@ -19,8 +19,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from cmedl_bench.config import PRESETS
 from cmedl_bench.engine.augment import augment
 from cmedl_bench.engine.performance import to_device
-from cmedl_bench.fusion import FusionSpec
-from cmedl_bench.plugins import get_registry
+from cmedl_bench.stages.building import build_fusion
+from cmedl_bench.registry import get_registry
 from cmedl_bench.translator import build_translator, to_unit_range
 
 #: aten operations whose result size or value the host must wait for on a GPU
@@ -73,13 +73,9 @@ def fused_adam(monkeypatch):
 
 
 def _fusion(translator: str, segmenter: str, fusion: str):
-    registry = get_registry()
     preset = replace(PRESETS["smoke"], batch_size=2)
     torch.manual_seed(0)
-    spec = FusionSpec(registry.get("segmenter", segmenter),
-                      None if translator == "none" else registry.get("translator", translator), preset,
-                      torch.device("cpu"), {"gan_mode": "log"})
-    built = registry.get("fusion", fusion).factory(spec)
+    built = build_fusion(fusion, segmenter, translator, preset, torch.device("cpu"), {"gan_mode": "log"})
     built.train(True)
     return built
 

@@ -9,7 +9,7 @@ import scipy.stats
 import torch
 
 from cmedl_bench.errors import CmedlError
-from cmedl_bench.plugins import get_registry
+from cmedl_bench.registry import get_registry
 from cmedl_bench.translator import ImagePool, TranslatorSpec, gan_loss, to_unit_range
 from tests.conftest import cli
 

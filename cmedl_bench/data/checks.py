@@ -10,7 +10,7 @@ Every finding names the file it is about. Errors make ``run`` refuse the dataset
   HU: air and lung well below -500 HU and nothing beyond the metal range; MRI magnitudes are not negative),
   implausible spacing (warning);
 - across cases: identical scans under two case ids (in two splits this leaks test data into training), mixed
-  orientations (warning; training reorients, :mod:`cmedl_bench.data.geometry`);
+  orientations (warning; training reorients, :mod:`cmedl_bench.io.geometry`);
 - across cases: identical scans under two case ids (in two splits this leaks test data into training);
 - splits: a CBCT split without patients, no training case with tumour voxels, no MRI training cohort (warning: the
   rows with a translator need it).
@@ -29,8 +29,9 @@ from typing import Callable
 
 import numpy as np
 
-from cmedl_bench.data.geometry import CANONICAL_ORIENTATION, grid_difference, orientation, spacing_warning
-from cmedl_bench.data.layout import SPLITS, DatasetIndex, non_finite_voxels, scan_layout
+from cmedl_bench.io.geometry import CANONICAL_ORIENTATION, grid_difference, orientation, spacing_warning
+from cmedl_bench.data.layout import SPLITS, DatasetIndex, scan_layout
+from cmedl_bench.io.images import non_finite_voxels, read_image
 from cmedl_bench.errors import DatasetError
 
 CHECKS_VERSION = 2
@@ -79,8 +80,6 @@ def _intensity_problem(cohort: str, image: np.ndarray) -> str | None:
 
 def _read(report: CheckReport, path: Path, what: str):
     """The image, or None with the reason recorded (unreadable, not 3D, vector voxels)."""
-    from cmedl_bench.data.layout import read_image
-
     try:
         return read_image(path, what, finite=False)
     except DatasetError as exc:
@@ -162,7 +161,7 @@ def _stamp(root: Path) -> str:
 
 
 def _clean_marker(root: Path) -> Path:
-    from cmedl_bench.data.cache import cache_dir
+    from cmedl_bench.settings import cache_dir
 
     return cache_dir() / "checks" / f"{_stamp(root)}.ok"
 

@@ -20,8 +20,9 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from cmedl_bench.data.layout import COHORTS, IMAGE_ENDINGS, image_files, image_path, label_path, read_json
-from cmedl_bench.data.geometry import grid_difference
+from cmedl_bench.data.layout import COHORTS, image_files, image_path, label_path, read_json
+from cmedl_bench.io.images import IMAGE_ENDINGS, read_image, write_volume
+from cmedl_bench.io.geometry import grid_difference
 from cmedl_bench.data.identifiers import require_id, sanitise_id
 from cmedl_bench.errors import CmedlError, DatasetError
 from cmedl_bench.io.atomic import atomic_write_text
@@ -63,8 +64,6 @@ def _add_cases(dataset: Path, cohort: str, cases: list[ImportedCase]) -> None:
 
 def _write_case(dataset: Path, cohort: str, case_id: str, image, mask: np.ndarray) -> list[Path]:
     import SimpleITK as sitk
-
-    from cmedl_bench.data.layout import write_volume
 
     array = sitk.GetArrayFromImage(image)
     fits_int16 = np.issubdtype(array.dtype, np.integer) and array.min() >= -32768 and array.max() <= 32767
@@ -239,8 +238,6 @@ def _import_image_case(case: str, name: str, image_file: Path, label_file: Path,
                        pattern, dataset: Path, cohort: str, written: list[Path]) -> ImportedCase:
     """One image/label pair: the label read as the tumour mask on the image grid, written under ``name``."""
     import SimpleITK as sitk
-
-    from cmedl_bench.data.layout import read_image
 
     image = read_image(image_file, "image")
     label_image = sitk.ReadImage(str(label_file))

@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from cmedl_bench.data.geometry import CANONICAL_ORIENTATION, grid_difference, orientation, reorient
+from cmedl_bench.io.geometry import CANONICAL_ORIENTATION, grid_difference, orientation, reorient
 from cmedl_bench.data.identifiers import id_problem, inside
 from cmedl_bench.errors import DatasetError
-from cmedl_bench.io.atomic import atomic_write, atomic_write_text
+from cmedl_bench.io.atomic import atomic_write_text
+from cmedl_bench.io.images import IMAGE_ENDINGS, read_image, write_volume
 
 COHORTS = ("cbct", "mri")
 SPLITS = ("train", "val", "test")
@@ -71,10 +72,6 @@ class DatasetIndex:
     def split_cases(self, cohort: str, split: str) -> list[Case]:
         patients = set(self.splits.get(cohort, {}).get(split, []))
         return [c for _, c in sorted(self.cases.get(cohort, {}).items()) if c.patient in patients]
-
-
-#: endings of the image files SimpleITK reads that the importers and ``evaluate`` recognise (longest first)
-IMAGE_ENDINGS = (".seg.nrrd", ".nii.gz", ".nrrd", ".nii", ".mha", ".mhd")
 
 
 def image_files(folder: Path, channel_suffix: bool = False) -> dict[str, Path]:
@@ -246,38 +243,6 @@ def _split_problems(root: Path, splits: Any, cohorts: dict[str, Any]) -> list[tu
     return problems
 
 
-def read_image(path: Path, what: str, finite: bool = True):
-    """One 3D scalar image with SimpleITK; every failure (unreadable, not 3D, vector pixels and, with ``finite``,
-    non-finite voxels: :func:`non_finite_voxels`) is one line naming the file."""
-    import SimpleITK as sitk
-
-    try:
-        image = sitk.ReadImage(str(path))
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatasetError(f"{path}: unreadable {what} ({first[:100]})") from None
-    if image.GetDimension() != 3:
-        raise DatasetError(f"{path}: expected a 3D volume, got {image.GetDimension()}D")
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise DatasetError(f"{path}: {image.GetNumberOfComponentsPerPixel()} components per voxel; expected a "
-                           f"scalar image")
-    bad = non_finite_voxels(path, image) if finite else 0
-    if bad:
-        raise DatasetError(f"{path}: {bad} NaN or infinite voxels")
-    return image
-
-
-def non_finite_voxels(path: Path, image) -> int:
-    """NaN and infinite voxels of a read image, counted in the raw file for NIfTI, whose reader hides them
-    (:mod:`cmedl_bench.data.nifti`)."""
-    import SimpleITK as sitk
-
-    from cmedl_bench.data.nifti import non_finite_nifti_voxels
-
-    array = sitk.GetArrayViewFromImage(image)
-    return non_finite_nifti_voxels(path) or (int((~np.isfinite(array)).sum()) if array.dtype.kind == "f" else 0)
-
-
 def read_volume(case: Case) -> Volume:
     """Read one case in the canonical orientation; the image and label must share size, spacing, origin and
     direction."""
@@ -305,19 +270,3 @@ def write_on_source_grid(path: Path, array: np.ndarray, volume: Volume) -> None:
     """Write a (z, y, x) array computed on ``volume``'s canonical arrays back on the scan's own grid (orientation,
     origin, spacing and direction of the file it was read from)."""
     write_volume(path, array, volume.spacing_zyx, volume.origin, volume.direction, volume.source_orientation)
-
-
-def write_volume(path: Path, array: np.ndarray, spacing_zyx, origin=None, direction=None,
-                 orientation_code: str | None = None) -> None:
-    """Write a (z, y, x) array with the given geometry, atomically (reoriented to ``orientation_code`` if given)."""
-    import SimpleITK as sitk
-
-    image = sitk.GetImageFromArray(array)
-    image.SetSpacing(tuple(float(s) for s in reversed(spacing_zyx)))
-    if origin is not None:
-        image.SetOrigin(origin)
-    if direction is not None:
-        image.SetDirection(direction)
-    if orientation_code is not None:
-        image = reorient(image, orientation_code)
-    atomic_write(path, lambda tmp: sitk.WriteImage(image, tmp, useCompression=True))

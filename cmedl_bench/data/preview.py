@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from cmedl_bench.data.layout import load_index
+from cmedl_bench.io.figures import pyplot, save_figure
 
 
 def _window(cohort: str, image: np.ndarray) -> tuple[float, float]:
@@ -18,11 +19,9 @@ def _window(cohort: str, image: np.ndarray) -> tuple[float, float]:
 def plot_preview(root: Path, path: Path, per_cohort: int = 3) -> Path:
     """Rows: CBCT cases (then MRI cases) from different patients; columns: the image and the same with the tumour
     contour, at the slice with the largest tumour area."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import SimpleITK as sitk
+
+    plt = pyplot()
 
     index = load_index(root)
     chosen = []
@@ -50,6 +49,5 @@ def plot_preview(root: Path, path: Path, per_cohort: int = 3) -> Path:
     fig.suptitle(f"{index.name} v{index.version}", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path

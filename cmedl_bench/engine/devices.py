@@ -42,3 +42,9 @@ def peak_memory(device: torch.device) -> dict[str, float | str]:
     import resource
 
     return {"peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "kind": "process max RSS"}
+
+
+def describe(device: torch.device) -> dict[str, str | int]:
+    """What a run record says about the device it ran on."""
+    return {"type": device.type, "name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "threads": torch.get_num_threads()}

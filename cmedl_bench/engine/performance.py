@@ -2,7 +2,7 @@
 
 - ``adam``: torch's fused Adam (one kernel per step for all parameters) on CUDA; the default implementation
   elsewhere, so CPU results stay bit-identical.
-- ``optimise``: on CUDA, cuDNN autotuning and channels-last memory format for every module of a fusion (convolutions
+- ``tune_for_device``: on CUDA, cuDNN autotuning and channels-last memory format for every module of a fusion (convolutions
   run in NHWC, or NDHWC for the 3DUnet, on tensor cores); with ``compile``, ``torch.compile`` of each module in
   place (``Module.compile``, so state-dict keys and checkpoints do not change). bf16 autocast is applied by the
   fusions (engine.devices.autocast).
@@ -25,7 +25,9 @@ def adam(params: Iterable[torch.nn.Parameter], lr: float, device: torch.device, 
     return torch.optim.Adam(params, lr=lr, fused=True if device.type == "cuda" else None, **kwargs)
 
 
-def optimise(modules: dict[str, torch.nn.Module], device: torch.device, compile_modules: bool = False) -> None:
+def tune_for_device(modules: dict[str, torch.nn.Module], device: torch.device, compile_modules: bool = False) -> None:
+    """On CUDA, cuDNN autotuning and channels-last weights; with ``compile_modules``, ``torch.compile`` each module.
+    Nothing changes on the CPU unless compilation is asked for."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         for module in modules.values():

@@ -49,7 +49,3 @@ def atomic_torch_save(obj: Any, path: Path) -> Path:
 
 def atomic_write_parquet(frame, path: Path) -> Path:
     return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
-
-
-def atomic_save_figure(fig, path: Path, dpi: int = 100) -> Path:
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png"))

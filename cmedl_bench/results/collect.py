@@ -1,7 +1,7 @@
 """Gathering run folders for a report: which runs count, which method each one is, which may be pooled.
 
 A run counts when its ``run.json`` says ``finished`` and its per-case table is there; anything else is excluded
-with a reason that the report prints (DESIGN section 6: a crashed or interrupted run never reaches a leaderboard).
+with a reason that the report prints (docs/reference.md §5: a crashed or interrupted run never reaches a leaderboard).
 Runs of one method are pooled over seeds only when everything else that determines a result is equal: the
 configuration without the seed (dataset and its version, preset, options) and the versions of the plugins used.
 Otherwise they become separate rows whose labels say what differs.

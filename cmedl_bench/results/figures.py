@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from cmedl_bench.io.atomic import atomic_save_figure
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path, dpi: int = 100) -> None:
-    atomic_save_figure(fig, path, dpi)
+from cmedl_bench.io.figures import pyplot, save_figure
 
 
 def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:
     """Per-epoch losses (the paper's Fig. 3 plots 1 - DSC): segmentation losses and validation 1 - DSC on the left;
     translation losses (adversarial, cycle, contextual, ...) on a second panel when the run has any."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [row["epoch"] + 1 for row in history]
     keys = sorted(k for k in history[0] if k.startswith("train_"))
     segmentation = [k for k in keys if k.startswith(("train_seg", "train_hint"))]
@@ -46,14 +34,13 @@ def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_translation_grid(rows: list[dict[str, np.ndarray]], path: Path) -> None:
     """CBCT | pseudo-MRI | reconstructed CBCT with the tumour contour, one example per row (the paper's Fig. 5).
     Each row holds 2D arrays ``cbct``, ``pmri``, ``reconstructed`` in [-1, 1], ``mask`` and a ``title``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(rows), 3, figsize=(9, 3 * len(rows)), squeeze=False)
     for r, row in enumerate(rows):
         for c, (key, label) in enumerate((("cbct", "CBCT"), ("pmri", "pseudo-MRI"),
@@ -65,5 +52,21 @@ def plot_translation_grid(rows: list[dict[str, np.ndarray]], path: Path) -> None
             ax.set_title(f"{label} {row['title']}" if c == 0 else label, fontsize=9)
             ax.axis("off")
     fig.tight_layout()
-    _save(fig, path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
+
+
+def plot_sensitivity(result: dict[str, Any], path: Path) -> None:
+    """Per-case DSC under test-time dropout: box per case, unperturbed DSC as a dot (like the paper's Fig. 8)."""
+    plt = pyplot()
+    names = list(result["cases"])
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(names) + 2), 4))
+    ax.boxplot([result["cases"][n]["dsc"] for n in names], showfliers=True)
+    ax.plot(range(1, len(names) + 1), [result["cases"][n]["unperturbed"] for n in names], "r.", label="no dropout")
+    ax.set_xticks(range(1, len(names) + 1), names, rotation=60, fontsize=8)
+    ax.set_ylabel("DSC")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{result['run_id']} [{result['head']}]: dropout {result['rate']} on the last two layers, "
+                 f"{result['passes']} passes; mSD {result['mean_sd']:.3f}", fontsize=8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)

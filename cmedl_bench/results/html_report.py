@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cmedl_bench.io.figures import pyplot
 from cmedl_bench.results.leaderboard import Leaderboard
 from cmedl_bench.results.render import cells, columns, footnotes
 
@@ -33,19 +34,10 @@ figcaption{font-size:12px;color:#57606a;max-width:640px}img{max-width:100%}
 """
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _png(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -63,7 +55,7 @@ def box_plots(board: Leaderboard) -> str | None:
     rows = [r for r in board.rows if ("test", "dsc") in r.metrics]
     if not rows:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(_METRICS), figsize=(5 * len(_METRICS), 0.9 + 0.35 * len(rows)), squeeze=False)
     for ax, (metric, title) in zip(axes[0], _METRICS):
         data = []
@@ -124,7 +116,7 @@ def example_slices(board: Leaderboard, max_cases: int = 3, per_line: int = 6) ->
             chosen.append(cases[case_id])
             patients.add(cases[case_id].patient)
     figures = []
-    plt = _pyplot()
+    plt = pyplot()
     for case in chosen[:max_cases]:
         case_id = case.case_id
         image, reference = _read_array(case.image_path).astype(np.float32), _read_array(case.label_path) > 0

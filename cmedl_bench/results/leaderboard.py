@@ -1,5 +1,5 @@
 """The leaderboard: one row per method (translator + segmenter + fusion + head, or an outside method), in the shape of
-the paper's Tables 1 and 2, with the paper's statistics (III.B; DESIGN section 5).
+the paper's Tables 1 and 2, with the paper's statistics (III.B; docs/reference.md §4).
 
 - Mean +- SD of every segmentation metric on validation and test, over all cases of all seeds pooled.
 - KL of pseudo-MRI to real MRI where a translator ran (the run's ``translator`` rows).

@@ -1,4 +1,4 @@
-"""Run records (DESIGN section 6): ``run.json``, per-case rows in Parquet (long format), learning curves.
+"""Run records (docs/reference.md §5): ``run.json``, per-case rows in Parquet (long format), learning curves.
 
 Every write is atomic (temporary file + rename). Per-case rows are written once, when scoring has finished, so a
 crashed or interrupted run never leaves half a table behind; ``run.json``'s ``status`` says how a run ended.
@@ -84,25 +84,25 @@ def metric_definitions(registry) -> dict[str, dict[str, Any]]:
                      "version": c.version} for c in registry.components["metric"].values()}
 
 
-def new_record(config, selection, index, device, registry) -> dict[str, Any]:
-    """The run record as it is written when a run starts (status ``running``)."""
-    import torch
+def new_record(kind: str, run_id: str, config: dict[str, Any], config_hash: str, seed: int | None,
+               dataset: dict[str, Any], registry, plugins: dict[str, Any] | None = None,
+               **fields: Any) -> dict[str, Any]:
+    """The run record of every kind (``training``, ``translation``, ``evaluation``) as it is written when the work
+    starts (status ``running``): what was run, on what, with which code; ``fields`` adds kind-specific entries."""
+    return {"schema_version": SCHEMA_VERSION, "kind": kind, "run_id": run_id, "status": "running", "started": now(),
+            "config": config, "config_hash": config_hash, "seed": seed, "plugins": plugins, "dataset": dataset,
+            "metrics": metric_definitions(registry), "git": git_revision(), "versions": package_versions(), **fields}
 
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": config.run_id,
-        "status": "running",
-        "started": now(),
-        "config": config.to_dict(),
-        "config_hash": config.hash(),
-        "seed": config.seed,
-        "plugins": selection.provenance(),
-        "dataset": {"name": index.name, "version": index.version, "path": str(index.root),
-                    "generator": index.meta.get("generator")},
-        "metrics": metric_definitions(registry),
-        "git": git_revision(),
-        "versions": package_versions() | {"cuda": torch.version.cuda},
-        "device": {"type": device.type,
-                   "name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-                   "threads": torch.get_num_threads()},
-    }
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean, SD and count per split, head and metric; counts of flagged (rule-set) values."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    summary: dict[str, Any] = {}
+    for (split, head, metric), group in frame.groupby(["split", "head", "metric"], sort=True):
+        values = group["value"].astype(float)
+        summary.setdefault(split, {}).setdefault(head, {})[metric] = {
+            "mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "n": int(len(values)), "flagged": int(group["flag"].notna().sum())}
+    return summary

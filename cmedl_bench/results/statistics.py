@@ -1,4 +1,4 @@
-"""The paper's statistics for leaderboards (III.B; DESIGN section 5): the paired two-sided Wilcoxon signed-rank test
+"""The paper's statistics for leaderboards (III.B; docs/reference.md §4): the paired two-sided Wilcoxon signed-rank test
 on per-case DSC against a reference method, and Holm-Bonferroni adjustment over the family of comparisons.
 
 Written out rather than delegated so that the edge cases a leaderboard meets are decided here, explicitly:

@@ -1,5 +1,5 @@
-"""Training a translator on its own (the first stage of the ``pmri`` and ``two-channel`` fusions, and
-``cmedl-bench translate``), pseudo-MRI volumes, and the translation-quality inputs of the KL metric.
+"""The translator trainer: a translator trained on its own (the first stage of the ``pmri`` and ``two-channel``
+fusions, and ``cmedl-bench translate``).
 
 Unpaired: each step draws CBCT crops and MRI crops independently (tumour-containing slices of each cohort, as the
 paper's 42,740 CBCT and 21,967 MRI training slices), flips and small affine/elastic warps applied per cohort, then
@@ -21,9 +21,7 @@ from cmedl_bench.data.preprocessing import PreparedVolume
 from cmedl_bench.data.slices import TumourSliceSampler
 from cmedl_bench.engine import distributed
 from cmedl_bench.engine.batches import draw_batch
-from cmedl_bench.engine.inference import sliding_window
-from cmedl_bench.engine.performance import load_optimiser_state
-from cmedl_bench.io.checkpoints import load_checkpoint, save_checkpoint
+from cmedl_bench.trainers.checkpointing import resume_training_state, save_training_state
 from cmedl_bench.translator import Translator, to_unit_range
 
 
@@ -38,11 +36,8 @@ def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list
     history: list[dict[str, float]] = []
     start = 0
     distributed.synchronise(translator.modules(), translator.optimizers(), translator.device)
-    if checkpoint.exists():
-        state = load_checkpoint(checkpoint, translator.device)
-        translator.load_weights(state["weights"])
-        for name, opt in translator.optimizers().items():
-            load_optimiser_state(opt, state["optimizers"][name])
+    state = resume_training_state(checkpoint, translator, translator.device)
+    if state is not None:
         history, start = list(state["history"]), int(state["epoch"]) + 1
     for epoch in range(start, preset.translator_epochs):
         rng = np.random.default_rng([seed, 7, epoch])
@@ -60,29 +55,8 @@ def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list
         row = {"epoch": epoch, **{f"train_{k}": float(v) / steps for k, v in totals.items()}}
         history.append(row)
         if distributed.is_main():
-            save_checkpoint({"weights": translator.weights(), "epoch": epoch, "history": history,
-                             "optimizers": {n: o.state_dict() for n, o in translator.optimizers().items()}},
-                            checkpoint)
+            save_training_state(checkpoint, translator, epoch=epoch, history=history)
         distributed.barrier()
         if on_epoch:
             on_epoch(epoch, preset.translator_epochs, row)
     return history
-
-
-def translate_volume(convert: Callable[[torch.Tensor], torch.Tensor], prepared: PreparedVolume, window: int,
-                     device: torch.device) -> np.ndarray:
-    """Translate every slice of a prepared volume (overlapping windows averaged); values in [-1, 1]."""
-    image = to_unit_range(torch.from_numpy(prepared.image))
-    return sliding_window(convert, image, window, device, batch_size=16).numpy()
-
-
-def body_values(unit_image: np.ndarray, prepared: PreparedVolume) -> np.ndarray:
-    """Intensities inside the body (the prepared image is at its floor outside), cropped to the resampled box."""
-    h, w = prepared.resampled_hw
-    inside = prepared.image[:, :h, :w] > prepared.image.min()
-    return unit_image[:, :h, :w][inside]
-
-
-def unit_values(prepared: PreparedVolume) -> np.ndarray:
-    """The volume's own intensities in [-1, 1] inside the body (the untranslated baseline)."""
-    return body_values(to_unit_range(torch.from_numpy(prepared.image)).numpy(), prepared)

@@ -1,5 +1,6 @@
-"""Scoring masks made outside cmedl-bench (nnU-Net, MONAI, a clinician) against reference masks, with the same
-metric plugins as trained runs, so that ``report`` ranks them side by side.
+"""``evaluate``: scoring masks made outside cmedl-bench (nnU-Net, MONAI, a clinician) against reference masks, with
+the same metric plugins and scorer as trained runs (:mod:`cmedl_bench.stages.scoring`), stored as a run folder of
+kind ``evaluation`` so that ``report`` ranks them side by side.
 
 Predictions and references are matched by case id: the file name without its image ending (``.nii.gz``, ``.nii``,
 ``.nrrd``, ``.mha``, ``.mhd``). The reference is a cmedl-bench dataset folder (its CBCT cohort's labels, with the
@@ -10,7 +11,7 @@ Nothing here stops at the first bad case:
   a method cannot improve its mean by skipping hard cases; the row carries the flag ``missing_prediction``;
 - a prediction without a reference case is listed as extra and ignored;
 - a prediction that holds the reference's voxels in another axis order or direction (RAS-based tools write such
-  files) is re-indexed onto the reference grid, voxel-exactly (:func:`cmedl_bench.data.geometry.onto_grid`), and
+  files) is re-indexed onto the reference grid, voxel-exactly (:func:`cmedl_bench.io.geometry.onto_grid`), and
   listed as reoriented;
 - a prediction on another grid, or an unreadable one, cannot be compared voxel by voxel: it is scored as an empty
   prediction with the flag ``geometry_mismatch`` or ``unreadable_prediction`` and listed, so that no case is ever
@@ -19,16 +20,25 @@ Nothing here stops at the first bad case:
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from cmedl_bench.data.geometry import grid_difference, onto_grid
+from cmedl_bench.io.geometry import grid_difference, onto_grid
 from cmedl_bench.data.identifiers import require_id
-from cmedl_bench.data.layout import IMAGE_ENDINGS, image_files
+from cmedl_bench.data.layout import image_files
+from cmedl_bench.io.images import IMAGE_ENDINGS
 from cmedl_bench.errors import CmedlError
+from cmedl_bench.registry import get_registry
+from cmedl_bench.stages.inputs import require_results_folder
+from cmedl_bench.stages.progress import Reporter
+from cmedl_bench.stages.scoring import case_rows
 
 @dataclass
 class ReferenceCase:
@@ -106,8 +116,8 @@ def score_predictions(pred: Path, reference: Reference, metrics: dict[str, Calla
     the fingerprint of the reference masks per split (:class:`cmedl_bench.scoring.ReferenceFingerprint`)."""
     import SimpleITK as sitk
 
-    from cmedl_bench.data.geometry import CANONICAL_ORIENTATION, reorient
-    from cmedl_bench.scoring import ReferenceFingerprint, score_case
+    from cmedl_bench.io.geometry import CANONICAL_ORIENTATION, reorient
+    from cmedl_bench.scoring import ReferenceFingerprint
 
     pred = Path(pred)
     if not pred.is_dir():
@@ -131,9 +141,7 @@ def score_predictions(pred: Path, reference: Reference, metrics: dict[str, Calla
             used[case.case_id] = str(path.resolve())
         else:
             prediction = np.zeros_like(reference_mask)
-        for name, value in score_case(metrics, prediction, reference_mask, spacing).items():
-            rows.append({"split": case.split, "case": case.case_id, "head": "prediction", "metric": name,
-                         "value": value.value, "flag": flag or value.flag})
+        rows += case_rows(metrics, case.split, case.case_id, "prediction", prediction, reference_mask, spacing, flag)
         if on_case:
             on_case()
     return rows, used, problems, fingerprint.digests()
@@ -164,3 +172,42 @@ def _read_prediction(path: Path | None, ref_image, case: ReferenceCase, label: i
         problems.reoriented.append(case.case_id)
         pred_image = moved
     return _mask(pred_image, label), None
+
+
+def evaluate(reporter: Reporter, pred: Path, ref: Path, name: str, results: Path,
+             splits: tuple[str, ...] = ("test",), label: int | None = None) -> dict[str, Any]:
+    """Score a folder of predicted masks against reference masks (matched by case id) and store the result as a run
+    folder. Missing, extra and mis-registered cases are recorded under ``problems`` and reported, never fatal."""
+    from cmedl_bench.results.records import new_record, now, summarise, write_record, write_rows
+
+    if not name.strip():
+        raise CmedlError("--name must not be empty")
+    require_results_folder(results)
+    registry = get_registry()
+    reference = load_reference(Path(ref), splits)
+    config = {"method": name, "pred": str(Path(pred).resolve()), "ref": reference.dataset["path"],
+              "splits": list(splits), "label": label}
+    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")[:40] or "method"
+    run_id = f"external-{slug}-{config_hash[:8]}"
+    record = new_record("evaluation", run_id, config, config_hash, None, reference.dataset, registry,
+                        method={"name": name})
+    tic = time.perf_counter()
+    with reporter.task("scoring predictions", total=len(reference.cases)) as task:
+        rows, used, problems, fingerprint = score_predictions(
+            Path(pred), reference, registry.metric_functions("segmentation"), label, on_case=task.advance)
+    if not used:
+        raise CmedlError(f"no prediction in {pred} could be scored: " + "; ".join(problems.lines()))
+    for line in problems.lines():
+        reporter.warning(line)
+    rows = [{"run_id": run_id, **row} for row in rows]
+    run_dir = Path(results) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_rows(run_dir, rows)
+    record.update(status="finished", ended=now(), reference=fingerprint,
+                  problems={"missing": problems.missing, "extra": problems.extra, "geometry": problems.geometry,
+                            "unreadable": problems.unreadable, "reoriented": problems.reoriented},
+                  prediction_files=used, timings={"evaluate_s": time.perf_counter() - tic}, summary=summarise(rows),
+                  files={"per_case": "per_case.parquet"})
+    write_record(run_dir, record)
+    return record

@@ -11,13 +11,12 @@ Controls (environment variables, comma-separated entry-point names):
 from __future__ import annotations
 
 import importlib.metadata
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import pluggy
 
-from cmedl_bench import hookspecs
+from cmedl_bench import hookspecs, settings
 from cmedl_bench.errors import PluginError
 
 ENTRY_POINT_GROUP = "cmedl_bench"
@@ -83,13 +82,6 @@ class Registry:
         return [c for kind in KINDS for c in sorted(self.components[kind].values(), key=lambda c: c.name)]
 
 
-def _csv_env(name: str) -> set[str] | None:
-    value = os.environ.get(name)
-    if value is None:
-        return None
-    return {part.strip() for part in value.split(",") if part.strip()}
-
-
 def _dist_of(entry_point: importlib.metadata.EntryPoint) -> tuple[str, str]:
     dist = getattr(entry_point, "dist", None)
     if dist is None:
@@ -111,7 +103,7 @@ class _Loader:
         self.origin[id(plugin)] = (name, distribution, version)
 
     def load_entry_points(self) -> None:
-        allow, block = _csv_env("CMEDL_BENCH_PLUGINS"), _csv_env("CMEDL_BENCH_DISABLE") or set()
+        allow, block = settings.plugin_allow_list(), settings.plugin_block_list()
         seen: set[tuple[str, str]] = set()
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             if (allow is not None and ep.name not in allow) or ep.name in block:

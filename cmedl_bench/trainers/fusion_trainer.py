@@ -1,9 +1,11 @@
-"""The fit loop: epochs of fusion steps on augmented tumour crops, validation DSC on whole 3D volumes after each
-epoch, early stopping, best and last checkpoints, resumable after an interruption.
+"""The fusion trainer: epochs of fusion steps on augmented tumour crops, validation DSC on whole 3D volumes after
+each epoch (the ``dsc`` metric's definition, :func:`cmedl_bench.scoring.dice`), early stopping, best and last
+checkpoints, resumable after an interruption.
 
 Checkpoints hold only tensors, numbers and strings, so ``torch.load(path, weights_only=True)`` reads them:
 - ``best.pt``: ``{"weights": {module: state_dict}, "epoch": int, "val_dsc": float}``
-- ``last.pt``: the training state (weights and optimisers), the epoch, the history and the best score so far.
+- ``last.pt``: the training state (:mod:`cmedl_bench.trainers.checkpointing`) with the epoch, the history and the
+  best score so far.
 Random crops and augmentation are seeded from (seed, epoch), so a resumed run continues the same sequence.
 """
 
@@ -25,13 +27,8 @@ from cmedl_bench.engine import distributed
 from cmedl_bench.engine.batches import draw_batch
 from cmedl_bench.fusion import Fusion
 from cmedl_bench.io.checkpoints import load_checkpoint, save_checkpoint
-
-
-def volume_dsc(probability: np.ndarray, reference: np.ndarray) -> float:
-    prediction = probability > 0.5
-    reference = reference.astype(bool)
-    denominator = prediction.sum() + reference.sum()
-    return 1.0 if denominator == 0 else float(2 * (prediction & reference).sum() / denominator)
+from cmedl_bench.scoring import dice
+from cmedl_bench.trainers.checkpointing import resume_training_state, save_training_state
 
 
 @dataclass
@@ -55,9 +52,8 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
     start_epoch = 0
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
     main = distributed.is_main()
-    if last_path.exists():  # resume
-        state = load_checkpoint(last_path, fusion.device)
-        fusion.load_training_state(state["training"])
+    state = resume_training_state(last_path, fusion, fusion.device)
+    if state is not None:
         result.history = list(state["history"])
         result.best_epoch, result.best_val_dsc = int(state["best_epoch"]), float(state["best_val_dsc"])
         start_epoch = int(state["epoch"]) + 1
@@ -95,8 +91,8 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
                 save_checkpoint({"weights": fusion.weights(), "epoch": epoch, "val_dsc": row["val_dsc"]},
                                 best_path, verify=True)
         if main:
-            save_checkpoint({"training": fusion.training_state(), "history": result.history, "epoch": epoch,
-                             "best_epoch": result.best_epoch, "best_val_dsc": result.best_val_dsc}, last_path)
+            save_training_state(last_path, fusion, history=result.history, epoch=epoch, best_epoch=result.best_epoch,
+                                best_val_dsc=result.best_val_dsc)
         distributed.barrier()  # checkpoints are on disk before any rank goes on
         if on_epoch:
             on_epoch(epoch, preset.max_epochs, row)
@@ -110,5 +106,5 @@ def validate(fusion: Fusion, val: list[PreparedVolume]) -> float:
     scores = []
     for prepared in val[distributed.rank()::distributed.world_size()]:
         probability = fusion.predict_probability(fusion.selection_head, prepared)
-        scores.append(volume_dsc(probability, prepared.volume.label))
+        scores.append(dice(probability > 0.5, prepared.volume.label))
     return distributed.global_mean(scores)

@@ -1,0 +1,78 @@
+"""The Typer application, its consoles and the options the verbs share. Importing it does not import torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from cmedl_bench import __version__
+from cmedl_bench.console import stderr
+from cmedl_bench.errors import CmedlError
+from cmedl_bench.settings import results_dir
+
+__all__ = ["OPTS", "app", "data_app", "interruptible", "key_values", "stderr", "stdout", "translator_options"]
+
+app = typer.Typer(name="cmedl-bench", no_args_is_help=True, pretty_exceptions_show_locals=False,
+                  add_completion=False, help="Benchmark cross-modality learning for CBCT lung tumour segmentation.")
+data_app = typer.Typer(no_args_is_help=True, help="Create and inspect datasets.")
+app.add_typer(data_app, name="data")
+
+stdout = Console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cmedl-bench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Benchmark cross-modality learning for CBCT lung tumour segmentation."""
+
+
+OPTS = {
+    "dataset": typer.Option("phantom", help="Dataset plugin generated when --data is not given."),
+    "data": typer.Option(None, help="An existing dataset folder (cmedl-bench layout)."),
+    "preset": typer.Option(None, help="smoke, cpu or paper (default: paper on a GPU, else cpu)."),
+    "seed": typer.Option(0, help="Training seed."),
+    "results": typer.Option(results_dir(), help="Folder that receives one sub-folder per run."),
+    "device": typer.Option(None, help="cpu, cuda or cuda:N (default: CUDA when present)."),
+    "epochs": typer.Option(None, help="Override the preset's maximum number of epochs."),
+    "vgg19": typer.Option(None, help="torchvision-format VGG19 state dict for the contextual loss "
+                                     "(else $CMEDL_BENCH_VGG19 or the torch hub cache; else random init)."),
+    "gan_mode": typer.Option("log", help="Adversarial loss: log (paper eq. 1) or lsgan."),
+    "force": typer.Option(False, help="Retrain even if a finished run with this configuration exists."),
+    "compile": typer.Option(False, "--compile", help="torch.compile every network (opt-in; worth it on a GPU)."),
+    "as_json": typer.Option(False, "--json", help="Print the run record as JSON."),
+    "quiet": typer.Option(False, help="No progress bars."),
+}
+
+
+def translator_options(vgg19: Optional[Path], gan_mode: str) -> dict:
+    if gan_mode not in ("log", "lsgan"):
+        raise CmedlError(f"unknown --gan-mode {gan_mode!r}; use log or lsgan")
+    return {"vgg19": str(vgg19.resolve()) if vgg19 else None, "gan_mode": gan_mode}
+
+
+def interruptible(call):
+    try:
+        return call()
+    except KeyboardInterrupt:
+        stderr.print("interrupted: the same command resumes from the last finished epoch")
+        raise typer.Exit(130) from None
+
+
+def key_values(values: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not sep or not key.strip():
+            raise CmedlError(f"{option} takes KEY=VALUE, not {value!r}")
+        out[key.strip()] = item.strip()
+    return out
+

@@ -1,0 +1,124 @@
+"""``plugins`` and the data verbs: ``data synth``, ``data check`` and ``data import``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cmedl_bench.cli.app import app, data_app, stdout
+from cmedl_bench.errors import CmedlError
+
+
+@app.command()
+def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List installed translators, segmenters, fusions, datasets and metrics, and broken plugins."""
+    from cmedl_bench.api import list_plugins
+
+    listing = list_plugins()
+    if as_json:
+        print(json.dumps(listing, indent=2))
+        return
+    table = Table(title="cmedl-bench plugins")
+    for column in ("kind", "name", "description", "from"):
+        table.add_column(column)
+    for c in listing["components"]:
+        table.add_row(c["kind"], c["name"], c["description"], f"{c['distribution']} {c['version']}")
+    for b in listing["broken"]:
+        table.add_row("[red]broken[/]", b["plugin"], f"[red]{b['error']}[/]", f"{b['distribution']} {b['version']}")
+    stdout.print(table)
+
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Path = typer.Argument(..., help="Folder to write the dataset into."),
+    dataset: str = typer.Option("phantom", help="Dataset plugin."),
+    seed: int = typer.Option(0, help="Generator seed."),
+    size: str = typer.Option("full", help="full or small."),
+    preview: bool = typer.Option(False, help="Also write OUT/preview.png: CBCT and MRI slices with tumour "
+                                             "contours."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Generate a synthetic dataset (default: the thorax phantom) in the cmedl-bench layout."""
+    from cmedl_bench.api import synth
+
+    path = synth(out, dataset=dataset, seed=seed, size=size, quiet=quiet)
+    print(path)
+    if preview:
+        from cmedl_bench.data.preview import plot_preview
+
+        print(plot_preview(path, path / "preview.png"))
+
+
+@data_app.command("check")
+def data_check(
+    dataset: Path = typer.Argument(..., help="Dataset folder (cmedl-bench layout)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Validate a dataset before training: every problem with the file it is in. Exit code 1 when errors exist."""
+    from cmedl_bench.api import check_data
+
+    report = check_data(dataset, quiet=quiet)
+    if as_json:
+        print(json.dumps({"dataset": str(report.root), "cases": report.cases, "splits": report.splits_source,
+                          "findings": [f.__dict__ for f in report.findings]}, indent=2))
+    else:
+        table = Table(title=f"{report.root}: {report.cases} cases, splits from {report.splits_source}")
+        for column in ("severity", "file", "problem"):
+            table.add_column(column, overflow="fold")
+        for f in report.findings:
+            colour = "red" if f.severity == "error" else "yellow"
+            table.add_row(f"[{colour}]{f.severity}[/]", escape(f.file), escape(f.problem))
+        if report.findings:
+            stdout.print(table)
+        n_errors = len(report.errors)
+        stdout.print(f"{n_errors} error(s), {len(report.findings) - n_errors} warning(s)" if report.findings
+                     else f"{report.root}: {report.cases} cases, no problems found (splits from "
+                          f"{report.splits_source})", highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@data_app.command("import")
+def data_import(
+    dataset: Path = typer.Argument(..., help="Dataset folder to add the cases to (created if absent)."),
+    dicom: Optional[Path] = typer.Option(None, help="Folder with DICOM image series and RTSTRUCT files."),
+    roi: str = typer.Option("GTV*", help="ROI name or pattern of the tumour in the RTSTRUCT (case-insensitive)."),
+    images: Optional[Path] = typer.Option(None, help="Folder of NIfTI/NRRD/MHA images (CASE.ext or "
+                                                     "CASE_0000.ext)."),
+    labels: Optional[Path] = typer.Option(None, help="Folder of label maps (CASE.ext), with --images."),
+    label: Optional[str] = typer.Option(None, help="Tumour label value or name in the label maps (default: any "
+                                                   "non-zero voxel)."),
+    cohort: str = typer.Option("cbct", help="cbct or mri."),
+    patient: Optional[str] = typer.Option(None, help="Patient id for DICOM imports (default: PatientID)."),
+    patient_pattern: Optional[str] = typer.Option(None, help="Regex whose first group is the patient id in a "
+                                                             "case id, e.g. '^(P\\d+)_W'."),
+    case: Optional[str] = typer.Option(None, help="Case id when the DICOM folder holds one contoured series."),
+    series: Optional[str] = typer.Option(None, help="SeriesInstanceUID the RTSTRUCT's contours are drawn on, when "
+                                                    "the series it references is not in the folder."),
+    resample_slices: bool = typer.Option(False, help="Interpolate a DICOM series with uneven slice spacing onto a "
+                                                     "uniform grid instead of refusing it."),
+    overwrite: bool = typer.Option(False, help="Replace cases that already exist."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Import DICOM series + RTSTRUCT, or image files + label maps, into the dataset layout."""
+    from cmedl_bench.api import import_data
+
+    if (dicom is None) == (images is None) or (images is not None) != (labels is not None):
+        raise CmedlError("give either --dicom DIR, or --images DIR with --labels DIR")
+    imported = import_data(dataset, dicom=dicom, roi=roi, images=images, labels=labels, label=label, cohort=cohort,
+                           patient=patient, patient_pattern=patient_pattern, case=case, overwrite=overwrite,
+                           quiet=quiet, series=series, resample_slices=resample_slices)
+    table = Table(title=f"imported into {dataset} ({cohort})")
+    for column in ("case", "patient", "tumour voxels", "source"):
+        table.add_column(column, overflow="fold")
+    for c in imported:
+        source = ", ".join(f"{k}={v}" for k, v in c.source.items() if k in ("rois", "value", "label_resampled"))
+        table.add_row(c.case_id, c.patient, str(c.tumour_voxels), escape(source))
+    stdout.print(table)

@@ -1,0 +1,47 @@
+"""One summary printer for every kind of run record (``training``, ``translation``, ``evaluation``) and for a sweep's
+records: per run, split and head, mean ± SD of every metric the record defines (its ``metrics`` section, so a
+metric plugin shows up here too), with n and the number of values set by an empty-mask rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+#: digits per unit; metrics without a unit (DSC, SDSC) get three
+_DIGITS = {"mm": 2}
+
+
+def summary_table(records: list[dict[str, Any]], title: str, splits: tuple[str, ...] = ("test",)) -> Table:
+    metrics = _metrics(records, splits)
+    table = Table(title=escape(title))
+    columns = (["run"] if len(records) > 1 else []) + ["split", "head", "n"] + [
+        f"{name.upper()} ({unit})" if unit else name.upper() for name, unit in metrics] + ["flagged"]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("run", "split", "head") else "right")
+    for record in records:
+        for split in splits:
+            for head, values in (record.get("summary") or {}).get(split, {}).items():
+                present = [values.get(name) for name, _ in metrics]
+                if not any(present):
+                    continue
+                cells = [f"{v['mean']:.{_DIGITS.get(unit, 3)}f} ± {v['sd']:.{_DIGITS.get(unit, 3)}f}" if v else "-"
+                         for v, (_, unit) in zip(present, metrics)]
+                n = max(v["n"] for v in values.values())
+                flagged = max(v["flagged"] for v in values.values())
+                run = [escape(record["run_id"])] if len(records) > 1 else []
+                table.add_row(*run, split, escape(head), str(n), *cells, str(flagged))
+    return table
+
+
+def _metrics(records: list[dict[str, Any]], splits: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, unit) of every metric the records define and have values of, in the order they were registered."""
+    scored = {metric for record in records for split in splits
+              for values in (record.get("summary") or {}).get(split, {}).values() for metric in values}
+    seen: dict[str, str] = {}
+    for record in records:
+        for name, definition in (record.get("metrics") or {}).items():
+            if name in scored:
+                seen.setdefault(name, (definition or {}).get("unit") or "")
+    return list(seen.items())

@@ -1,0 +1,63 @@
+"""Reading and writing 3D images with SimpleITK: one scalar volume per file, every failure one line naming the file,
+non-finite voxels found for every format (:mod:`cmedl_bench.io.nifti`), writes atomic and, on request, reoriented.
+IMAGE_ENDINGS are the endings the importers and ``evaluate`` recognise (longest first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cmedl_bench.errors import DatasetError
+from cmedl_bench.io.atomic import atomic_write
+from cmedl_bench.io.geometry import reorient
+
+IMAGE_ENDINGS = (".seg.nrrd", ".nii.gz", ".nrrd", ".nii", ".mha", ".mhd")
+
+
+def read_image(path: Path, what: str, finite: bool = True):
+    """One 3D scalar image with SimpleITK; every failure (unreadable, not 3D, vector pixels and, with ``finite``,
+    non-finite voxels: :func:`non_finite_voxels`) is one line naming the file."""
+    import SimpleITK as sitk
+
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatasetError(f"{path}: unreadable {what} ({first[:100]})") from None
+    if image.GetDimension() != 3:
+        raise DatasetError(f"{path}: expected a 3D volume, got {image.GetDimension()}D")
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise DatasetError(f"{path}: {image.GetNumberOfComponentsPerPixel()} components per voxel; expected a "
+                           f"scalar image")
+    bad = non_finite_voxels(path, image) if finite else 0
+    if bad:
+        raise DatasetError(f"{path}: {bad} NaN or infinite voxels")
+    return image
+
+
+def non_finite_voxels(path: Path, image) -> int:
+    """NaN and infinite voxels of a read image, counted in the raw file for NIfTI, whose reader hides them
+    (:mod:`cmedl_bench.io.nifti`)."""
+    import SimpleITK as sitk
+
+    from cmedl_bench.io.nifti import non_finite_nifti_voxels
+
+    array = sitk.GetArrayViewFromImage(image)
+    return non_finite_nifti_voxels(path) or (int((~np.isfinite(array)).sum()) if array.dtype.kind == "f" else 0)
+
+
+def write_volume(path: Path, array: np.ndarray, spacing_zyx, origin=None, direction=None,
+                 orientation_code: str | None = None) -> None:
+    """Write a (z, y, x) array with the given geometry, atomically (reoriented to ``orientation_code`` if given)."""
+    import SimpleITK as sitk
+
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(tuple(float(s) for s in reversed(spacing_zyx)))
+    if origin is not None:
+        image.SetOrigin(origin)
+    if direction is not None:
+        image.SetDirection(direction)
+    if orientation_code is not None:
+        image = reorient(image, orientation_code)
+    atomic_write(path, lambda tmp: sitk.WriteImage(image, tmp, useCompression=True))

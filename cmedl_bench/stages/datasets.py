@@ -1,0 +1,60 @@
+"""The data verbs: ``plugins`` (what is installed), ``data synth``, ``data check`` and ``data import``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from cmedl_bench.errors import CmedlError
+from cmedl_bench.registry import get_registry
+from cmedl_bench.stages.progress import Reporter
+
+
+def list_plugins() -> dict[str, Any]:
+    """Installed components and broken plugins, as plain data (no torch import)."""
+    registry = get_registry()
+    return {
+        "components": [
+            {"kind": c.kind, "name": c.name, "description": c.description, "distribution": c.distribution,
+             "version": c.version, "plugin": c.plugin,
+             "capabilities": {k: list(v) if isinstance(v, tuple) else v for k, v in c.capabilities.items()}}
+            for c in registry.all()
+        ],
+        "broken": [asdict(b) for b in registry.broken],
+    }
+
+
+def synth(reporter: Reporter, out: Path, dataset: str = "phantom", seed: int = 0, size: str = "full") -> Path:
+    """Generate a dataset plugin's data into ``out``."""
+    component = get_registry().get("dataset", dataset)
+    sizes = component.capabilities.get("sizes")
+    if sizes and size not in sizes:
+        raise CmedlError(f"dataset {dataset!r} has no size {size!r}; sizes: {', '.join(sizes)}")
+    with reporter.task(f"writing {dataset}") as task:
+        component.factory(Path(out), seed=seed, size=size, progress=task.tick)
+    return Path(out)
+
+
+def check_data(reporter: Reporter, dataset: Path):
+    """Every dataset check (:mod:`cmedl_bench.data.checks`); returns the report."""
+    from cmedl_bench.data.checks import check_dataset
+
+    with reporter.task("checking") as task:
+        return check_dataset(Path(dataset), progress=task.tick)
+
+
+def import_data(reporter: Reporter, dataset: Path, dicom: Path | None = None, roi: str = "GTV*",
+                images: Path | None = None, labels: Path | None = None, label: str | None = None,
+                cohort: str = "cbct", patient: str | None = None, patient_pattern: str | None = None,
+                case: str | None = None, overwrite: bool = False, series: str | None = None,
+                resample_slices: bool = False):
+    """Import DICOM + RTSTRUCT (``dicom``) or image files + label maps (``images``, ``labels``) into ``dataset``."""
+    from cmedl_bench.data.importing import import_dicom, import_images
+
+    with reporter.task("importing") as task:
+        if dicom is not None:
+            return import_dicom(Path(dicom), Path(dataset), cohort, roi, patient, case, overwrite, task.tick, series,
+                                resample_slices)
+        return import_images(Path(images), Path(labels), Path(dataset), cohort, label, patient_pattern, overwrite,
+                             task.tick)

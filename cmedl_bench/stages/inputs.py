@@ -1,0 +1,118 @@
+"""Everything a training verb resolves before it writes anything: device, preset, dataset (generated on first use
+or the user's, checked), the configuration and its hash, and the cases of each split read and preprocessed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cmedl_bench.config import RunConfig, require_seed, resolve_preset
+from cmedl_bench.errors import CmedlError, DatasetError
+from cmedl_bench.registry import Registry
+from cmedl_bench.selection import Selection
+from cmedl_bench.stages.progress import Reporter
+
+
+@dataclass
+class RunInputs:
+    """Resolved inputs of one training run, built before anything is written."""
+
+    registry: Registry
+    selection: Selection
+    config: RunConfig
+    device: Any  # torch.device
+    index: Any  # cmedl_bench.data.layout.DatasetIndex
+    results: Path
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.results) / self.config.run_id
+
+
+def usable_device(requested: str | None):
+    """The torch device, after one allocation on it (so a missing CUDA is one line here, not a traceback later)."""
+    import torch
+
+    from cmedl_bench.engine.devices import select_device
+
+    try:
+        dev = select_device(requested)
+        torch.empty(0, device=dev)
+    except (RuntimeError, AssertionError) as exc:
+        raise CmedlError(f"device {requested!r} is not usable: {str(exc).splitlines()[0]}") from None
+    return dev
+
+
+def require_results_folder(results: Path) -> None:
+    if Path(results).exists() and not Path(results).is_dir():
+        raise CmedlError(f"--results {results} is a file; it must be a folder (created if absent)")
+
+
+def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, translator: str, segmenter: str,
+             fusion: str, dataset: str, data: Path | None, preset: str | None, seed: int, device: str | None,
+             overrides, options, results: Path) -> RunInputs:
+    from cmedl_bench.data.cache import ensure_dataset
+    from cmedl_bench.data.checks import require_clean
+    from cmedl_bench.data.layout import load_index
+    from cmedl_bench.engine.distributed import device_for_rank, init_from_environment, world_size
+
+    require_seed(seed)
+    require_results_folder(results)
+    init_from_environment()  # under torchrun
+    dev = usable_device(device_for_rank(device))
+    resolved = resolve_preset(preset, dev.type == "cuda", overrides)
+    user_data = data is not None
+    config = RunConfig(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset,
+                       dataset_version=None if user_data else selection.dataset.capabilities.get("version"),
+                       data_path=str(Path(data).resolve()) if user_data else None, seed=seed, preset=resolved,
+                       options={k: v for k, v in (options or {}).items() if v is not None}, device_type=dev.type,
+                       processes=world_size())
+    if not user_data:
+        with reporter.task(f"generating {dataset} (first use)") as task:
+            data = ensure_dataset(selection.dataset.name, selection.dataset.capabilities.get("version", "0"),
+                                  selection.dataset.factory, config.data_seed, resolved.dataset_size,
+                                  progress=task.tick)
+    with reporter.task("checking the dataset") as task:
+        require_clean(Path(data), progress=task.tick)
+    return RunInputs(registry, selection, config, dev, load_index(Path(data)), results)
+
+
+def split_cases(index, cohort: str, split: str, limit: int | None = None):
+    cases = index.split_cases(cohort, split)
+    if not cases:
+        raise DatasetError(f"{index.root}: the {cohort.upper()} cohort has no {split} cases in splits.json")
+    return cases[:limit] if limit else cases
+
+
+def prepare_groups(groups: dict[str, list], preset, reporter: Reporter, min_depth: int = 1) -> dict[str, list]:
+    """Read and preprocess every case of every group (this is where broken files are found)."""
+    from cmedl_bench.data.layout import read_volume
+    from cmedl_bench.data.preprocessing import prepare
+
+    prepared: dict[str, list] = {}
+    with reporter.task("reading and preprocessing", total=sum(map(len, groups.values()))) as task:
+        for name, cases in groups.items():
+            prepared[name] = []
+            for case in cases:
+                prepared[name].append(prepare(read_volume(case), preset.spacing_xy_mm, preset.crop_size, min_depth))
+                task.advance()
+            if name.endswith("train") and not any(len(p.tumour_slices) for p in prepared[name]):
+                raise DatasetError(f"no {name.replace('_', ' ')} case contains tumour voxels")
+    return prepared
+
+
+def run_record(inputs: RunInputs, kind: str) -> dict[str, Any]:
+    """The record of a ``training`` or ``translation`` run as it starts (:func:`cmedl_bench.results.records.new_record`)."""
+    import torch
+
+    from cmedl_bench.engine.devices import describe
+    from cmedl_bench.results.records import new_record
+
+    config, index = inputs.config, inputs.index
+    record = new_record(kind, config.run_id, config.to_dict(), config.hash(), config.seed,
+                        {"name": index.name, "version": index.version, "path": str(index.root),
+                         "generator": index.meta.get("generator")},
+                        inputs.registry, inputs.selection.provenance(), device=describe(inputs.device))
+    record["versions"]["cuda"] = torch.version.cuda
+    return record

@@ -1,0 +1,148 @@
+"""``run``: train one translator + segmenter + fusion combination and score it on the validation and test splits.
+
+The run folder is named by the configuration hash; a finished one is returned as it is (``force`` retrains) and an
+unfinished one resumes from its last checkpoint (:mod:`cmedl_bench.stages.run_folder`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from cmedl_bench.config import resolve_preset
+from cmedl_bench.errors import CmedlError
+from cmedl_bench.registry import get_registry
+from cmedl_bench.selection import select
+from cmedl_bench.stages.inputs import RunInputs, open_run, prepare_groups, run_record, split_cases
+from cmedl_bench.stages.progress import Reporter
+from cmedl_bench.stages.run_folder import RunFolder
+from cmedl_bench.stages.scoring import case_rows, kl_rows
+
+STALE_FILES = ("last.pt", "best.pt", "translator.pt")
+
+
+def run(reporter: Reporter, translator: str = "cx", segmenter: str = "unet", fusion: str = "hint",
+        dataset: str = "phantom", data: Path | None = None, preset: str | None = None, seed: int = 0,
+        results: Path = Path("cmedl-results"), device: str | None = None, overrides: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None, force: bool = False) -> dict[str, Any]:
+    """Train and score one combination; returns the run record."""
+    registry = get_registry()
+    selection = select(registry, translator, segmenter, fusion, dataset)  # fails before any heavy work
+    tic = time.perf_counter()
+    inputs = open_run(selection, registry, reporter, translator=translator, segmenter=segmenter, fusion=fusion,
+                      dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
+                      options=options if translator != "none" else None, results=results)
+    folder = RunFolder(inputs.run_dir, reporter)
+    with folder.claim(force) as previous:
+        if folder.already_finished(previous, force):
+            return previous
+        prepared = _read_splits(inputs, reporter)
+        folder.timings["data_s"] = time.perf_counter() - tic
+        folder.start(run_record(inputs, "training"), previous, force, STALE_FILES)
+        return folder.guarded(lambda: _train_and_score(inputs, prepared, folder, reporter))
+
+
+def _read_splits(inputs: RunInputs, reporter: Reporter) -> dict[str, list]:
+    p, index, selection = inputs.config.preset, inputs.index, inputs.selection
+    groups = {"train": split_cases(index, "cbct", "train")}
+    if "mri" in tuple(selection.fusion.capabilities.get("cohorts", ("cbct",))):
+        groups["mri_train"] = split_cases(index, "mri", "train")
+    groups |= {"val": split_cases(index, "cbct", "val", p.max_val_cases),
+               "test": split_cases(index, "cbct", "test", p.max_test_cases)}
+    three_d = selection.segmenter.capabilities.get("dims", 2) == 3
+    return prepare_groups(groups, p, reporter, min_depth=p.patch_depth if three_d else 1)
+
+
+def _train_and_score(inputs: RunInputs, prepared: dict[str, list], folder: RunFolder, reporter: Reporter) -> None:
+    from cmedl_bench.engine import distributed
+    from cmedl_bench.engine.devices import peak_memory, reset_peak_memory, seed_everything
+    from cmedl_bench.engine.performance import tune_for_device
+    from cmedl_bench.stages.building import build_fusion
+
+    config, p, device = inputs.config, inputs.config.preset, inputs.device
+    train = {"cbct": prepared["train"], "mri": prepared.get("mri_train", [])}
+    seed_everything(config.seed)
+    reset_peak_memory(device)
+    fusion = build_fusion(config.fusion, config.segmenter, config.translator, p, device, config.options,
+                          inputs.registry)
+    tune_for_device(fusion.modules(), device, p.compile)
+    distributed.synchronise(fusion.modules(), fusion.optimizers(), device)
+    folder.record["translator"] = fusion.translator_info
+    tic = time.perf_counter()
+    fusion.before_fit(train, config.seed, folder.path, reporter)
+    fit_result = _fit(fusion, train, prepared["val"], p, config.seed, folder.path, reporter)
+    folder.timings["train_s"] = time.perf_counter() - tic
+    if not distributed.is_main():  # rank 0 scores and writes the results
+        return
+    tic = time.perf_counter()
+    rows, folder.record["reference"] = predict_and_score(fusion, prepared, p, folder.path, inputs.registry, reporter)
+    rows = [{"run_id": config.run_id, **row} for row in rows]
+    folder.timings["evaluate_s"] = time.perf_counter() - tic
+    folder.record["training"] = {"best_epoch": fit_result.best_epoch, "best_val_dsc": fit_result.best_val_dsc,
+                                 "epochs_run": len(fit_result.history), "stopped_early": fit_result.stopped_early}
+    folder.record["performance"] = {"train_slices_per_s": fit_result.slices_per_second, **peak_memory(device)}
+    folder.finish(rows, fit_result.history, {"best_checkpoint": "best.pt", "last_checkpoint": "last.pt",
+                                             "predictions": "predictions/"})
+
+
+def _fit(fusion, train, val, preset, seed, run_dir, reporter: Reporter):
+    from cmedl_bench.trainers import fusion_trainer
+
+    with reporter.task("training", total=preset.max_epochs) as epochs, reporter.task("  epoch") as steps:
+        result = fusion_trainer.fit(
+            fusion, train, val, preset, seed, run_dir,
+            on_epoch=lambda epoch, total, row: epochs.update(
+                completed=epoch + 1, info=f"{losses_text(row)} val DSC {row['val_dsc']:.3f}"),
+            on_step=lambda step, total: steps.update(completed=step, total=total))
+        epochs.update(completed=preset.max_epochs)
+    if result.stopped_early:
+        reporter.message(f"early stop: best validation DSC {result.best_val_dsc:.3f} at epoch {result.best_epoch + 1}")
+    return result
+
+
+def losses_text(row: dict[str, float]) -> str:
+    return "loss " + " ".join(f"{k[6:]}={v:.3f}" for k, v in row.items() if k.startswith("train_"))
+
+
+def predict_and_score(fusion, prepared, preset, run_dir: Path, registry, reporter: Reporter
+                      ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """With the best checkpoint: every head's mask of every validation and test case, written on the scan's own
+    grid and scored; the translator's KL rows; the fingerprint of the reference masks."""
+    from cmedl_bench.data.identifiers import inside
+    from cmedl_bench.data.layout import write_on_source_grid
+    from cmedl_bench.io.checkpoints import load_checkpoint
+    from cmedl_bench.scoring import ReferenceFingerprint
+
+    fusion.load_weights(load_checkpoint(run_dir / "best.pt", fusion.device)["weights"])
+    fusion.train(False)
+    metrics = registry.metric_functions("segmentation")
+    rows: list[dict[str, Any]] = []
+    work = [(split, p) for split in ("val", "test") for p in prepared[split]]
+    fingerprint = ReferenceFingerprint()
+    for split, p in work:
+        fingerprint.add(split, p.volume.case.case_id, p.volume.label)
+    with reporter.task("scoring", total=len(work) * len(fusion.heads)) as task:
+        for head in fusion.heads:
+            for split, p in work:
+                mask = (fusion.predict_probability(head, p) > 0.5).astype("uint8")
+                volume = p.volume
+                path = inside(run_dir, run_dir / "predictions" / head / f"{volume.case.case_id}.nii.gz")
+                write_on_source_grid(path, mask, volume)
+                rows += case_rows(metrics, split, volume.case.case_id, head, mask, volume.label, volume.spacing_zyx)
+                task.advance()
+    translator = getattr(fusion, "translator", None)
+    if translator is not None and prepared.get("mri_train"):
+        rows += kl_rows(translator.to_mri, prepared, preset, fusion.device, registry, "translator", reporter)
+    return rows, fingerprint.digests()
+
+
+def check_parallel(processes: int, run_kwargs: dict[str, Any], cuda: bool) -> None:
+    """Refuse, before any process starts, a data-parallel run whose global batches cannot be split evenly."""
+    preset = resolve_preset(run_kwargs.get("preset"), cuda, run_kwargs.get("overrides"))
+    batches = {"batch_size": preset.batch_size}
+    if run_kwargs.get("translator", "none") != "none":
+        batches["translator_batch_size"] = preset.translator_batch_size
+    for name, size in batches.items():
+        if size % processes:
+            raise CmedlError(f"--gpus {processes}: the {preset.name} preset's {name} ({size}) cannot be split over "
+                             f"{processes} processes; use a divisor of it")
