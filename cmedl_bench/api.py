@@ -16,7 +16,7 @@ from cmedl_bench.settings import results_dir
 from cmedl_bench.stages.datasets import list_plugins
 from cmedl_bench.stages.reporting import check_thresholds, report
 
-__all__ = ["check_data", "check_thresholds", "evaluate", "import_data", "list_plugins", "report", "run",
+__all__ = ["check_data", "check_thresholds", "contrast", "evaluate", "import_data", "list_plugins", "report", "run",
            "run_parallel", "sensitivity", "sweep", "synth", "translate"]
 
 
@@ -44,6 +44,14 @@ def import_data(dataset: Path, quiet: bool = False, **options: Any):
     from cmedl_bench.stages.datasets import import_data as import_stage
 
     return import_stage(_reporter(quiet), dataset, **options)
+
+
+def contrast(dataset: Path, spacing_mm: float | None = None, control_cases: int = 8,
+             quiet: bool = False) -> dict[str, Any]:
+    """Tumour contrast and CNR per cohort and split (:mod:`cmedl_bench.stages.contrast`)."""
+    from cmedl_bench.stages.contrast import dataset_contrast
+
+    return dataset_contrast(_reporter(quiet), dataset, spacing_mm, control_cases)
 
 
 def run(translator: str = "cx", segmenter: str = "unet", fusion: str = "hint", dataset: str = "phantom",

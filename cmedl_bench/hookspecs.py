@@ -29,7 +29,10 @@ def register_fusions(register):
 def register_datasets(register):
     """Register datasets that can be generated. Factory: ``factory(root, seed=0, size="full", progress=None)``
     writes the dataset in the cmedl-bench layout (:mod:`cmedl_bench.data.layout`) and returns its folder;
-    ``progress(total)`` is called once per written case. Capabilities: ``version`` (recorded with every run)."""
+    ``progress(total)`` is called once per written case. Capabilities: ``version`` (recorded with every run),
+    ``sizes``, and optionally ``isodense_control``: a callable ``(root, case_id) -> (z, y, x) array`` that renders a
+    generated CBCT case again with the tumour isodense to its surroundings (``cmedl-bench data contrast`` uses it to
+    show what the acquisition alone does to the tumour's contrast)."""
 
 
 @hookspec

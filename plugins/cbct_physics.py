@@ -10,7 +10,8 @@ Per axial slice (the cone angle of a linac-mounted CBCT is small, so each slice 
    360 degrees, sampled every pixel within the field of view (the inscribed circle: corners are air);
 3. scatter: a smooth, low-frequency fluence added to the primary, produced in proportion to T ln(1/T) of each ray
    (T the primary transmission) and spread by a broad kernel, after Ohnesorge et al. (Med Phys 1999); it is what
-   makes CBCT cup and lose soft-tissue contrast;
+   makes CBCT cup and lose soft-tissue contrast; optionally (``scatter_residual``) a scatter correction subtracts
+   the expected scatter after detection, leaving its noise;
 4. Poisson noise on the detected photons, ``photons`` per detector bin for an unattenuated ray;
 5. reconstruction: the fan-beam sinogram is rebinned to parallel beams (a ray through source angle beta at detector
    position u is the parallel ray theta = beta - acos(t / R) with t = -u R / sqrt(R^2 + u^2)), ramp-filtered with a
@@ -36,6 +37,10 @@ class FanBeam:
     source_to_isocentre_mm: float = 1000.0
     photons: float = 1.5e4
     scatter_fraction: float = 0.12
+    #: the share of the scatter left after a scatter correction (1.0: none, as phantom v2); clinical CBCT subtracts a
+    #: model-based scatter estimate before reconstruction (e.g. Sun and Star-Lack, Phys Med Biol 2010), which removes
+    #: most of the cupping but not the noise the scatter adds
+    scatter_residual: float = 1.0
 
 
 def _normalised(coord_mm, half_extent_mm):
@@ -77,6 +82,8 @@ def detect(line_integrals, beam: FanBeam, rng: np.random.Generator, scatter_frac
     source = primary * line_integrals.numpy()
     scatter = scatter_fraction * ndimage.gaussian_filter(source, (0, 2, beam.bins / 6), mode="nearest")
     counts = rng.poisson(beam.photons * (primary + scatter)).astype(np.float32)
+    if beam.scatter_residual < 1.0:
+        counts = counts - ((1.0 - beam.scatter_residual) * beam.photons * scatter).astype(np.float32)
     return torch.from_numpy(-np.log(np.maximum(counts, 1.0) / beam.photons))
 
 

@@ -99,7 +99,23 @@ def _paint(tissue: np.ndarray, mask: np.ndarray, value: int) -> None:
 
 
 def _tissue_map(p: _Patient, rng: np.random.Generator, grid, week: int) -> tuple[np.ndarray, np.ndarray]:
-    """Tissue labels (z, y, x) and the tumour mask of one scan of patient ``p``.
+    """Tissue labels (z, y, x) and the tumour mask of one scan of patient ``p`` (phantom v1 and v2)."""
+    tissue, shifted = anatomy(p, rng, grid, week)
+    tumour = tumour_mask(p, tissue, shifted, week, excluded=(BONE, MARROW, CSF, AIR, FAT))
+    tissue[tumour] = TUMOUR
+    radius = p.tumour_radius * max(0.45, 1 - 0.12 * week * p.response)
+    if radius > 14 and tumour.any():
+        z, y, x = shifted
+        cx, cy, cz = p.tumour_centre
+        ax_, ay_, az_ = p.tumour_axes
+        dist = np.sqrt(((x - cx) / (radius * ax_)) ** 2 + ((y - cy) / (radius * ay_)) ** 2
+                       + ((z - cz) / (radius * az_)) ** 2)
+        tissue[tumour & (dist < 0.35)] = NECROSIS
+    return tissue, tumour.astype(np.uint8)
+
+
+def anatomy(p: _Patient, rng: np.random.Generator, grid, week: int) -> tuple[np.ndarray, tuple]:
+    """Tissue labels (z, y, x) of one scan without its tumour, and the grid shifted by the scan's set-up error.
 
     ``grid`` holds broadcastable coordinates in mm: z (Z,1,1), y (1,Y,1), x (1,1,X); structures that do not change
     along z are drawn once in 2D.
@@ -142,16 +158,22 @@ def _tissue_map(p: _Patient, rng: np.random.Generator, grid, week: int) -> tuple
         along = (rel_x * direction[0] + rel_y * direction[1]) - (slope * direction[0]) * z
         across = np.abs((rel_y * direction[0] - rel_x * direction[1]) + (slope * direction[1]) * z)
         tissue[lungs & (along > 0) & (across < radius * np.exp(-along / 120))] = VESSEL
-    # Lobulated tumour: an ellipsoid whose boundary is perturbed by smooth noise; it shrinks week by week.
-    # Drawn inside its bounding box only.
+    return tissue, (z, y, x)
+
+
+def tumour_mask(p: _Patient, tissue: np.ndarray, grid, week: int, excluded: tuple[int, ...]) -> np.ndarray:
+    """The lobulated tumour of week ``week``: an ellipsoid whose boundary is perturbed by smooth noise, shrinking
+    week by week, drawn inside its bounding box only and never over the ``excluded`` tissues."""
+    z, y, x = grid
+    shape = tissue.shape
     radius = p.tumour_radius * max(0.45, 1 - 0.12 * week * p.response)
     tumour = np.zeros(shape, dtype=bool)
     box = []
-    for axis, (coord, centre, scale) in enumerate(zip((z, y, x), p.tumour_centre[::-1], p.tumour_axes[::-1])):
+    for coord, centre, scale in zip((z, y, x), p.tumour_centre[::-1], p.tumour_axes[::-1]):
         values = coord.reshape(-1)
         inside = np.nonzero(np.abs(values - centre) <= 1.4 * radius * scale)[0]
         if inside.size == 0:
-            return tissue, tumour.astype(np.uint8)
+            return tumour
         box.append(slice(int(inside[0]), int(inside[-1]) + 1))
     box = tuple(box)
     zb, yb, xb = z[box[0]], y[:, box[1]], x[:, :, box[2]]
@@ -160,14 +182,8 @@ def _tissue_map(p: _Patient, rng: np.random.Generator, grid, week: int) -> tuple
     dist = np.sqrt(((xb - cx) / (radius * ax_)) ** 2 + ((yb - cy) / (radius * ay_)) ** 2
                    + ((zb - cz) / (radius * az_)) ** 2)
     lobes = _smooth_noise(np.random.default_rng(p.lobulation_seed), dist.shape, sigma=(1.5, 4, 4), amplitude=0.18)
-    local = tissue[box]
-    tumour[box] = (dist <= 1.0 + lobes) & ~np.isin(local, (BONE, MARROW, CSF, AIR, FAT))
-    tissue[tumour] = TUMOUR
-    if radius > 14:
-        necrosis = np.zeros(shape, dtype=bool)
-        necrosis[box] = dist < 0.35
-        tissue[tumour & necrosis] = NECROSIS
-    return tissue, tumour.astype(np.uint8)
+    tumour[box] = (dist <= 1.0 + lobes) & ~np.isin(tissue[box], excluded)
+    return tumour
 
 
 def render_cbct(tissue: np.ndarray, p: _Patient, rng: np.random.Generator, grid, spacing_zyx) -> np.ndarray:
@@ -292,28 +308,27 @@ def _render_patient(staging: Path, seed: int, version: int, size: str, cohort: s
     return written
 
 
-def _generate(root: Path, seed: int, size: str, progress, version: int) -> Path:
-    """Render every patient (in parallel processes, one per core) into a staging folder, then move it in place."""
+def render_dataset(root: Path, jobs: list[tuple], render_job, describe, progress) -> Path:
+    """Render every job (``render_job(staging, *job)`` returns ``[(cohort, case_id, entry)]``) in parallel processes,
+    one per core, into a staging folder; ``describe(cohorts)`` returns the dataset's (meta, splits); then move the
+    folder into place, so a partial dataset never appears at ``root``."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
     from cmedl_bench.data.layout import write_meta
 
-    geometry = _geometries(version, size)
-    n_cbct, weeks, n_mri = (SIZES if version == 1 else SIZES_V2)[size][2:5]
-    patients = [("cbct", f"C{i:03d}", weeks) for i in range(n_cbct)] + [("mri", f"M{i:03d}", 1) for i in range(n_mri)]
-    n_cases = sum(w for _, _, w in patients)
+    n_cases = sum(job[-1] for job in jobs)  # every job's last argument is its number of scans
     root = Path(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(root)
     staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.staging-"))
     (staging / _OWNER).write_text(str(os.getpid()))
-    workers = max(1, min(os.cpu_count() or 1, len(patients)))
+    workers = max(1, min(os.cpu_count() or 1, len(jobs)))
     try:
         cohorts: dict[str, dict] = {}
         # spawn, not fork: the parent may already run torch's thread pools
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_die_with_parent) as pool:
-            futures = [pool.submit(_render_patient, staging, seed, version, size, *job) for job in patients]
+            futures = [pool.submit(render_job, staging, *job) for job in jobs]
             for future in as_completed(futures):
                 for cohort, case_id, entry in future.result():
                     cohorts.setdefault(cohort, {"modality": cohort.upper(), "cases": {}})["cases"][case_id] = entry
@@ -321,16 +336,7 @@ def _generate(root: Path, seed: int, size: str, progress, version: int) -> Path:
                         progress(n_cases)
         for cohort in cohorts.values():  # listing order independent of completion order
             cohort["cases"] = dict(sorted(cohort["cases"].items()))
-        split_rng = np.random.default_rng([seed, 99])
-        splits = {"cbct": _splits([p for c, p, _ in patients if c == "cbct"], split_rng),
-                  "mri": {"train": [p for c, p, _ in patients if c == "mri"], "val": [], "test": []}}
-        meta = {"name": "phantom", "version": version, "description": "cmedl-bench synthetic thorax phantom",
-                "file_ending": ".nii.gz", "labels": {"background": 0, "tumour": 1},
-                "cohorts": dict(sorted(cohorts.items())),
-                "generator": {"seed": seed, "size": size, "spacing_zyx_mm": list(geometry["cbct"].spacing_zyx)}}
-        if version >= 2:
-            meta["generator"]["mri_spacing_zyx_mm"] = list(geometry["mri"].spacing_zyx)
-        write_meta(staging, meta, splits)
+        write_meta(staging, *describe(dict(sorted(cohorts.items()))))
         (staging / _OWNER).unlink()
         if root.exists():
             shutil.rmtree(root)
@@ -339,6 +345,27 @@ def _generate(root: Path, seed: int, size: str, progress, version: int) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return root
+
+
+def _generate(root: Path, seed: int, size: str, progress, version: int) -> Path:
+    """Phantom v1 or v2: every patient rendered by :func:`_render_patient`."""
+    geometry = _geometries(version, size)
+    n_cbct, weeks, n_mri = (SIZES if version == 1 else SIZES_V2)[size][2:5]
+    patients = [("cbct", f"C{i:03d}", weeks) for i in range(n_cbct)] + [("mri", f"M{i:03d}", 1) for i in range(n_mri)]
+
+    def describe(cohorts):
+        split_rng = np.random.default_rng([seed, 99])
+        splits = {"cbct": _splits([p for c, p, _ in patients if c == "cbct"], split_rng),
+                  "mri": {"train": [p for c, p, _ in patients if c == "mri"], "val": [], "test": []}}
+        meta = {"name": "phantom", "version": version, "description": "cmedl-bench synthetic thorax phantom",
+                "file_ending": ".nii.gz", "labels": {"background": 0, "tumour": 1}, "cohorts": cohorts,
+                "generator": {"seed": seed, "size": size, "spacing_zyx_mm": list(geometry["cbct"].spacing_zyx)}}
+        if version >= 2:
+            meta["generator"]["mri_spacing_zyx_mm"] = list(geometry["mri"].spacing_zyx)
+        return meta, splits
+
+    return render_dataset(root, [(seed, version, size, *job) for job in patients], _render_patient, describe,
+                          progress)
 
 
 _OWNER = ".owner-pid"

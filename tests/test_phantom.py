@@ -48,11 +48,14 @@ def test_scatter_cups_and_photons_set_the_noise():
     assert np.std(low_dose[0][centre]) > 4 * np.std(high_dose[0][centre])  # noise ~ 1 / sqrt(photons)
 
 
-def test_v2_dataset_layout_grids_and_preview(small_phantom, tmp_path):
-    meta = json.loads((small_phantom / "dataset.json").read_text())
+def test_v2_dataset_layout_grids_and_preview(tmp_path):
+    from cmedl_bench.api import synth
+
+    v2 = synth(tmp_path / "v2", dataset="phantom-v2", size="small", quiet=True)
+    meta = json.loads((v2 / "dataset.json").read_text())
     assert meta["version"] == 2
-    cbct = sitk.ReadImage(str(small_phantom / "cbct" / "imagesTr" / "C000W1_0000.nii.gz"))
-    mri = sitk.ReadImage(str(small_phantom / "mri" / "imagesTr" / "M000_0000.nii.gz"))
+    cbct = sitk.ReadImage(str(v2 / "cbct" / "imagesTr" / "C000W1_0000.nii.gz"))
+    mri = sitk.ReadImage(str(v2 / "mri" / "imagesTr" / "M000_0000.nii.gz"))
     assert cbct.GetSpacing() != mri.GetSpacing() and mri.GetSpacing()[2] == pytest.approx(4.0)
     hu = sitk.GetArrayFromImage(cbct)
     assert hu.min() < -900 and -300 < np.median(hu[hu > -500]) < 150
@@ -61,7 +64,8 @@ def test_v2_dataset_layout_grids_and_preview(small_phantom, tmp_path):
     assert (tmp_path / "p" / "preview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_version_1_stays_selectable():
+def test_earlier_versions_stay_selectable():
     registry = get_registry()
-    assert registry.get("dataset", "phantom").capabilities["version"] == 2
+    assert registry.get("dataset", "phantom").capabilities["version"] == 3
+    assert registry.get("dataset", "phantom-v2").capabilities["version"] == 2
     assert registry.get("dataset", "phantom-v1").capabilities["version"] == 1

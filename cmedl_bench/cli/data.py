@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cmedl_bench.cli.app import app, data_app, stdout
+from cmedl_bench.cli.summaries import contrast_table
 from cmedl_bench.errors import CmedlError
 
 
@@ -83,6 +84,27 @@ def data_check(
                           f"{report.splits_source})", highlight=False)
     if report.errors:
         raise typer.Exit(1)
+
+
+@data_app.command("contrast")
+def data_contrast(
+    dataset: Path = typer.Argument(..., help="Dataset folder (cmedl-bench layout), real or synthetic."),
+    spacing: Optional[float] = typer.Option(None, help="Resample in-plane to this spacing in mm first (the cpu "
+                                                       "preset works at 2.5); default: native."),
+    control: int = typer.Option(8, help="Central CBCT cases per split rendered again as an isodense control, where "
+                                        "the dataset plugin can (0: none)."),
+    as_json: bool = typer.Option(False, "--json", help="Print every group and case as JSON."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """How visible the tumours are: contrast and CNR of the tumour against the soft tissue around it (at least 5 mm
+    from lung), noise SD, tumour volume and central fraction, per cohort and split."""
+    from cmedl_bench.api import contrast
+
+    result = contrast(dataset, spacing_mm=spacing, control_cases=control, quiet=quiet)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    stdout.print(contrast_table(result))
 
 
 @data_app.command("import")

@@ -45,3 +45,20 @@ def _metrics(records: list[dict[str, Any]], splits: tuple[str, ...]) -> list[tup
             if name in scored:
                 seen.setdefault(name, (definition or {}).get("unit") or "")
     return list(seen.items())
+
+
+def contrast_table(result: dict[str, Any]) -> Table:
+    """``data contrast``: one row per cohort and split; the isodense control's CNR where one was rendered."""
+    spacing = f"{result['spacing_mm']:g} mm in-plane" if result["spacing_mm"] else "native spacing"
+    table = Table(title=escape(f"{result['name']} v{result['version']}: tumour vs surrounding soft tissue "
+                               f"(>= 5 mm from lung), medians, {spacing}"))
+    for column in ("cohort", "split", "cases", "measured", "contrast", "noise SD", "CNR", "CNR (control)",
+                   "volume (ml)", "central"):
+        table.add_column(column, justify="left" if column in ("cohort", "split") else "right")
+    show = (lambda v, d=2: "-" if v is None else f"{v:.{d}f}")
+    for g in result["groups"]:
+        control = g.get("control")
+        table.add_row(g["cohort"], g["split"], str(g["cases"]), str(g["measured"]), show(g["contrast"], 1),
+                      show(g["noise_sd"], 1), show(g["cnr"]), show(control["cnr_mean"]) if control else "-",
+                      show(g["tumour_volume_ml"], 1), show(g["central_fraction"]))
+    return table

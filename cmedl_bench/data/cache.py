@@ -12,9 +12,9 @@ from cmedl_bench.settings import cache_dir
 
 
 def ensure_dataset(name: str, version: object, generate: Callable[..., object], seed: int, size: str,
-                   progress=None) -> Path:
+                   progress=None, on_generated: Callable[[Path], None] | None = None) -> Path:
     """A dataset plugin's data for (seed, size), generated on first use by ``generate(root, seed=, size=,
-    progress=)``; reused when already complete."""
+    progress=)`` (then ``on_generated(root)`` is called); reused when already complete."""
     stem = name if name.endswith(f"-v{version}") else f"{name}-v{version}"
     root = cache_dir() / "datasets" / f"{stem}-{size}-seed{seed}"
     if (root / "dataset.json").exists():
@@ -22,7 +22,13 @@ def ensure_dataset(name: str, version: object, generate: Callable[..., object], 
     with exclusive(root.parent / f".{root.name}.lock"):  # parallel sweep jobs: one generates, others wait
         if not (root / "dataset.json").exists():
             generate(root, seed=seed, size=size, progress=progress)
+            if on_generated is not None:
+                on_generated(root)
     return root
+
+
+def disk_size_mb(root: Path) -> float:
+    return sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file()) / 2**20
 
 
 def run_folder_lock(run_dir: Path) -> Path:

@@ -18,11 +18,18 @@ def list_plugins() -> dict[str, Any]:
         "components": [
             {"kind": c.kind, "name": c.name, "description": c.description, "distribution": c.distribution,
              "version": c.version, "plugin": c.plugin,
-             "capabilities": {k: list(v) if isinstance(v, tuple) else v for k, v in c.capabilities.items()}}
+             "capabilities": {k: _plain(v) for k, v in c.capabilities.items()}}
             for c in registry.all()
         ],
         "broken": [asdict(b) for b in registry.broken],
     }
+
+
+def _plain(value: Any) -> Any:
+    """A capability as JSON data: tuples become lists, callables their name."""
+    if isinstance(value, tuple):
+        return list(value)
+    return getattr(value, "__name__", repr(value)) if callable(value) else value
 
 
 def synth(reporter: Reporter, out: Path, dataset: str = "phantom", seed: int = 0, size: str = "full") -> Path:
@@ -31,8 +38,11 @@ def synth(reporter: Reporter, out: Path, dataset: str = "phantom", seed: int = 0
     sizes = component.capabilities.get("sizes")
     if sizes and size not in sizes:
         raise CmedlError(f"dataset {dataset!r} has no size {size!r}; sizes: {', '.join(sizes)}")
+    from cmedl_bench.data.cache import disk_size_mb
+
     with reporter.task(f"writing {dataset}") as task:
         component.factory(Path(out), seed=seed, size=size, progress=task.tick)
+    reporter.message(f"wrote {dataset} ({size}) into {out}: {disk_size_mb(Path(out)):.0f} MB")
     return Path(out)
 
 

@@ -52,7 +52,7 @@ def require_results_folder(results: Path) -> None:
 def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, translator: str, segmenter: str,
              fusion: str, dataset: str, data: Path | None, preset: str | None, seed: int, device: str | None,
              overrides, options, results: Path) -> RunInputs:
-    from cmedl_bench.data.cache import ensure_dataset
+    from cmedl_bench.data.cache import disk_size_mb, ensure_dataset
     from cmedl_bench.data.checks import require_clean
     from cmedl_bench.data.layout import load_index
     from cmedl_bench.engine.distributed import device_for_rank, init_from_environment, world_size
@@ -72,7 +72,8 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
         with reporter.task(f"generating {dataset} (first use)") as task:
             data = ensure_dataset(selection.dataset.name, selection.dataset.capabilities.get("version", "0"),
                                   selection.dataset.factory, config.data_seed, resolved.dataset_size,
-                                  progress=task.tick)
+                                  progress=task.tick, on_generated=lambda root: reporter.message(
+                                      f"generated {dataset} in {root}: {disk_size_mb(root):.0f} MB"))
     with reporter.task("checking the dataset") as task:
         require_clean(Path(data), progress=task.tick)
     return RunInputs(registry, selection, config, dev, load_index(Path(data)), results)

@@ -1,0 +1,137 @@
+"""How visible a tumour is: its contrast and contrast-to-noise ratio (CNR) against the soft tissue around it, per case
+(``cmedl-bench data contrast``). This is how a user sees how hard their own data are, and how the embedded phantom is
+kept honest (docs/reference.md §3).
+
+Per case, on the image and its tumour label (optionally resampled in-plane to a working spacing first):
+
+- lung and air are found by intensity (CT/CBCT: below :data:`LUNG_AIR_HU` HU; MRI: below the lower threshold of a
+  three-class Otsu split of the volume) on the image smoothed in-plane by one voxel (so that a vessel or a
+  partial-volume edge inside lung counts as lung), opened by one voxel and kept only as connected regions of at least
+  :data:`LARGE_REGION` of the volume (lungs, lung pockets and outside air; not isolated noise);
+- on CT/CBCT only soft tissue is measured (:data:`SOFT_TISSUE_HU` on the image smoothed in-plane by one voxel, so
+  that noise is not clipped): fat, bone and metal next to a tumour are a different, easy interface;
+- the tumour **core** is the tumour at least :data:`CORE_DEPTH_MM` inside its boundary; the **shell** is the tissue
+  :data:`SHELL_MM` (1 to 7 mm) outside it; both keep only voxels at least :data:`FROM_LUNG_MM` (5 mm) from lung or
+  air, so what is measured is the soft-tissue interface (a central tumour against the mediastinum), not the easy
+  lung interface or its partial-volume blur;
+- contrast = mean(core) - mean(shell); noise SD = the pooled within-region SD of core and shell (noise and texture:
+  what a classifier of single voxels faces); CNR = contrast / noise SD. A case without at least
+  :data:`MIN_VOXELS` voxels in either region (a peripheral tumour surrounded by lung) has no interface to measure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+LUNG_AIR_HU = -300.0
+#: CT/CBCT soft tissue (after an in-plane smoothing of one voxel): fat, bone and metal are not the interface measured
+SOFT_TISSUE_HU = (-50.0, 200.0)
+LARGE_REGION = 0.0005
+CORE_DEPTH_MM = 2.0
+SHELL_MM = (1.0, 7.0)
+FROM_LUNG_MM = 5.0
+MIN_VOXELS = 10
+
+
+@dataclass(frozen=True)
+class CaseContrast:
+    case: str
+    tumour_volume_ml: float
+    contrast: float | None  # mean(core) - mean(shell), in image units (HU for CT/CBCT)
+    noise_sd: float | None
+    cnr: float | None
+    core_voxels: int
+    shell_voxels: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def dark_threshold(values: np.ndarray, bins: int = 128) -> float:
+    """The lower of the two thresholds of a three-class Otsu split (dark: air and lung; intermediate: muscle and
+    mediastinum; bright: fat, fluid, tumour on T2w), found by exhaustive search of the histogram: the pair of cuts
+    that maximises the between-class variance (Liao et al., J Inf Sci Eng 2001)."""
+    histogram, edges = np.histogram(values, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    p = histogram / histogram.sum()
+    w = np.concatenate([[0.0], np.cumsum(p)])  # w[k]: mass of bins < k
+    m = np.concatenate([[0.0], np.cumsum(p * centres)])
+    best, cut = -1.0, 1
+    for i in range(1, bins - 1):
+        j = np.arange(i + 1, bins)
+        weights = np.stack([np.full(j.shape, w[i]), w[j] - w[i], 1 - w[j]])
+        sums = np.stack([np.full(j.shape, m[i]), m[j] - m[i], m[-1] - m[j]])
+        score = (sums**2 / np.maximum(weights, 1e-12)).sum(0)
+        k = int(np.argmax(score))
+        if score[k] > best:
+            best, cut = float(score[k]), i
+    return float(edges[cut])
+
+
+def lung_and_air(image: np.ndarray, modality: str) -> np.ndarray:
+    """Large dark regions: lungs and the air around the body."""
+    from scipy import ndimage
+
+    threshold = LUNG_AIR_HU if modality in ("cbct", "ct") else dark_threshold(image)
+    smoothed = ndimage.gaussian_filter(image.astype(np.float32), (0, 1, 1))  # a vessel in lung is lung
+    dark = ndimage.binary_opening(smoothed < threshold)  # isolated noise voxels are not lung
+    labels, count = ndimage.label(dark)
+    if count == 0:
+        return dark
+    sizes = np.bincount(labels.ravel())
+    large = np.flatnonzero(sizes >= LARGE_REGION * image.size)
+    return np.isin(labels, large[large > 0])
+
+
+def case_contrast(case: str, image: np.ndarray, label: np.ndarray, spacing_zyx, modality: str) -> CaseContrast:
+    """The contrast of one case (module docstring); arrays are (z, y, x) with spacing in the same order, mm."""
+    from scipy import ndimage
+
+    tumour = label.astype(bool)
+    volume_ml = float(tumour.sum() * np.prod(spacing_zyx) / 1000.0)
+    far = ndimage.distance_transform_edt(~lung_and_air(image, modality), sampling=spacing_zyx) >= FROM_LUNG_MM
+    depth = ndimage.distance_transform_edt(tumour, sampling=spacing_zyx)
+    outside = ndimage.distance_transform_edt(~tumour, sampling=spacing_zyx)
+    if modality in ("cbct", "ct"):
+        smoothed = ndimage.gaussian_filter(image.astype(np.float32), (0, 1, 1))
+        far &= (smoothed >= SOFT_TISSUE_HU[0]) & (smoothed <= SOFT_TISSUE_HU[1])
+    core = tumour & (depth >= CORE_DEPTH_MM) & far
+    shell = ~tumour & (outside >= SHELL_MM[0]) & (outside <= SHELL_MM[1]) & far
+    n_core, n_shell = int(core.sum()), int(shell.sum())
+    if min(n_core, n_shell) < MIN_VOXELS:
+        return CaseContrast(case, volume_ml, None, None, None, n_core, n_shell)
+    a, b = image[core].astype(np.float64), image[shell].astype(np.float64)
+    pooled = np.sqrt((((a - a.mean()) ** 2).sum() + ((b - b.mean()) ** 2).sum()) / (a.size + b.size - 2))
+    contrast = float(a.mean() - b.mean())
+    return CaseContrast(case, volume_ml, contrast, float(pooled), contrast / float(pooled) if pooled > 0 else None,
+                        n_core, n_shell)
+
+
+def summarise(cases: list[CaseContrast]) -> dict:
+    """Medians over the cases with a measurable interface, and how many there were."""
+    measured = [c for c in cases if c.cnr is not None]
+
+    def median(values):
+        return float(np.median(values)) if values else None
+
+    return {"cases": len(cases), "measured": len(measured),
+            "contrast": median([c.contrast for c in measured]), "noise_sd": median([c.noise_sd for c in measured]),
+            "cnr": median([c.cnr for c in measured]), "cnr_mean": float(np.mean([c.cnr for c in measured]))
+            if measured else None, "tumour_volume_ml": median([c.tumour_volume_ml for c in cases])}
+
+
+def resample_in_plane(image, label, spacing_mm: float):
+    """SimpleITK image and label resampled to ``spacing_mm`` in-plane (linear, nearest neighbour), slices kept: the
+    working resolution of a preset (the ``cpu`` preset trains at 2.5 mm)."""
+    import SimpleITK as sitk
+
+    spacing = image.GetSpacing()
+    size = [max(1, int(round(image.GetSize()[i] * spacing[i] / spacing_mm))) for i in range(2)] + [image.GetSize()[2]]
+    target = (spacing_mm, spacing_mm, spacing[2])
+    resampled = sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, image.GetOrigin(), target,
+                              image.GetDirection(), 0.0, sitk.sitkFloat32)
+    mask = sitk.Resample(label, size, sitk.Transform(), sitk.sitkNearestNeighbor, image.GetOrigin(), target,
+                         image.GetDirection(), 0, label.GetPixelID())
+    return resampled, mask
