@@ -16,7 +16,8 @@ def register_datasets(register):
              capabilities={"version": 3, "sizes": ("full", "small"), "isodense_control": control})
     register("phantom-v2", lazy("cmedl_bench_plugins.phantom:generate_v2"),
              description="synthetic thorax phantom v2 (physically simulated CBCT), kept for comparable results",
-             capabilities={"version": 2, "sizes": ("full", "small")})
+             capabilities={"version": 2, "sizes": ("full", "small"),
+                           "isodense_control": lazy("cmedl_bench_plugins.phantom:isodense_control_v2")})
     register("phantom-v1", lazy("cmedl_bench_plugins.phantom:generate"),
              description="synthetic thorax phantom v1 (CBCT artefacts drawn on CT), kept for comparable results",
              capabilities={"version": 1, "sizes": ("full", "small")})

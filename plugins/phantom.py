@@ -404,3 +404,22 @@ def generate(root: Path, seed: int = 0, size: str = "full", progress=None) -> Pa
 def generate_v2(root: Path, seed: int = 0, size: str = "full", progress=None) -> Path:
     """Write phantom v2 (physically simulated CBCT, MRI on its own grid) into ``root``, atomically."""
     return _generate(root, seed, size, progress, version=2)
+
+
+def isodense_control_v2(root: Path, case_id: str) -> np.ndarray:
+    """The CBCT scan ``case_id`` of a generated v2 dataset rendered again with the tumour (necrosis included) at the
+    mediastinum's HU, with the same anatomy and noise (the patient's generator replayed)."""
+    import json
+
+    meta = json.loads((Path(root) / "dataset.json").read_text())
+    seed, size = meta["generator"]["seed"], meta["generator"]["size"]
+    entry = meta["cohorts"]["cbct"]["cases"][case_id]
+    g = _geometries(2, size)["cbct"]
+    rng = np.random.default_rng([seed, _COHORT_CODE["cbct"], int(entry["patient"][1:])])
+    patient = _Patient(rng, g.grid[0].shape[0] * g.spacing_zyx[0])
+    patient.tumour_hu = float(HU[MEDIASTINUM])
+    for week in range(entry["week"]):
+        tissue, _ = _tissue_map(patient, rng, g.grid, week)
+        tissue[tissue == NECROSIS] = TUMOUR
+        image = render_cbct_v2(tissue, patient, rng, g.grid, g.spacing_zyx)
+    return image

@@ -41,6 +41,14 @@ CBCT_HIGH_PERCENTILE_MAX_HU = 4000.0
 
 
 @dataclass(frozen=True)
+class _Seen:
+    """A scan already read (for finding the same scan under two case ids)."""
+
+    case: object
+    split: str | None
+
+
+@dataclass(frozen=True)
 class Finding:
     severity: str  # "error" or "warning"
     file: str
@@ -87,7 +95,7 @@ def _read(report: CheckReport, path: Path, what: str):
         return None
 
 
-def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, tuple[str, str | None]]) -> bool:
+def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, _Seen]) -> bool:
     """Content checks of one case; returns whether its label has tumour voxels."""
     import SimpleITK as sitk
 
@@ -116,14 +124,15 @@ def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, 
     elif not has_tumour:
         report.add("error", case.label_path, "empty label: no tumour voxels")
     digest = hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
-    if digest in hashes:
-        other, other_split = hashes[digest]
-        across = split is not None and other_split is not None and split != other_split
-        report.add("error" if across else "warning", case.image_path,
-                   f"the same scan as {other}" + (f" ({other_split} vs {split}: test data would leak)" if across
-                                                  else ""))
+    if digest in hashes:  # reported on both files, so the finding does not depend on the order of reading
+        other = hashes[digest]
+        across = split is not None and other.split is not None and split != other.split
+        for this, that, this_split, that_split in ((case, other.case, split, other.split),
+                                                   (other.case, case, other.split, split)):
+            report.add("error" if across else "warning", this.image_path, f"the same scan as {that.case_id}"
+                       + (f" ({that_split} vs {this_split}: test data would leak)" if across else ""))
     else:
-        hashes[digest] = (case.case_id, split)
+        hashes[digest] = _Seen(case, split)
     return has_tumour
 
 
@@ -174,7 +183,7 @@ def check_dataset(root: Path, progress: Callable[[int], None] | None = None) -> 
     report = CheckReport(root, splits_source=index.splits_source)
     for path, message in scan.problems:
         report.add("error", path, message)
-    hashes: dict[str, tuple[str, str | None]] = {}
+    hashes: dict[str, _Seen] = {}
     tumour_in_train = False
     cases = [case for cohort in index.cases.values() for _, case in sorted(cohort.items())]
     report.cases = len(cases)

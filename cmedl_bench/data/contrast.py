@@ -8,8 +8,9 @@ Per case, on the image and its tumour label (optionally resampled in-plane to a 
   three-class Otsu split of the volume) on the image smoothed in-plane by one voxel (so that a vessel or a
   partial-volume edge inside lung counts as lung), opened by one voxel and kept only as connected regions of at least
   :data:`LARGE_REGION` of the volume (lungs, lung pockets and outside air; not isolated noise);
-- on CT/CBCT only soft tissue is measured (:data:`SOFT_TISSUE_HU` on the image smoothed in-plane by one voxel, so
-  that noise is not clipped): fat, bone and metal next to a tumour are a different, easy interface;
+- on CT/CBCT only soft tissue is measured: voxels within :data:`SOFT_TISSUE_HALF_WIDTH_HU` of the region's median,
+  on the image smoothed in-plane by one voxel (so that noise is not clipped); fat, bone and metal next to a tumour are
+  a different, easy interface;
 - the tumour **core** is the tumour at least :data:`CORE_DEPTH_MM` inside its boundary; the **shell** is the tissue
   :data:`SHELL_MM` (1 to 7 mm) outside it; both keep only voxels at least :data:`FROM_LUNG_MM` (5 mm) from lung or
   air, so what is measured is the soft-tissue interface (a central tumour against the mediastinum), not the easy
@@ -26,8 +27,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 LUNG_AIR_HU = -300.0
-#: CT/CBCT soft tissue (after an in-plane smoothing of one voxel): fat, bone and metal are not the interface measured
-SOFT_TISSUE_HU = (-50.0, 200.0)
+#: CT/CBCT soft tissue: within this many HU of the median of the measured region (after an in-plane smoothing of
+#: one voxel); CBCT HU are poorly calibrated, so the window follows the scan: fat (about 140 HU below soft tissue),
+#: bone and metal are not the interface measured
+SOFT_TISSUE_HALF_WIDTH_HU = 90.0
 LARGE_REGION = 0.0005
 CORE_DEPTH_MM = 2.0
 SHELL_MM = (1.0, 7.0)
@@ -94,11 +97,12 @@ def case_contrast(case: str, image: np.ndarray, label: np.ndarray, spacing_zyx, 
     far = ndimage.distance_transform_edt(~lung_and_air(image, modality), sampling=spacing_zyx) >= FROM_LUNG_MM
     depth = ndimage.distance_transform_edt(tumour, sampling=spacing_zyx)
     outside = ndimage.distance_transform_edt(~tumour, sampling=spacing_zyx)
-    if modality in ("cbct", "ct"):
-        smoothed = ndimage.gaussian_filter(image.astype(np.float32), (0, 1, 1))
-        far &= (smoothed >= SOFT_TISSUE_HU[0]) & (smoothed <= SOFT_TISSUE_HU[1])
     core = tumour & (depth >= CORE_DEPTH_MM) & far
     shell = ~tumour & (outside >= SHELL_MM[0]) & (outside <= SHELL_MM[1]) & far
+    if modality in ("cbct", "ct") and (core | shell).any():
+        smoothed = ndimage.gaussian_filter(image.astype(np.float32), (0, 1, 1))
+        soft = np.abs(smoothed - np.median(smoothed[core | shell])) <= SOFT_TISSUE_HALF_WIDTH_HU
+        core, shell = core & soft, shell & soft
     n_core, n_shell = int(core.sum()), int(shell.sum())
     if min(n_core, n_shell) < MIN_VOXELS:
         return CaseContrast(case, volume_ml, None, None, None, n_core, n_shell)
