@@ -339,6 +339,8 @@ def render_dataset(root: Path, jobs: list[tuple], render_job, describe, progress
         write_meta(staging, *describe(dict(sorted(cohorts.items()))))
         (staging / _OWNER).unlink()
         if root.exists():
+            if not (root / "dataset.json").is_file() and any(root.iterdir()):
+                raise FileExistsError(f"{root} holds something other than a dataset; refusing to replace it")
             shutil.rmtree(root)
         staging.rename(root)
     except BaseException:

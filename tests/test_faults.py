@@ -162,6 +162,7 @@ def _grown_reference(work: Path) -> Path:
 
 def _file(work: Path, name: str) -> Path:
     path = work / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("not a folder")
     return path
 
@@ -313,6 +314,13 @@ ROWS = [
         2, "1 NaN or infinite voxels"),
     Row("100 mm slice spacing is flagged as implausible", lambda w, W: check_after(W, w, slice_spacing_100),
         0, "", stdout="implausible voxel spacing"),
+    Row("data synth into a file", lambda w, W: ["data", "synth", str(_file(w, "notes.txt")), "--size", "small",
+                                                "--quiet"], 2, "is a file; give a folder"),
+    Row("data synth into a folder with other content never replaces it",
+        lambda w, W: ["data", "synth", str(_file(w, "mine/notes.txt").parent), "--size", "small", "--quiet"],
+        2, "is a folder with other content"),
+    Row("report --out pointing to a folder",
+        lambda w, W: ["report", str(W.trained), "--format", "md", "--out", str(w)], 2, "is a folder; give a file"),
     Row("image import from relative paths records absolute sources",
         lambda w, W: image_folders(w, W), 0, "", changes=("out",), cwd=True,
         check=lambda w: assert_absolute_sources(w / "out")),

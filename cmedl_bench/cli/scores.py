@@ -73,6 +73,8 @@ def report(
     if fmt not in formats:
         raise CmedlError(f"unknown --format {fmt!r}; use one of {', '.join(formats)}")
     thresholds = _thresholds(fail_below)
+    if out is not None and out.is_dir():
+        raise CmedlError(f"--out {out} is a folder; give a file name")
     board = report_api(results or [results_dir()], reference=reference, alpha=alpha)
     failures = check_thresholds(board, thresholds)
     if fmt == "html":

@@ -128,7 +128,7 @@ def scan_layout(root: Path) -> LayoutScan:
     ``dataset.json`` stops the scan. Cases with an invalid id or missing files are left out of the index."""
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"dataset folder {root} does not exist")
+        raise DatasetError(f"dataset folder {root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
     where = root / "dataset.json"
     meta = read_json(where)
     if not isinstance(meta, dict) or not isinstance(meta.get("cohorts"), dict):

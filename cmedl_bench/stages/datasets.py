@@ -32,12 +32,23 @@ def _plain(value: Any) -> Any:
     return getattr(value, "__name__", repr(value)) if callable(value) else value
 
 
+def require_replaceable(out: Path) -> None:
+    """A generator writes a whole folder and replaces what was there: only a missing or empty folder, or an earlier
+    dataset (one with a ``dataset.json``), may be that folder."""
+    if out.exists() and not out.is_dir():
+        raise CmedlError(f"{out} is a file; give a folder to write the dataset into")
+    if out.is_dir() and any(out.iterdir()) and not (out / "dataset.json").is_file():
+        raise CmedlError(f"{out} is a folder with other content; give a new or empty folder (a generated dataset "
+                         f"there would replace everything in it)")
+
+
 def synth(reporter: Reporter, out: Path, dataset: str = "phantom", seed: int = 0, size: str = "full") -> Path:
     """Generate a dataset plugin's data into ``out``."""
     component = get_registry().get("dataset", dataset)
     sizes = component.capabilities.get("sizes")
     if sizes and size not in sizes:
         raise CmedlError(f"dataset {dataset!r} has no size {size!r}; sizes: {', '.join(sizes)}")
+    require_replaceable(Path(out))
     from cmedl_bench.data.cache import disk_size_mb
 
     with reporter.task(f"writing {dataset}") as task:
