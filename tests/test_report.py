@@ -5,6 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
@@ -48,7 +49,7 @@ def test_evaluate_scores_exactly_what_the_run_scored(results):
 
 def test_report_ranks_trained_and_outside_methods_with_holm_adjusted_wilcoxon(results):
     folder, records, unet0, evaluation, _ = results
-    board = api.report([folder], reference="CBCT only (unet)")
+    board = api.report([folder], reference="CBCT only (unet)", pairing="scan", metrics=("dsc",))
     labels = {row.label for row in board.rows}
     assert labels == {"CBCT only (unet)", "CBCT only (densefcn57)", "nnU-Net <b>copy</b>"}
     unet = board.row("CBCT only (unet)")
@@ -180,3 +181,56 @@ def test_report_without_finished_runs_is_one_line(tmp_path):
     result = cli("report", str(tmp_path))
     assert result.returncode == 2 and "no finished run" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ patient-level statistics
+
+
+def _dataset_json(root: Path, patients: dict[str, str], locations: dict[str, str]) -> Path:
+    root.mkdir(parents=True)
+    cases = {case: {"patient": patient, "location": locations[case]} for case, patient in patients.items()}
+    (root / "dataset.json").write_text(json.dumps({"cohorts": {"cbct": {"cases": cases}}}))
+    return root
+
+
+def test_patient_level_pairing_averages_scans_before_the_exact_wilcoxon(tmp_path):
+    """Six patients with two weekly scans each: the test pairs the six patient means (all six differences
+    positive: exact two-sided p = 2 / 2**6 = 0.03125), not the twelve scans (which would give 2 / 2**12)."""
+    patients = {f"P{p}W{w}": f"P{p}" for p in range(6) for w in (1, 2)}
+    locations = {case: "central" if int(case[1]) < 4 else "peripheral" for case in patients}
+    data = _dataset_json(tmp_path / "data", patients, locations)
+    base = {case: 0.5 + 0.01 * i for i, case in enumerate(sorted(patients))}
+    better = {case: value + 0.02 + 0.001 * i for i, (case, value) in enumerate(sorted(base.items()))}
+    for name, segmenter, values in (("ref", "unet", base), ("new", "densefcn57", better)):
+        _run_folder(tmp_path / "res", name, segmenter, 0, values)
+        record = json.loads((tmp_path / "res" / name / "run.json").read_text())
+        record["dataset"]["path"] = str(data)
+        (tmp_path / "res" / name / "run.json").write_text(json.dumps(record))
+    board = api.report([tmp_path / "res"], reference="CBCT only (unet)", metrics=("dsc",))
+    row = next(r for r in board.rows if r.components["segmenter"] == "densefcn57")
+    found = row.comparisons["dsc"]
+    assert (found.pairing, found.units, found.scans) == ("patient", 6, 12)
+    assert found.p == pytest.approx(2 / 2**6)
+    differences = [np.mean([better[f"P{p}W{w}"] - base[f"P{p}W{w}"] for w in (1, 2)]) for p in range(6)]
+    assert found.mean_difference == pytest.approx(np.mean(differences))
+    assert found.ci[0] <= found.mean_difference <= found.ci[1]
+    assert row.subgroups["central"] == pytest.approx(np.mean([better[c] for c in patients if locations[c] == "central"]))
+    per_scan = api.report([tmp_path / "res"], reference="CBCT only (unet)", pairing="scan", metrics=("dsc",))
+    scan_row = next(r for r in per_scan.rows if r.components["segmenter"] == "densefcn57")
+    assert scan_row.comparisons["dsc"].units == 12 and scan_row.p == pytest.approx(2 / 2**12)
+    md = CliRunner().invoke(app, ["report", str(tmp_path / "res"), "--format", "md", "--metrics", "dsc",
+                                  "--reference", "CBCT only (unet)"]).stdout
+    assert "Test DSC central" in md and "n=6 patients, 12 scans" in md and "ΔDSC [95% CI]" in md
+
+
+def test_bootstrap_interval_is_reproducible_and_covers_a_known_difference():
+    from cmedl_bench.results.statistics import bootstrap_mean_ci
+
+    rng = np.random.default_rng(0)
+    sample = rng.normal(0.05, 0.1, 30)
+    assert bootstrap_mean_ci(sample, seed=3) == bootstrap_mean_ci(sample, seed=3)
+    covered = 0
+    for _ in range(200):
+        low, high = bootstrap_mean_ci(rng.normal(0.05, 0.1, 30), seed=1, resamples=2000)
+        covered += low <= 0.05 <= high
+    assert 0.88 <= covered / 200 <= 0.99  # a 95 % interval, give or take the percentile method's small-n bias

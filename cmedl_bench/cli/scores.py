@@ -62,6 +62,10 @@ def report(
     reference: Optional[str] = typer.Option(None, help="Row every method is tested against (default: CBCT only "
                                                        "with the same segmenter)."),
     alpha: float = typer.Option(0.05, help="Significance level after Holm-Bonferroni adjustment."),
+    pairing: str = typer.Option("patient", help="Unit of the paired tests: patient (a patient's scans and seeds "
+                                                "averaged; the default) or scan."),
+    test_metrics: str = typer.Option("dsc,sdsc", "--metrics", help="Metrics tested against the reference (the "
+                                                                   "Holm family is every row x these)."),
     fail_below: list[str] = typer.Option([], "--fail-below", help="METHOD=DSC: exit 1 when the row's mean test "
                                                                   "DSC is below DSC (repeatable); for CI."),
 ) -> None:
@@ -75,7 +79,8 @@ def report(
     thresholds = _thresholds(fail_below)
     if out is not None and out.is_dir():
         raise CmedlError(f"--out {out} is a folder; give a file name")
-    board = report_api(results or [results_dir()], reference=reference, alpha=alpha)
+    board = report_api(results or [results_dir()], reference=reference, alpha=alpha, pairing=pairing,
+                       metrics=tuple(m.strip() for m in test_metrics.split(",") if m.strip()))
     failures = check_thresholds(board, thresholds)
     if fmt == "html":
         from cmedl_bench.io.atomic import atomic_write_text

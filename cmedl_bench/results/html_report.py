@@ -165,11 +165,11 @@ def _run_figures(board: Leaderboard, key: str, caption: str) -> list[str]:
 
 
 def _table(board: Leaderboard) -> str:
-    head = "".join(f"<th>{escape(c)}</th>" for c in columns())
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns(board))
     body = []
     for row in board.rows:
         css = row.verdict if row.verdict in ("better", "worse") else ""
-        body.append(f'<tr class="{css}">' + "".join(f"<td>{escape(c)}</td>" for c in cells(row)) + "</tr>")
+        body.append(f'<tr class="{css}">' + "".join(f"<td>{escape(c)}</td>" for c in cells(row, board)) + "</tr>")
     html = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     if board.translation:
         html += ("<h2>Translators</h2><table><thead><tr><th>Translator</th><th>Test KL pseudo-MRI vs MRI</th>"

@@ -3,9 +3,10 @@ the paper's Tables 1 and 2, with the paper's statistics (III.B; docs/reference.m
 
 - Mean +- SD of every segmentation metric on validation and test, over all cases of all seeds pooled.
 - KL of pseudo-MRI to real MRI where a translator ran (the run's ``translator`` rows).
-- Paired two-sided Wilcoxon signed-rank test on per-case test DSC against a reference row (default: CBCT only with
-  the same segmenter on the same dataset and preset). With several seeds a case's DSC is its mean over seeds; only
-  cases present in both rows are paired. Holm-Bonferroni adjustment over all comparisons of the report.
+- Paired two-sided Wilcoxon signed-rank tests of test DSC and SDSC against a reference row (default: CBCT only with
+  the same segmenter on the same dataset and preset), paired by patient by default (:mod:`cmedl_bench.results.
+  comparison`: a patient's value is its mean over scans and seeds), with a bootstrap 95 % interval of the mean paired
+  difference; Holm-Bonferroni adjustment over the whole family (every compared row x every tested metric).
 - Rank by mean test DSC; equal means share a rank. A difference is called only when the adjusted p < alpha.
 - Rows scored against different reference masks (:class:`cmedl_bench.scoring.ReferenceFingerprint`) are labelled
   with their reference set and ranked and tested only within it.
@@ -19,7 +20,8 @@ from typing import Any
 
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.results.collect import Collection, CollectedRun, method_label, variant_suffixes
-from cmedl_bench.results.statistics import holm_bonferroni, wilcoxon_signed_rank
+from cmedl_bench.results.comparison import PAIRINGS, Comparison, case_info, compare, subgroup_means
+from cmedl_bench.results.statistics import holm_bonferroni
 
 SEGMENTATION_METRICS = ("dsc", "sdsc", "hd95")
 TRANSLATOR_HEAD = "translator"
@@ -46,13 +48,33 @@ class Row:
     runs: list[CollectedRun]
     metrics: dict[tuple[str, str], Summary] = field(default_factory=dict)  # (split, metric) -> summary
     kl: Summary | None = None
-    case_dsc: Any = None  # pandas Series: test case -> DSC averaged over seeds
+    case_values: dict[str, Any] = field(default_factory=dict)  # metric -> pandas Series: test case -> mean over seeds
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)  # case -> dataset.json entry (patient, location)
     reference: str | None = None
-    n_pairs: int = 0
-    p: float | None = None
-    p_holm: float | None = None
+    comparisons: dict[str, Comparison] = field(default_factory=dict)  # metric -> test against the reference
+    p_holm_by_metric: dict[str, float] = field(default_factory=dict)
     verdict: str = ""
     rank: int | None = None
+
+    @property
+    def case_dsc(self):
+        return self.case_values.get("dsc")
+
+    @property
+    def p(self) -> float | None:
+        return self.comparisons["dsc"].p if "dsc" in self.comparisons else None
+
+    @property
+    def p_holm(self) -> float | None:
+        return self.p_holm_by_metric.get("dsc")
+
+    @property
+    def n_pairs(self) -> int:
+        return self.comparisons["dsc"].units if "dsc" in self.comparisons else 0
+
+    @property
+    def subgroups(self) -> dict[str, float]:
+        return subgroup_means(self.case_dsc, self.info) if self.case_dsc is not None else {}
 
     @property
     def seeds(self) -> list[int]:
@@ -94,27 +116,6 @@ class Leaderboard:
             if row.label.lower() == label.lower():
                 return row
         raise CmedlError(f"no leaderboard row {label!r}; rows: {', '.join(r.label for r in self.rows)}")
-
-    def records(self) -> list[dict[str, Any]]:
-        """Flat rows with numeric values (CSV, JSON)."""
-        out = []
-        for row in self.rows:
-            item: dict[str, Any] = {"rank": row.rank, "method": row.label, "head": row.head, **row.components,
-                                    "setup": row.setup_hash, "dataset": row.setup["dataset"],
-                                    "reference_masks": row.setup["reference"],
-                                    "preset": row.setup["preset"], "seeds": ",".join(map(str, row.seeds)),
-                                    "n_test_cases": row.n_cases}
-            for split in ("val", "test"):
-                for metric in SEGMENTATION_METRICS:
-                    summary = row.metrics.get((split, metric))
-                    item[f"{split}_{metric}_mean"] = summary.mean if summary else None
-                    item[f"{split}_{metric}_sd"] = summary.sd if summary else None
-            item |= {"kl_mean": row.kl.mean if row.kl else None, "flagged_test_values": row.flagged,
-                     "reference": row.reference, "n_pairs": row.n_pairs, "p_wilcoxon": row.p,
-                     "p_holm": row.p_holm, "verdict": row.verdict,
-                     "run_ids": ",".join(run.record["run_id"] for run in row.runs)}
-            out.append(item)
-        return out
 
 
 def _summary(frame, split: str, metric: str) -> Summary | None:
@@ -165,8 +166,10 @@ def _group(collection: Collection, notes: list[str]) -> tuple[list[Row], list[Tr
                     if summary:
                         row.metrics[(split, metric)] = summary
             row.kl = _summary(frame[frame["head"] == TRANSLATOR_HEAD], "test", "kl")
-            dsc = own[(own["split"] == "test") & (own["metric"] == "dsc")]
-            row.case_dsc = dsc.groupby("case")["value"].mean() if not dsc.empty else None
+            test = own[own["split"] == "test"]
+            row.case_values = {metric: group.groupby("case")["value"].mean()
+                               for metric, group in test.groupby("metric")}
+            row.info = case_info(members)
             rows.append(row)
     translation = []
     for (translator, setup_hash), runs in translate_runs.items():
@@ -206,7 +209,7 @@ def _label_reference_sets(rows: list[Row], notes: list[str]) -> None:
                  f"tests are within each set, never across")
 
 
-def _compare(row: Row, reference: Row) -> None:
+def _compare(row: Row, reference: Row, metrics: tuple[str, ...], pairing: str) -> None:
     row.reference = reference.label
     if row is reference:
         row.verdict = "reference"
@@ -217,15 +220,24 @@ def _compare(row: Row, reference: Row) -> None:
     if row.case_dsc is None or reference.case_dsc is None:
         row.verdict = "no test DSC to compare"
         return
-    common = sorted(set(row.case_dsc.index) & set(reference.case_dsc.index))
-    row.n_pairs = len(common)
-    if not common:
+    for metric in metrics:
+        if metric in row.case_values and metric in reference.case_values:
+            found = compare(row.case_values[metric], reference.case_values[metric], row.info | reference.info,
+                            metric, pairing)
+            if found is not None:
+                row.comparisons[metric] = found
+    if "dsc" not in row.comparisons:
         row.verdict = "no paired cases"
-        return
-    row.p = wilcoxon_signed_rank(row.case_dsc[common].to_numpy(), reference.case_dsc[common].to_numpy()).p
 
 
-def build_leaderboard(collection: Collection, reference: str | None = None, alpha: float = 0.05) -> Leaderboard:
+def build_leaderboard(collection: Collection, reference: str | None = None, alpha: float = 0.05,
+                      pairing: str = "patient", metrics: tuple[str, ...] = ("dsc", "sdsc")) -> Leaderboard:
+    """``pairing``: ``patient`` (default) or ``scan``; ``metrics``: the family of tested metrics (DSC decides the
+    verdict)."""
+    if pairing not in PAIRINGS:
+        raise CmedlError(f"unknown pairing {pairing!r}; use {' or '.join(PAIRINGS)}")
+    if "dsc" not in metrics:
+        raise CmedlError("the tested metrics must include dsc (it decides better / worse)")
     notes: list[str] = []
     rows, translation = _group(collection, notes)
     _label_reference_sets(rows, notes)
@@ -233,17 +245,22 @@ def build_leaderboard(collection: Collection, reference: str | None = None, alph
         chosen = [r for r in rows if r.label.lower() == reference.lower()]
         if not chosen:
             raise CmedlError(f"--reference {reference!r} is not a row; rows: {', '.join(r.label for r in rows)}")
-        rule = f"Paired two-sided Wilcoxon on per-case test DSC against {chosen[0].label}"
+        against = chosen[0].label
     else:
-        rule = "Paired two-sided Wilcoxon on per-case test DSC against CBCT only with the same segmenter"
+        against = "CBCT only with the same segmenter"
+    rule = (f"Paired two-sided Wilcoxon on per-{pairing} test {' and '.join(m.upper() for m in metrics)} against "
+            f"{against}")
     for row in rows:
         ref = chosen[0] if reference is not None else _default_reference(row, rows)
         if ref is None:
             row.verdict = "no reference row"
         else:
-            _compare(row, ref)
-    for row, adjusted in zip(rows, holm_bonferroni([r.p for r in rows])):
-        row.p_holm = adjusted
+            _compare(row, ref, metrics, pairing)
+    family = [(row, metric) for row in rows for metric in metrics if metric in row.comparisons]
+    for (row, metric), adjusted in zip(family, holm_bonferroni([row.comparisons[m].p for row, m in family])):
+        row.p_holm_by_metric[metric] = adjusted
+    for row in rows:
+        adjusted = row.p_holm
         if adjusted is not None:
             ref_mean = next(r for r in rows if r.label == row.reference).test_dsc
             if adjusted >= alpha:
@@ -259,4 +276,5 @@ def build_leaderboard(collection: Collection, reference: str | None = None, alph
             row.rank = previous.rank if previous is not None and previous.test_dsc == row.test_dsc else position
             previous = row
     return Leaderboard(rows, translation, collection.excluded, notes, alpha,
-                       rule + f", Holm-Bonferroni adjusted over {sum(r.p is not None for r in rows)} comparisons")
+                       rule + f", Holm-Bonferroni adjusted over a family of {len(family)} tests (rows x metrics); "
+                       f"95 % intervals: bootstrap over {pairing}s")

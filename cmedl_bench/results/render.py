@@ -19,10 +19,16 @@ _DIGITS = {"dsc": 3, "sdsc": 3, "hd95": 2}
 _NAMES = {"dsc": "DSC", "sdsc": "SDSC", "hd95": "HD95 (mm)"}
 
 
-def columns() -> list[str]:
+def _locations(board: Leaderboard) -> list[str]:
+    """The tumour locations some row has a subgroup mean for (``central``, ``peripheral``)."""
+    return sorted({location for row in board.rows for location in row.subgroups})
+
+
+def columns(board: Leaderboard) -> list[str]:
     return (["Rank", "Method", "Seeds", "Test cases"]
             + [f"{split.capitalize()} {_NAMES[m]}" for split in ("val", "test") for m in SEGMENTATION_METRICS]
-            + ["KL", "p (Holm)", "vs reference"])
+            + [f"Test DSC {location}" for location in _locations(board)]
+            + ["KL", "ΔDSC [95% CI]", "p DSC (Holm)", "p SDSC (Holm)", "vs reference"])
 
 
 def _p(value: float | None) -> str:
@@ -31,22 +37,28 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def cells(row: Row) -> list[str]:
+def cells(row: Row, board: Leaderboard) -> list[str]:
     values = [str(row.rank) if row.rank is not None else "—", row.label, ",".join(map(str, row.seeds)) or "—",
               str(row.n_cases)]
     for split in ("val", "test"):
         for metric in SEGMENTATION_METRICS:
             summary = row.metrics.get((split, metric))
             values.append(summary.text(_DIGITS[metric]) if summary else "—")
-    values += [f"{row.kl.mean:.3f}" if row.kl else "—", _p(row.p_holm), _verdict(row)]
+    values += [f"{row.subgroups[loc]:.3f}" if loc in row.subgroups else "—" for loc in _locations(board)]
+    dsc = row.comparisons.get("dsc")
+    difference = f"{dsc.mean_difference:+.3f} [{dsc.ci[0]:+.3f}, {dsc.ci[1]:+.3f}]" if dsc else "—"
+    values += [f"{row.kl.mean:.3f}" if row.kl else "—", difference, _p(row.p_holm),
+               _p(row.p_holm_by_metric.get("sdsc")), _verdict(row)]
     return values
 
 
 def _verdict(row: Row) -> str:
+    dsc = row.comparisons.get("dsc")
+    n = f"n={dsc.units} {dsc.pairing}s, {dsc.scans} scans" if dsc else ""
     if row.verdict in ("better", "worse"):
-        return f"{row.verdict} than {row.reference} (n={row.n_pairs})"
+        return f"{row.verdict} than {row.reference} ({n})"
     if row.verdict.startswith("not different"):
-        return f"{row.verdict} vs {row.reference} (n={row.n_pairs})"
+        return f"{row.verdict} vs {row.reference} ({n})"
     return row.verdict
 
 
@@ -81,11 +93,11 @@ def _csv_cell(value: Any) -> Any:
 
 def to_markdown(board: Leaderboard) -> str:
     out = io.StringIO()
-    header = columns()
+    header = columns(board)
     out.write("| " + " | ".join(header) + " |\n")
     out.write("| " + " | ".join("---" for _ in header) + " |\n")
     for row in board.rows:
-        out.write("| " + " | ".join(_md_escape(c) for c in cells(row)) + " |\n")
+        out.write("| " + " | ".join(_md_escape(c) for c in cells(row, board)) + " |\n")
     if board.translation:
         out.write("\n| Translator | Test KL pseudo-MRI vs MRI | Test KL CBCT vs MRI | Seeds |\n| --- | --- | --- | --- |\n")
         for t in board.translation:
@@ -101,13 +113,13 @@ def to_markdown(board: Leaderboard) -> str:
 def to_csv(board: Leaderboard) -> str:
     import pandas as pd
 
-    records = [{key: _csv_cell(value) for key, value in record.items()} for record in board.records()]
+    records = [{key: _csv_cell(value) for key, value in record.items()} for record in flat_records(board)]
     return pd.DataFrame(records).to_csv(index=False)
 
 
 def to_json(board: Leaderboard) -> str:
     payload: dict[str, Any] = {
-        "rows": board.records(),
+        "rows": flat_records(board),
         "translation": [{"translator": t.label, "kl_pmri_mean": t.kl_pmri.mean, "kl_pmri_sd": t.kl_pmri.sd,
                          "kl_cbct_mean": t.kl_cbct.mean if t.kl_cbct else None,
                          "run_ids": [r.record["run_id"] for r in t.runs]} for t in board.translation],
@@ -127,10 +139,39 @@ def rich_table(board: Leaderboard):
     from rich.table import Table
 
     table = Table(title="cmedl-bench leaderboard", caption="* adjusted p < alpha; n.s.: not different")
-    for name in columns():
+    for name in columns(board):
         table.add_column(name, overflow="fold", no_wrap=name not in ("Method", "vs reference"))
     for row in board.rows:
-        values = [escape(c) for c in cells(row)]
+        values = [escape(c) for c in cells(row, board)]
         values[-1] = _SHORT.get(row.verdict, "n.s." if row.verdict.startswith("not different") else row.verdict)
         table.add_row(*values, style={"better": "green", "worse": "red"}.get(row.verdict))
     return table
+
+
+def flat_records(board: Leaderboard) -> list[dict[str, Any]]:
+    """Flat rows with numeric values (CSV, JSON)."""
+    out = []
+    for row in board.rows:
+        item: dict[str, Any] = {"rank": row.rank, "method": row.label, "head": row.head, **row.components,
+                                "setup": row.setup_hash, "dataset": row.setup["dataset"],
+                                "reference_masks": row.setup["reference"],
+                                "preset": row.setup["preset"], "seeds": ",".join(map(str, row.seeds)),
+                                "n_test_cases": row.n_cases}
+        for split in ("val", "test"):
+            for metric in SEGMENTATION_METRICS:
+                summary = row.metrics.get((split, metric))
+                item[f"{split}_{metric}_mean"] = summary.mean if summary else None
+                item[f"{split}_{metric}_sd"] = summary.sd if summary else None
+        item |= {"kl_mean": row.kl.mean if row.kl else None, "flagged_test_values": row.flagged,
+                 "reference": row.reference, "n_pairs": row.n_pairs, "p_wilcoxon": row.p,
+                 "p_holm": row.p_holm, "verdict": row.verdict}
+        for location, value in sorted(row.subgroups.items()):
+            item[f"test_dsc_{location}"] = value
+        for metric, found in row.comparisons.items():
+            item |= {f"{metric}_pairing": found.pairing, f"{metric}_units": found.units,
+                     f"{metric}_scans": found.scans, f"{metric}_mean_difference": found.mean_difference,
+                     f"{metric}_ci_low": found.ci[0], f"{metric}_ci_high": found.ci[1],
+                     f"{metric}_p": found.p, f"{metric}_p_holm": row.p_holm_by_metric.get(metric)}
+        item["run_ids"] = ",".join(run.record["run_id"] for run in row.runs)
+        out.append(item)
+    return out

@@ -89,3 +89,18 @@ def holm_bonferroni(pvalues: Sequence[float | None]) -> list[float | None]:
         running = max(running, min(1.0, (m - step) * p))
         adjusted[i] = running
     return adjusted
+
+
+def bootstrap_mean_ci(differences: Sequence[float], seed: int = 0, resamples: int = 10000,
+                      level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean of paired differences (Efron and Tibshirani, ch. 13):
+    the units (patients) are resampled with replacement ``resamples`` times from a generator seeded with ``seed``,
+    so the interval is reproducible. With one unit the interval is that unit's difference."""
+    values = np.asarray(differences, dtype=float)
+    if values.size == 0:
+        raise ValueError("no paired differences")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, size=(resamples, values.size))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return float(low), float(high)

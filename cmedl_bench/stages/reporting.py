@@ -10,7 +10,10 @@ from cmedl_bench.results.collect import collect
 from cmedl_bench.results.leaderboard import Leaderboard, build_leaderboard
 
 
-def report(paths: list[Path], reference: str | None = None, alpha: float = 0.05) -> Leaderboard:
+def report(paths: list[Path], reference: str | None = None, alpha: float = 0.05, pairing: str = "patient",
+           metrics: tuple[str, ...] = ("dsc", "sdsc")) -> Leaderboard:
+    """The leaderboard of the finished runs under ``paths``; ``pairing`` (``patient`` or ``scan``) and ``metrics``
+    (the tested family) as :func:`cmedl_bench.results.leaderboard.build_leaderboard` takes them."""
     for path in paths:
         if not Path(path).exists():
             raise CmedlError(f"results folder {path} does not exist")
@@ -18,7 +21,7 @@ def report(paths: list[Path], reference: str | None = None, alpha: float = 0.05)
     if not collection.runs:
         reasons = "; ".join(f"{p}: {r}" for p, r in collection.excluded[:3])
         raise CmedlError(f"no finished run under {', '.join(map(str, paths))}" + (f" ({reasons})" if reasons else ""))
-    return build_leaderboard(collection, reference, alpha)
+    return build_leaderboard(collection, reference, alpha, pairing, tuple(metrics))
 
 
 def check_thresholds(board: Leaderboard, thresholds: dict[str, float]) -> list[str]:
