@@ -46,6 +46,7 @@ class Preset:
     patch_depth: int = 32  # slices per 3D patch (3D segmenters only)
     compile: bool = False  # torch.compile every module (opt-in: --compile)
     mixed_precision: bool = True  # bf16 autocast on CUDA (never on CPU); False trains in fp32 everywhere
+    foreground_fraction: float = 1.0  # tumour-centred share of each batch; the rest anywhere (data/slices.py)
 
 
 PRESETS: dict[str, Preset] = {
@@ -107,6 +108,8 @@ def resolve_preset(name: str | None, cuda_available: bool, overrides: dict[str, 
     for name, value in overrides.items():
         if name in _POSITIVE and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise CmedlError(f"{_OPTION_NAMES.get(name, name)} must be a whole number of at least 1, not {value!r}")
+        if name == "foreground_fraction" and not (isinstance(value, (int, float)) and 0 < value <= 1):
+            raise CmedlError(f"--foreground must be a fraction in (0, 1], not {value!r}")
     return replace(preset, **overrides)
 
 

@@ -1,9 +1,9 @@
 """Launchers run a sweep's jobs somewhere: this process (``local``), a Slurm cluster through submitit (``slurm``),
 or a Ray cluster (``ray``). They are plugins (kind ``launcher``); the core only defines the job and its outcome.
 
-Every job is one call of its ``runner`` (``cmedl_bench.api.run``) and writes into the sweep's results folder, where a run folder is named by its
-configuration hash: whichever launcher ran a grid, ``report`` sees the same folders, a finished job is never run
-twice, and an unfinished one resumes. A job that fails does not stop the others; its outcome names its log and the
+Every job is one call of its ``runner`` (``cmedl_bench.api.run``) and writes into the sweep's results folder, where
+a run folder is named by its configuration hash: whichever launcher ran a grid, ``report`` sees the same folders, a
+finished job is never run twice, and an unfinished one resumes. A job that fails does not stop the others; its outcome names its log and the
 command that re-runs it alone.
 """
 
@@ -38,6 +38,8 @@ class Job:
             args += ["--epochs", str(overrides["max_epochs"])]
         if overrides.get("compile"):
             args.append("--compile")
+        if overrides.get("foreground_fraction") is not None:
+            args += ["--foreground", str(overrides["foreground_fraction"])]
         for key, value in (self.run.get("options") or {}).items():
             if value is not None and key in ("vgg19", "gan_mode"):
                 args += [f"--{key.replace('_', '-')}", str(value)]

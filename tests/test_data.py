@@ -139,3 +139,29 @@ def test_augmentation_moves_image_and_mask_together():
     agreement = ((warped > 2.5).float() == warped_mask).float().mean()
     assert agreement > 0.99
     assert set(warped_mask.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_sampler_draws_tumour_free_crops_at_the_configured_rate():
+    """With foreground 0.25 a quarter of each batch is tumour-centred; the rest is drawn over every slice. Tumour
+    fills slices 0-4 of 20 here, so a crop from any other slice is tumour-free: expected 0.75 x 15/20 of a batch."""
+    from cmedl_bench.data.preprocessing import PreparedVolume
+    from cmedl_bench.data.slices import TumourSliceSampler
+
+    rng = np.random.default_rng(0)
+    label = np.zeros((20, 64, 64), dtype=np.uint8)
+    label[:5] = 1
+    volumes = [PreparedVolume(None, rng.normal(size=(20, 64, 64)).astype(np.float32), label, (0, 64, 0, 64),
+                              (64, 64))]
+    _, masks = TumourSliceSampler(volumes, 32).sample(64, rng)
+    assert (masks.reshape(64, -1).max(1) > 0).all()  # the paper's sampling: tumour in every crop
+    mixed = TumourSliceSampler(volumes, 32, foreground=0.25)
+    tumour_free, batches = 0, 400
+    for _ in range(batches):
+        _, masks = mixed.sample(8, rng)
+        has_tumour = masks.reshape(8, -1).max(1) > 0
+        assert has_tumour[:2].all()  # ceil(0.25 x 8) tumour-centred crops lead each batch
+        tumour_free += int((~has_tumour).sum())
+    expected = 6 * batches * 15 / 20
+    assert 0.9 * expected <= tumour_free <= 1.1 * expected
+    with pytest.raises(ValueError, match="foreground"):
+        TumourSliceSampler(volumes, 32, foreground=0.0)

@@ -276,6 +276,8 @@ ROWS = [
     # 6. one line and exit 2 for bad options and inputs
     Row("--epochs 0", lambda w, W: [*SMOKE, "--data", str(W.phantom), "--epochs", "0", "--results", str(w / "res")],
         2, "--epochs must be a whole number of at least 1"),
+    Row("--foreground outside (0, 1]", lambda w, W: [*SMOKE, "--data", str(W.phantom), "--foreground", "1.5",
+                                                     "--results", str(w / "res")], 2, "--foreground must be a fraction"),
     Row("--seed -5, before any folder is made",
         lambda w, W: [*SMOKE, "--data", str(W.phantom), "--seed", "-5", "--results", str(w / "res")],
         2, "--seed must be a non-negative whole number"),

@@ -43,6 +43,9 @@ OPTS = {
     "results": typer.Option(results_dir(), help="Folder that receives one sub-folder per run."),
     "device": typer.Option(None, help="cpu, cuda or cuda:N (default: CUDA when present)."),
     "epochs": typer.Option(None, help="Override the preset's maximum number of epochs."),
+    "foreground": typer.Option(None, help="Share of each batch's crops centred on tumour; the rest are drawn anywhere "
+                                          "in the body, tumour-free slices included (default: the preset's, 1 = "
+                                          "tumour crops only, as the paper)."),
     "vgg19": typer.Option(None, help="torchvision-format VGG19 state dict for the contextual loss "
                                      "(else $CMEDL_BENCH_VGG19 or the torch hub cache; else random init)."),
     "gan_mode": typer.Option("log", help="Adversarial loss: log (paper eq. 1) or lsgan."),

@@ -22,7 +22,8 @@ def run(
     fusion: str = typer.Option("hint", help="Fusion strategy plugin."),
     dataset: str = OPTS["dataset"], data: Optional[Path] = OPTS["data"], preset: Optional[str] = OPTS["preset"],
     seed: int = OPTS["seed"], results: Path = OPTS["results"], device: Optional[str] = OPTS["device"],
-    epochs: Optional[int] = OPTS["epochs"], vgg19: Optional[Path] = OPTS["vgg19"], gan_mode: str = OPTS["gan_mode"],
+    epochs: Optional[int] = OPTS["epochs"], foreground: Optional[float] = OPTS["foreground"],
+    vgg19: Optional[Path] = OPTS["vgg19"], gan_mode: str = OPTS["gan_mode"],
     compile_: bool = OPTS["compile"],
     gpus: int = typer.Option(1, help="Data-parallel processes, one per GPU (with --device cpu: gloo processes)."),
     force: bool = OPTS["force"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
@@ -35,7 +36,7 @@ def run(
     options = translator_options(vgg19, gan_mode) if translator != "none" else {}
     kwargs = dict(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset, data=data,
                   preset=preset, seed=seed, results=results, device=device,
-                  overrides={"max_epochs": epochs, "compile": compile_ or None}, options=options, force=force,
+                  overrides=_overrides(epochs, compile_, foreground), options=options, force=force,
                   quiet=quiet)
     if gpus < 1:
         raise CmedlError("--gpus takes 1 or more")
@@ -82,7 +83,8 @@ def sweep(
                                                                             "partition=gpu (repeatable)."),
     dataset: str = OPTS["dataset"], data: Optional[Path] = OPTS["data"], preset: Optional[str] = OPTS["preset"],
     results: Path = OPTS["results"], device: Optional[str] = OPTS["device"],
-    epochs: Optional[int] = OPTS["epochs"], vgg19: Optional[Path] = OPTS["vgg19"], gan_mode: str = OPTS["gan_mode"],
+    epochs: Optional[int] = OPTS["epochs"], foreground: Optional[float] = OPTS["foreground"],
+    vgg19: Optional[Path] = OPTS["vgg19"], gan_mode: str = OPTS["gan_mode"],
     compile_: bool = OPTS["compile"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
 ) -> None:
     """Run every row of a suite of the paper's tables with a launcher; finished rows are skipped, so an interrupted
@@ -97,7 +99,7 @@ def sweep(
     outcomes = interruptible(lambda: sweep_api(
         suite, seed_list, launcher=launcher, launcher_options=key_values(launcher_option, "--launcher-option"),
         dataset=dataset, data=data, preset=preset, results=results, device=device,
-        overrides={"max_epochs": epochs, "compile": compile_ or None}, options=options, quiet=quiet))
+        overrides=_overrides(epochs, compile_, foreground), options=options, quiet=quiet))
     failed = [o for o in outcomes if o.status != "finished"]
     if as_json:
         print(json.dumps([{"job": o.job.label, "status": o.status, "error": o.error,
@@ -137,3 +139,8 @@ def sensitivity(
     stdout.print(table)
     stdout.print(f"mSD = {result['mean_sd']:.4f}")
     stderr.print(f"plot: {escape(str(Path(run_dir) / 'sensitivity.png'))}", highlight=False)
+
+
+def _overrides(epochs: Optional[int], compile_: bool, foreground: Optional[float]) -> dict:
+    """Preset fields the options change (None: the preset's own value)."""
+    return {"max_epochs": epochs, "compile": compile_ or None, "foreground_fraction": foreground}

@@ -44,7 +44,8 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
         seed: int, run_dir: Path, on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
         on_step: Callable[[int, int], None] | None = None) -> FitResult:
     """``train`` maps each cohort the fusion trains on (``fusion.cohorts``) to its prepared training volumes."""
-    samplers = {cohort: sampler_for(train[cohort], preset.crop_size, fusion.dims, preset.patch_depth)
+    samplers = {cohort: sampler_for(train[cohort], preset.crop_size, fusion.dims, preset.patch_depth,
+                                    preset.foreground_fraction)
                 for cohort in fusion.cohorts}
     batch_size = max(1, preset.batch_size // 4) if fusion.dims == 3 else preset.batch_size  # see config.py
     steps = preset.steps_per_epoch or math.ceil(len(samplers["cbct"]) / batch_size)
