@@ -3,8 +3,8 @@ or a Ray cluster (``ray``). They are plugins (kind ``launcher``); the core only 
 
 Every job is one call of its ``runner`` (``cmedl_bench.api.run``) and writes into the sweep's results folder, where
 a run folder is named by its configuration hash: whichever launcher ran a grid, ``report`` sees the same folders, a
-finished job is never run twice, and an unfinished one resumes. A job that fails does not stop the others; its outcome names its log and the
-command that re-runs it alone.
+finished job is never run twice, and an unfinished one resumes. A job that fails does not stop the others; its outcome
+names its log and the command that re-runs it alone.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ class Job:
         if overrides.get("foreground_fraction") is not None:
             args += ["--foreground", str(overrides["foreground_fraction"])]
         for key, value in (self.run.get("options") or {}).items():
-            if value is not None and key in ("vgg19", "gan_mode"):
+            if isinstance(value, bool):
+                args.append(f"--{'' if value else 'no-'}{key.replace('_', '-')}")
+            elif value is not None and key in ("vgg19", "gan_mode", "lambda_hint", "segmenter_seg_weight"):
                 args += [f"--{key.replace('_', '-')}", str(value)]
         return shlex.join(args)
 

@@ -7,11 +7,19 @@ in the last two decoder blocks, S_C(x_c) vs S_M(G_C->M(x_c)). Training is end to
 1. generators: L_adv + 10 L_cyc + 1 L_CX (the translator's objective) + 1 L_hint + 5 L_seg, with L_seg the
    teacher's Dice loss on pseudo-MRI, so that translation keeps the tumour segmentable;
 2. discriminators: L_adv;
-3. segmenters: teacher L_seg(MRI) + L_seg(pseudo-MRI); student L_seg(CBCT) + L_hint. The teacher's features are the
-   target of the hint (detached in this step); the paper does not say whether the hint also pulls the teacher.
+3. segmenters: w (teacher L_seg(MRI) + L_seg(pseudo-MRI) + student L_seg(CBCT)) + lambda_hint L_hint.
 
-Heads scored: ``student`` on CBCT (the CMEDL row) and ``teacher`` on pseudo-MRI (the pMRI-CMEDL row). Lambdas come
-from the run options (``lambda_hint``, ``lambda_seg``), defaulting to the paper's.
+Where the paper can be read two ways, the reading is a run option (``--lambda-hint``, ``--segmenter-seg-weight``,
+``--hint-teacher``; set ones enter the configuration hash):
+
+- ``lambda_hint`` (default 1, eq. 7);
+- ``segmenter_seg_weight`` w: eq. 7 read literally weights L_seg by 5 against L_hint in every update; the sentence on
+  the segmenters' gradient, -Delta theta_S (L_hint + L_seg), weights them 1:1, which is the default;
+- ``hint_teacher``: whether the hint also pulls the teacher's features towards the student's (the gradient sentence
+  may include it); by default the teacher's features are the hint's fixed target in this step (detached).
+
+Heads scored: ``student`` on CBCT (the CMEDL row) and ``teacher`` on pseudo-MRI (the pMRI-CMEDL row). ``lambda_seg``
+(the generators' L_seg weight, 5) is an option too.
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ class CMEDL(Fusion):
         p = spec.preset
         self.lambda_hint = float(spec.options.get("lambda_hint", LAMBDA_HINT))
         self.lambda_seg = float(spec.options.get("lambda_seg", LAMBDA_SEG))
+        self.segmenter_seg_weight = float(spec.options.get("segmenter_seg_weight", 1.0))
+        self.hint_teacher = bool(spec.options.get("hint_teacher", False))
         self.translator = build_translator(spec.translator, p, self.device, spec.options)
         self.student = spec.segmenter.factory(in_channels=1, out_channels=1, width=p.width).to(self.device)
         self.teacher = spec.segmenter.factory(in_channels=1, out_channels=1, width=p.width).to(self.device)
@@ -82,18 +92,27 @@ class CMEDL(Fusion):
         d_parts = self.translator.discriminator_step(cbct_unit, mri_unit, images)
         # 3. segmenters
         self.optimizer.zero_grad(set_to_none=True)
-        pmri = images["pmri"].detach()
+        teacher_seg, student_seg, hint = self.segmenter_losses(cbct, cbct_label, mri_unit, mri_label,
+                                                               images["pmri"].detach())
+        self.segmenter_objective(teacher_seg, student_seg, hint).backward()
+        self.optimizer.step()
+        return parts | d_parts | {"seg_student": student_seg.detach(), "seg_teacher": teacher_seg.detach(),
+                                  "hint": hint.detach()}
+
+    def segmenter_losses(self, cbct, cbct_label, mri_unit, mri_label, pmri):
+        """Step 3's terms: the teacher's Dice on MRI and pseudo-MRI, the student's on CBCT, and the hint (the
+        teacher's features detached unless ``hint_teacher``)."""
         with self.autocast():
             t_mri = self.teacher(mri_unit)
             t_pmri, t_features = self.teacher(pmri, return_features=True)
             s_logits, s_features = self.student(cbct, return_features=True)
         teacher_seg = dice_loss(t_mri, mri_label) + dice_loss(t_pmri, cbct_label)
         student_seg = dice_loss(s_logits, cbct_label)
-        hint = hint_loss(s_features, [f.detach() for f in t_features])
-        (teacher_seg + student_seg + self.lambda_hint * hint).backward()
-        self.optimizer.step()
-        return parts | d_parts | {"seg_student": student_seg.detach(), "seg_teacher": teacher_seg.detach(),
-                                  "hint": hint.detach()}
+        target = t_features if self.hint_teacher else [f.detach() for f in t_features]
+        return teacher_seg, student_seg, hint_loss(s_features, target)
+
+    def segmenter_objective(self, teacher_seg, student_seg, hint):
+        return self.segmenter_seg_weight * (teacher_seg + student_seg) + self.lambda_hint * hint
 
     def predict_logits(self, head, cbct):
         with self.autocast():

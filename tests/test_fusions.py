@@ -131,3 +131,48 @@ def test_sensitivity_on_a_finished_run(tmp_path, small_phantom):
 
     with pytest.raises(CmedlError, match="no head 'teacher'"):
         api.sensitivity(run_dir, head="teacher", quiet=True)
+
+
+def _cmedl(**options):
+    from cmedl_bench.config import PRESETS
+    from cmedl_bench.stages.building import build_fusion
+
+    torch.manual_seed(0)
+    return build_fusion("hint", "unet", "cycle", PRESETS["smoke"], torch.device("cpu"), {"gan_mode": "log", **options})
+
+
+def _segmenter_terms(fusion):
+    generator = torch.Generator().manual_seed(1)
+    shape = (2, 1, 32, 32)
+    cbct, mri, pmri = (torch.randn(shape, generator=generator) for _ in range(3))
+    label = (torch.rand(shape, generator=generator) > 0.7).float()
+    return fusion.segmenter_losses(cbct, label, mri.clamp(-1, 1), label, pmri.clamp(-1, 1))
+
+
+@pytest.mark.filterwarnings("ignore:no VGG19 weights")
+def test_fidelity_switches_change_the_segmenter_update_as_documented():
+    default = _cmedl()
+    teacher_seg, student_seg, hint = _segmenter_terms(default)
+    assert default.segmenter_objective(teacher_seg, student_seg, hint).item() == pytest.approx(
+        (teacher_seg + student_seg + hint).item())  # 1:1, the gradient sentence of eq. 7
+    literal = _cmedl(segmenter_seg_weight=5.0, lambda_hint=0.5)
+    assert literal.segmenter_objective(teacher_seg, student_seg, hint).item() == pytest.approx(
+        (5 * (teacher_seg + student_seg) + 0.5 * hint).item())
+    for hint_teacher, pulled in ((False, False), (True, True)):
+        fusion = _cmedl(hint_teacher=hint_teacher)
+        _, _, hint = _segmenter_terms(fusion)
+        hint.backward()
+        teacher_grads = [p.grad for p in fusion.teacher.parameters() if p.grad is not None]
+        assert bool(teacher_grads and any(g.abs().sum() > 0 for g in teacher_grads)) == pulled
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in fusion.student.parameters())
+
+
+def test_fidelity_options_are_set_from_the_cli_and_enter_the_hash():
+    from cmedl_bench.cli.app import translator_options
+    from cmedl_bench.config import RunConfig
+
+    default = translator_options(None, "log")
+    literal = translator_options(None, "log", lambda_hint=0.5, segmenter_seg_weight=5.0, hint_teacher=True)
+    strip = (lambda options: {k: v for k, v in options.items() if v is not None})  # as the run stage does
+    assert RunConfig(options=strip(default)).hash() != RunConfig(options=strip(literal)).hash()
+    assert strip(default) == {"gan_mode": "log"}  # unset switches leave existing hashes alone

@@ -49,6 +49,11 @@ OPTS = {
     "vgg19": typer.Option(None, help="torchvision-format VGG19 state dict for the contextual loss "
                                      "(else $CMEDL_BENCH_VGG19 or the torch hub cache; else random init)."),
     "gan_mode": typer.Option("log", help="Adversarial loss: log (paper eq. 1) or lsgan."),
+    "lambda_hint": typer.Option(None, help="Weight of the hint loss (fusion hint; default 1, eq. 7)."),
+    "segmenter_seg_weight": typer.Option(None, help="Weight of the Dice losses in the segmenters' update (fusion "
+                                                    "hint; default 1, the gradient sentence; 5: eq. 7 literally)."),
+    "hint_teacher": typer.Option(None, "--hint-teacher/--no-hint-teacher",
+                                 help="Let the hint also pull the teacher (fusion hint; default: teacher detached)."),
     "force": typer.Option(False, help="Retrain even if a finished run with this configuration exists."),
     "compile": typer.Option(False, "--compile", help="torch.compile every network (opt-in; worth it on a GPU)."),
     "as_json": typer.Option(False, "--json", help="Print the run record as JSON."),
@@ -56,10 +61,16 @@ OPTS = {
 }
 
 
-def translator_options(vgg19: Optional[Path], gan_mode: str) -> dict:
+def translator_options(vgg19: Optional[Path], gan_mode: str, lambda_hint: Optional[float] = None,
+                       segmenter_seg_weight: Optional[float] = None, hint_teacher: Optional[bool] = None) -> dict:
+    """Component options of a run with a translator; unset ones stay out (and out of the configuration hash)."""
     if gan_mode not in ("log", "lsgan"):
         raise CmedlError(f"unknown --gan-mode {gan_mode!r}; use log or lsgan")
-    return {"vgg19": str(vgg19.resolve()) if vgg19 else None, "gan_mode": gan_mode}
+    for name, value in (("--lambda-hint", lambda_hint), ("--segmenter-seg-weight", segmenter_seg_weight)):
+        if value is not None and value < 0:
+            raise CmedlError(f"{name} must not be negative, not {value}")
+    return {"vgg19": str(vgg19.resolve()) if vgg19 else None, "gan_mode": gan_mode, "lambda_hint": lambda_hint,
+            "segmenter_seg_weight": segmenter_seg_weight, "hint_teacher": hint_teacher}
 
 
 def interruptible(call):

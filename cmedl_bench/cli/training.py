@@ -24,6 +24,9 @@ def run(
     seed: int = OPTS["seed"], results: Path = OPTS["results"], device: Optional[str] = OPTS["device"],
     epochs: Optional[int] = OPTS["epochs"], foreground: Optional[float] = OPTS["foreground"],
     vgg19: Optional[Path] = OPTS["vgg19"], gan_mode: str = OPTS["gan_mode"],
+    lambda_hint: Optional[float] = OPTS["lambda_hint"],
+    segmenter_seg_weight: Optional[float] = OPTS["segmenter_seg_weight"],
+    hint_teacher: Optional[bool] = OPTS["hint_teacher"],
     compile_: bool = OPTS["compile"],
     gpus: int = typer.Option(1, help="Data-parallel processes, one per GPU (with --device cpu: gloo processes)."),
     force: bool = OPTS["force"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
@@ -33,7 +36,8 @@ def run(
     from cmedl_bench.api import run as run_api
     from cmedl_bench.api import run_parallel
 
-    options = translator_options(vgg19, gan_mode) if translator != "none" else {}
+    options = (translator_options(vgg19, gan_mode, lambda_hint, segmenter_seg_weight, hint_teacher)
+               if translator != "none" else {})
     kwargs = dict(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset, data=data,
                   preset=preset, seed=seed, results=results, device=device,
                   overrides=_overrides(epochs, compile_, foreground), options=options, force=force,
@@ -85,6 +89,9 @@ def sweep(
     results: Path = OPTS["results"], device: Optional[str] = OPTS["device"],
     epochs: Optional[int] = OPTS["epochs"], foreground: Optional[float] = OPTS["foreground"],
     vgg19: Optional[Path] = OPTS["vgg19"], gan_mode: str = OPTS["gan_mode"],
+    lambda_hint: Optional[float] = OPTS["lambda_hint"],
+    segmenter_seg_weight: Optional[float] = OPTS["segmenter_seg_weight"],
+    hint_teacher: Optional[bool] = OPTS["hint_teacher"],
     compile_: bool = OPTS["compile"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
 ) -> None:
     """Run every row of a suite of the paper's tables with a launcher; finished rows are skipped, so an interrupted
@@ -95,7 +102,7 @@ def sweep(
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
     except ValueError:
         raise CmedlError(f"--seeds takes comma-separated integers, not {seeds!r}") from None
-    options = translator_options(vgg19, gan_mode)
+    options = translator_options(vgg19, gan_mode, lambda_hint, segmenter_seg_weight, hint_teacher)
     outcomes = interruptible(lambda: sweep_api(
         suite, seed_list, launcher=launcher, launcher_options=key_values(launcher_option, "--launcher-option"),
         dataset=dataset, data=data, preset=preset, results=results, device=device,
