@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from cmedl_bench_plugins.phantom import (AIR, AORTA, BONE, CSF, FAT, LUNG, MARROW, MEDIASTINUM, TUMOUR,
-                                         _ellipse, _grid, _Patient, _smooth_noise, anatomy, render_dataset, tumour_mask)
+from cmedl_bench_plugins.phantom import (_COHORT_CODE, AIR, AORTA, BONE, CSF, FAT, FIELD_OF_VIEW_MM, LUNG, MARROW,
+                                         MEDIASTINUM, MRI_FIELD_OF_VIEW_MM, TUMOUR, _ellipse, _grid, _Patient,
+                                         _smooth_noise, anatomy, render_dataset, tumour_mask)
 
 VERSION = 3
 MEDIASTINAL_FAT, LYMPH_NODE, OESOPHAGUS, HILAR_VESSEL = 13, 14, 15, 16
@@ -70,8 +71,6 @@ class Size:
 
 SIZES = {"full": Size(256, 32, 3, {"train": 16, "val": 6, "test": 30}, 16, 224, 24),
          "small": Size(64, 12, 2, {"train": 2, "val": 1, "test": 1}, 2, 48, 9)}
-FIELD_OF_VIEW_MM, MRI_FIELD_OF_VIEW_MM = 320.0, 336.0
-_COHORT_CODE = {"cbct": 1, "mri": 2}
 
 
 class _PatientV3(_Patient):

@@ -495,7 +495,6 @@ def test_two_identical_runs_started_together_end_with_one_finished_run(tmp_path,
 
 
 def test_killed_generation_leaves_no_worker_and_its_staging_is_removed_next_time(tmp_path):
-    import os
     import signal
     import subprocess
     import sys
@@ -520,7 +519,6 @@ def test_killed_generation_leaves_no_worker_and_its_staging_is_removed_next_time
     result = cli("data", "synth", str(out), "--size", "small", "--quiet")
     assert result.returncode == 0, result.stderr
     assert not list(tmp_path.glob(".phantom.staging-*"))  # ... the next start did
-    os.sync()
 
 
 def _children(pid: int) -> set[int]:

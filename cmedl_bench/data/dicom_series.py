@@ -42,10 +42,6 @@ class SeriesFiles:
     slices: list[tuple[float, Path]]  # (position along the normal in mm, file)
     orientations: set[tuple[float, ...]]
 
-    @property
-    def modality(self) -> str:
-        return str(getattr(self.header, "Modality", ""))
-
 
 @dataclass
 class SeriesGeometry:

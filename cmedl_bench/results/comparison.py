@@ -53,7 +53,7 @@ def case_info(runs) -> dict[str, dict[str, Any]]:
     return info
 
 
-def unit_values(scan_values, info: dict[str, dict[str, Any]], pairing: str):
+def per_unit(scan_values, info: dict[str, dict[str, Any]], pairing: str):
     """Per unit (patient or scan), the mean of its scans' values (themselves means over seeds)."""
     if pairing == "scan":
         return scan_values
@@ -67,8 +67,8 @@ def compare(row_scans, reference_scans, info: dict[str, dict[str, Any]], metric:
     common_scans = sorted(set(row_scans.index) & set(reference_scans.index))
     if not common_scans:
         return None
-    ours = unit_values(row_scans[common_scans], info, pairing)
-    theirs = unit_values(reference_scans[common_scans], info, pairing)
+    ours = per_unit(row_scans[common_scans], info, pairing)
+    theirs = per_unit(reference_scans[common_scans], info, pairing)
     differences = (ours - theirs[ours.index]).to_numpy()
     test = wilcoxon_signed_rank(ours.to_numpy(), theirs[ours.index].to_numpy())
     return Comparison(metric, pairing, len(ours), len(common_scans), test.p, float(differences.mean()),
