@@ -116,7 +116,7 @@ def resolve_preset(name: str | None, cuda_available: bool, overrides: dict[str, 
 #: preset fields that count something and must be at least 1 (0 epochs would train nothing and leave no checkpoint)
 _POSITIVE = {"crop_size", "batch_size", "max_epochs", "patience", "translator_epochs", "translator_batch_size",
              "translator_crop_size", "patch_depth"}
-_OPTION_NAMES = {"max_epochs": "--epochs", "translator_epochs": "--epochs"}
+_OPTION_NAMES = {"max_epochs": "--epochs", "translator_epochs": "--epochs", "patience": "--patience"}
 
 
 def require_seed(seed: object) -> int:

@@ -22,7 +22,8 @@ def run(
     fusion: str = typer.Option("hint", help="Fusion strategy plugin."),
     dataset: str = OPTS["dataset"], data: Optional[Path] = OPTS["data"], preset: Optional[str] = OPTS["preset"],
     seed: int = OPTS["seed"], results: Path = OPTS["results"], device: Optional[str] = OPTS["device"],
-    epochs: Optional[int] = OPTS["epochs"], foreground: Optional[float] = OPTS["foreground"],
+    epochs: Optional[int] = OPTS["epochs"], patience: Optional[int] = OPTS["patience"],
+    foreground: Optional[float] = OPTS["foreground"],
     vgg19: Optional[Path] = OPTS["vgg19"], gan_mode: str = OPTS["gan_mode"],
     lambda_hint: Optional[float] = OPTS["lambda_hint"],
     segmenter_seg_weight: Optional[float] = OPTS["segmenter_seg_weight"],
@@ -40,7 +41,7 @@ def run(
                if translator != "none" else {})
     kwargs = dict(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset, data=data,
                   preset=preset, seed=seed, results=results, device=device,
-                  overrides=_overrides(epochs, compile_, foreground), options=options, force=force,
+                  overrides=_overrides(epochs, patience, compile_, foreground), options=options, force=force,
                   quiet=quiet)
     if gpus < 1:
         raise CmedlError("--gpus takes 1 or more")
@@ -87,7 +88,8 @@ def sweep(
                                                                             "partition=gpu (repeatable)."),
     dataset: str = OPTS["dataset"], data: Optional[Path] = OPTS["data"], preset: Optional[str] = OPTS["preset"],
     results: Path = OPTS["results"], device: Optional[str] = OPTS["device"],
-    epochs: Optional[int] = OPTS["epochs"], foreground: Optional[float] = OPTS["foreground"],
+    epochs: Optional[int] = OPTS["epochs"], patience: Optional[int] = OPTS["patience"],
+    foreground: Optional[float] = OPTS["foreground"],
     vgg19: Optional[Path] = OPTS["vgg19"], gan_mode: str = OPTS["gan_mode"],
     lambda_hint: Optional[float] = OPTS["lambda_hint"],
     segmenter_seg_weight: Optional[float] = OPTS["segmenter_seg_weight"],
@@ -106,7 +108,7 @@ def sweep(
     outcomes = interruptible(lambda: sweep_api(
         suite, seed_list, launcher=launcher, launcher_options=key_values(launcher_option, "--launcher-option"),
         dataset=dataset, data=data, preset=preset, results=results, device=device,
-        overrides=_overrides(epochs, compile_, foreground), options=options, quiet=quiet))
+        overrides=_overrides(epochs, patience, compile_, foreground), options=options, quiet=quiet))
     failed = [o for o in outcomes if o.status != "finished"]
     if as_json:
         print(json.dumps([{"job": o.job.label, "status": o.status, "error": o.error,
@@ -148,6 +150,7 @@ def sensitivity(
     stderr.print(f"plot: {escape(str(Path(run_dir) / 'sensitivity.png'))}", highlight=False)
 
 
-def _overrides(epochs: Optional[int], compile_: bool, foreground: Optional[float]) -> dict:
+def _overrides(epochs: Optional[int], patience: Optional[int], compile_: bool, foreground: Optional[float]) -> dict:
     """Preset fields the options change (None: the preset's own value)."""
-    return {"max_epochs": epochs, "compile": compile_ or None, "foreground_fraction": foreground}
+    return {"max_epochs": epochs, "patience": patience, "compile": compile_ or None,
+            "foreground_fraction": foreground}

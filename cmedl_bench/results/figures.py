@@ -12,7 +12,8 @@ from cmedl_bench.io.figures import pyplot, save_figure
 
 def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:
     """Per-epoch losses (the paper's Fig. 3 plots 1 - DSC): segmentation losses and validation 1 - DSC on the left;
-    translation losses (adversarial, cycle, contextual, ...) on a second panel when the run has any."""
+    translation losses (adversarial, cycle, contextual, ...) on a second panel when the run has any. A fusion with
+    several heads draws one validation curve per head (``val_dsc_<head>``)."""
     plt = pyplot()
     epochs = [row["epoch"] + 1 for row in history]
     keys = sorted(k for k in history[0] if k.startswith("train_"))
@@ -26,7 +27,10 @@ def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:
         for key in panel_keys:
             ax.plot(epochs, [row[key] for row in history], marker="o", label=f"train {key[6:]}")
         if title == "segmentation" and "val_dsc" in history[0]:
-            ax.plot(epochs, [1 - row["val_dsc"] for row in history], marker="s", label="validation 1 - DSC")
+            per_head = sorted(k for k in history[0] if k.startswith("val_dsc_")) or ["val_dsc"]
+            for key in per_head:
+                label = f"validation 1 - DSC {key[8:]}".rstrip()
+                ax.plot(epochs, [1 - row[key] for row in history], marker="s", label=label)
             ax.set_ylim(0, max([1.05] + [row[k] * 1.05 for row in history for k in panel_keys]))
         ax.set_title(f"{title} losses", fontsize=10)
         ax.set_xlabel("epoch")

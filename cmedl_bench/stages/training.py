@@ -92,7 +92,7 @@ def _fit(fusion, train, val, preset, seed, run_dir, reporter: Reporter):
         result = fusion_trainer.fit(
             fusion, train, val, preset, seed, run_dir,
             on_epoch=lambda epoch, total, row: epochs.update(
-                completed=epoch + 1, info=f"{losses_text(row)} val DSC {row['val_dsc']:.3f}"),
+                completed=epoch + 1, info=f"{losses_text(row)} {validation_text(row)}"),
             on_step=lambda step, total: steps.update(completed=step, total=total))
         epochs.update(completed=preset.max_epochs)
     if result.stopped_early:
@@ -102,6 +102,13 @@ def _fit(fusion, train, val, preset, seed, run_dir, reporter: Reporter):
 
 def losses_text(row: dict[str, float]) -> str:
     return "loss " + " ".join(f"{k[6:]}={v:.3f}" for k, v in row.items() if k.startswith("train_"))
+
+
+def validation_text(row: dict[str, float]) -> str:
+    heads = {k[8:]: v for k, v in row.items() if k.startswith("val_dsc_")}
+    if not heads:
+        return f"val DSC {row['val_dsc']:.3f}"
+    return "val DSC " + " ".join(f"{head}={value:.3f}" for head, value in heads.items())
 
 
 def predict_and_score(fusion, prepared, preset, run_dir: Path, registry, reporter: Reporter

@@ -83,7 +83,7 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
         train_seconds = time.perf_counter() - tic
         trained_slices, trained_seconds = trained_slices + steps * slices_per_step, trained_seconds + train_seconds
         result.slices_per_second = trained_slices / trained_seconds
-        row["val_dsc"] = validate(fusion, val)
+        row.update(validate_heads(fusion, val))
         row["seconds"] = train_seconds
         result.history.append(row)
         if row["val_dsc"] > result.best_val_dsc:
@@ -100,12 +100,22 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
     return result
 
 
-def validate(fusion: Fusion, val: list[PreparedVolume]) -> float:
-    """Mean 3D DSC of the selection head over the validation volumes (original grid); in data-parallel training
-    each rank scores every world-size-th volume."""
+def validate_heads(fusion: Fusion, val: list[PreparedVolume]) -> dict[str, float]:
+    """``val_dsc``, the selection head's validation DSC, and with several heads ``val_dsc_<head>`` for each, so the
+    learning curves show whether a teacher has learned before its features are trusted as hints."""
+    scores = {"val_dsc": validate(fusion, val, fusion.selection_head)}
+    if len(fusion.heads) > 1:
+        scores |= {f"val_dsc_{head}": scores["val_dsc"] if head == fusion.selection_head else
+                   validate(fusion, val, head) for head in fusion.heads}
+    return scores
+
+
+def validate(fusion: Fusion, val: list[PreparedVolume], head: str) -> float:
+    """Mean 3D DSC of ``head`` over the validation volumes (original grid); in data-parallel training each rank
+    scores every world-size-th volume."""
     fusion.train(False)
     scores = []
     for prepared in val[distributed.rank()::distributed.world_size()]:
-        probability = fusion.predict_probability(fusion.selection_head, prepared)
+        probability = fusion.predict_probability(head, prepared)
         scores.append(dice(probability > 0.5, prepared.volume.label))
     return distributed.global_mean(scores)
