@@ -93,10 +93,10 @@ def translate(translator: str = "cx", dataset: str = "phantom", data: Path | Non
                                  device, overrides, options, force)
 
 
-def sweep(suite_name: str = "paper", seeds: tuple[int, ...] = (0,), rows: list[tuple[str, str, str]] | None = None,
+def sweep(suite_name: str = "paper", seeds: tuple[int, ...] = (0,), rows: list[tuple[str, ...]] | None = None,
           launcher: str = "local", launcher_options: dict[str, str] | None = None, **run_kwargs: Any):
-    """Every row of a suite (or the given rows) for every seed with a launcher plugin; one
-    :class:`cmedl_bench.launch.JobOutcome` per job."""
+    """Every row of a suite (or the given rows: translator, segmenter, fusion[, dataset]) for every seed with a
+    launcher plugin; one :class:`cmedl_bench.launch.JobOutcome` per job."""
     from cmedl_bench.stages import sweeping
 
     return sweeping.sweep(run, suite_name, seeds, rows, launcher, launcher_options, **run_kwargs)
@@ -116,3 +116,19 @@ def evaluate(pred: Path, ref: Path, name: str, results: Path | None = None, spli
     from cmedl_bench.stages import external
 
     return external.evaluate(_reporter(quiet), pred, ref, name, results or results_dir(), splits, label)
+
+
+def predict(model: Path, inputs: list[Path], out: Path, quiet: bool = False, **options: Any) -> dict[str, Any]:
+    """Apply a finished run or an exported model file to new scans (DICOM folders, image files, a dataset's split);
+    masks, probability maps, RT Structure Sets and a table in ``out``. Options: see
+    :func:`cmedl_bench.stages.predicting.predict`."""
+    from cmedl_bench.stages.predicting import predict as predict_stage
+
+    return predict_stage(_reporter(quiet), model, inputs, out, **options)
+
+
+def export(run_dir: Path, out: Path, head: str | None = None) -> dict[str, Any]:
+    """A finished run's model as one self-contained file that ``predict`` accepts without the run folder."""
+    from cmedl_bench.stages.models import export_model
+
+    return export_model(Path(run_dir), Path(out), head)

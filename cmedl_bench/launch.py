@@ -34,8 +34,9 @@ class Job:
             if value is not None:
                 args += [f"--{key}", str(value)]
         overrides = self.run.get("overrides") or {}
-        if overrides.get("max_epochs") is not None:
-            args += ["--epochs", str(overrides["max_epochs"])]
+        for field_name, option in (("max_epochs", "--epochs"), ("patience", "--patience")):
+            if overrides.get(field_name) is not None:
+                args += [option, str(overrides[field_name])]
         if overrides.get("compile"):
             args.append("--compile")
         if overrides.get("foreground_fraction") is not None:

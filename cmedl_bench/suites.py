@@ -1,35 +1,66 @@
-"""Named experiment grids: the rows of the paper's Tables 1 (U-Net) and 2 (DenseFCN57).
+"""Named experiment grids: the rows of the paper's Tables 1 (U-Net) and 2 (DenseFCN57), and the evidence protocol.
 
-A row is (translator, segmenter, fusion); a fusion may score several heads (``hint`` scores ``student``, the CMEDL
-row, and ``teacher``, the pMRI-CMEDL row).
+A row is (translator, segmenter, fusion[, dataset]); a fusion may score several heads (``hint`` scores ``student``,
+the CMEDL row, and ``teacher``, the pMRI-CMEDL row). A row without a dataset takes the sweep's ``--dataset``.
+A suite may fix a training budget per preset (preset fields) that the command line can still override.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
 from cmedl_bench.errors import CmedlError
 
-Row = tuple[str, str, str]
+
+class Row(NamedTuple):
+    translator: str
+    segmenter: str
+    fusion: str
+    dataset: str | None = None  # None: the sweep's dataset
+
 
 TABLE1: list[Row] = [
-    ("none", "unet", "none"),  # CBCT only
-    ("cycle", "unet", "pmri"),  # pMRI-Cycle
-    ("unit", "unet", "pmri"),  # pMRI-UNIT
-    ("none", "unet3d", "none"),  # 3DUnet
-    ("cycle", "unet", "two-channel"),  # CT+pMRI
-    ("cx", "unet", "hint"),  # pMRI-CMEDL (teacher) and CMEDL (student)
+    Row("none", "unet", "none"),  # CBCT only
+    Row("cycle", "unet", "pmri"),  # pMRI-Cycle
+    Row("unit", "unet", "pmri"),  # pMRI-UNIT
+    Row("none", "unet3d", "none"),  # 3DUnet
+    Row("cycle", "unet", "two-channel"),  # CT+pMRI
+    Row("cx", "unet", "hint"),  # pMRI-CMEDL (teacher) and CMEDL (student)
 ]
 TABLE2: list[Row] = [
-    ("none", "densefcn57", "none"),
-    ("cycle", "densefcn57", "pmri"),
-    ("unit", "densefcn57", "pmri"),
-    ("cx", "densefcn57", "hint"),
+    Row("none", "densefcn57", "none"),
+    Row("cycle", "densefcn57", "pmri"),
+    Row("unit", "densefcn57", "pmri"),
+    Row("cx", "densefcn57", "hint"),
 ]
-SUITES: dict[str, list[Row]] = {"paper-table1": TABLE1, "paper-table2": TABLE2, "paper": TABLE1 + TABLE2}
+#: The evidence protocol (README, "What the benchmark shows"): does distilling MRI features help the CBCT segmenter,
+#: and does the gain vanish when MRI carries no tumour information (the ``phantom-mri-null`` negative control)?
+EVIDENCE: list[Row] = [
+    Row("none", "unet", "none"),  # the reference: CBCT only
+    Row("cx", "unet", "hint"),  # CMEDL and pMRI-CMEDL
+    Row("cycle", "unet", "hint"),  # CMEDL without the contextual loss
+    Row("cx", "unet", "hint", "phantom-mri-null"),  # negative control: same CBCT scans, MRI without tumour contrast
+]
 
 
-def suite(name: str) -> list[Row]:
+@dataclass(frozen=True)
+class Suite:
+    rows: list[Row]
+    #: preset name -> preset fields the suite fixes there (its training budget); command-line options win
+    budget: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+#: the evidence suite's budget on the cpu preset, from the budget study (README, "What the benchmark shows")
+EVIDENCE_BUDGET: dict[str, dict[str, Any]] = {"cpu": {"max_epochs": 24, "patience": 24}}
+
+SUITES: dict[str, Suite] = {"paper-table1": Suite(TABLE1), "paper-table2": Suite(TABLE2),
+                            "paper": Suite(TABLE1 + TABLE2), "evidence": Suite(EVIDENCE, EVIDENCE_BUDGET)}
+
+
+def suite(name: str) -> Suite:
     try:
-        return list(SUITES[name])
+        return SUITES[name]
     except KeyError:
         raise CmedlError(f"unknown suite {name!r}; known suites: {', '.join(SUITES)}") from None
 

@@ -96,7 +96,7 @@ def test_interrupted_sweep_resumes_without_redoing_or_duplicating(tmp_path, smal
 def test_unknown_suite_is_a_clear_error():
     from cmedl_bench.errors import CmedlError
 
-    with pytest.raises(CmedlError, match="unknown suite .table9.; known suites: paper-table1, paper-table2, paper"):
+    with pytest.raises(CmedlError, match="unknown suite .table9.; known suites: paper-table1, paper-table2, paper, evidence"):
         api.sweep("table9")
 
 
@@ -105,13 +105,14 @@ def test_paper_suite_rows_are_all_legal():
     from cmedl_bench.selection import select
     from cmedl_bench.suites import SUITES
 
-    assert len(SUITES["paper"]) == 10
-    for translator, segmenter, fusion in SUITES["paper"]:
-        select(get_registry(), translator, segmenter, fusion, "phantom")
+    assert len(SUITES["paper"].rows) == 10
+    for suite in SUITES.values():
+        for row in suite.rows:
+            select(get_registry(), row.translator, row.segmenter, row.fusion, row.dataset or "phantom")
 
 
 def test_sensitivity_on_a_finished_run(tmp_path, small_phantom):
-    from cmedl_bench.stages.sensitivity import last_layers
+    from cmedl_bench.engine.dropout import last_layers
     from cmedl_bench_plugins.unet import UNet
 
     unet = UNet(width=0.125)
@@ -176,3 +177,33 @@ def test_fidelity_options_are_set_from_the_cli_and_enter_the_hash():
     strip = (lambda options: {k: v for k, v in options.items() if v is not None})  # as the run stage does
     assert RunConfig(options=strip(default)).hash() != RunConfig(options=strip(literal)).hash()
     assert strip(default) == {"gan_mode": "log"}  # unset switches leave existing hashes alone
+
+
+def test_evidence_suite_smoke_runs_every_row_and_tests_the_negative_control(tmp_path):
+    """The evidence suite at the smoke preset: four rows, the control on phantom-mri-null, scored against the same
+    CBCT reference masks as CBCT only (so the report tests it), and no cpu budget applied to another preset."""
+    from cmedl_bench.results.collect import collect
+    from cmedl_bench.results.leaderboard import build_leaderboard
+
+    outcomes = api.sweep("evidence", seeds=(0,), preset="smoke", results=tmp_path, quiet=True)
+    assert [o.status for o in outcomes] == ["finished"] * 4
+    datasets = [o.record["config"]["dataset"] for o in outcomes]
+    assert datasets == ["phantom", "phantom", "phantom", "phantom-mri-null"]
+    assert {o.record["config"]["preset"]["max_epochs"] for o in outcomes} == {2}
+    board = build_leaderboard(collect([tmp_path]))
+    control = next(row for row in board.rows if row.head == "student" and "phantom-mri-null" in row.label)
+    assert control.reference is not None and control.verdict not in ("other reference masks: not tested", "")
+
+
+def test_suite_budget_applies_to_its_preset_and_yields_to_the_command_line(tmp_path):
+    from cmedl_bench.stages import sweeping
+
+    launched = []
+
+    def capture(**kwargs):
+        launched.append(kwargs["overrides"])
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweeping.sweep(capture, "evidence", preset="cpu", results=tmp_path, overrides={"patience": 3})
+    assert launched[0] == {"max_epochs": sweeping.suite("evidence").budget["cpu"]["max_epochs"], "patience": 3}

@@ -12,20 +12,26 @@ from cmedl_bench.errors import CmedlError
 from cmedl_bench.launch import Job, JobOutcome
 from cmedl_bench.registry import get_registry
 from cmedl_bench.selection import select
-from cmedl_bench.suites import suite
+from cmedl_bench.suites import Row, suite
 
 
 def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seeds: tuple[int, ...] = (0,),
-          rows: list[tuple[str, str, str]] | None = None, launcher: str = "local",
+          rows: list[Row] | None = None, launcher: str = "local",
           launcher_options: dict[str, str] | None = None, **run_kwargs: Any) -> list[JobOutcome]:
-    """``runner`` is the function each job calls with its ``run`` keyword arguments (``cmedl_bench.api.run``)."""
-    grid = rows if rows is not None else suite(suite_name)
+    """``runner`` is the function each job calls with its ``run`` keyword arguments (``cmedl_bench.api.run``).
+    The suite's budget for the preset fills the preset fields that ``overrides`` leaves unset."""
+    chosen = suite(suite_name)
+    grid = [Row(*row) for row in rows] if rows is not None else chosen.rows
     for seed in seeds:
         require_seed(seed)
     registry = get_registry()
-    dataset = run_kwargs.get("dataset", "phantom")
-    for translator, segmenter, fusion in grid:
-        select(registry, translator, segmenter, fusion, dataset)
+    default_dataset = run_kwargs.pop("dataset", "phantom")
+    if run_kwargs.get("data") is not None and any(row.dataset for row in grid):
+        named = sorted({row.dataset for row in grid if row.dataset})
+        raise CmedlError(f"suite {suite_name!r} runs rows on named datasets ({', '.join(named)}); --data cannot "
+                         f"replace them")
+    for row in grid:
+        select(registry, row.translator, row.segmenter, row.fusion, row.dataset or default_dataset)
     component = registry.get("launcher", launcher)
     allowed = set(component.capabilities.get("options", ()))
     unknown = set(launcher_options or {}) - allowed
@@ -33,8 +39,24 @@ def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seed
         raise CmedlError(f"launcher {launcher!r} has no option(s) {', '.join(sorted(unknown))}; options: "
                          f"{', '.join(sorted(allowed)) or 'none'}")
     results = Path(run_kwargs.pop("results", "cmedl-results")).resolve()
-    jobs = [Job(f"{t}+{s}+{f} seed {seed}", {"translator": t, "segmenter": s, "fusion": f, "seed": seed,
-                                             "results": results, **run_kwargs},
-                results / "_logs" / f"{t}-{s}-{f}-s{seed}.log", runner=runner)
-            for seed in seeds for t, s, f in grid]
+    given = {k: v for k, v in (run_kwargs.pop("overrides", None) or {}).items() if v is not None}
+    budget = chosen.budget.get(_preset_name(run_kwargs), {}) if rows is None and chosen.budget else {}
+    run_kwargs["overrides"] = budget | given
+    jobs = [_job(row, row.dataset or default_dataset, seed, results, runner, run_kwargs)
+            for seed in seeds for row in grid]
     return component.factory(dict(launcher_options or {})).launch(jobs)
+
+
+def _preset_name(run_kwargs: dict[str, Any]) -> str:
+    """The preset ``run`` will use: the named one, else ``paper`` on a GPU and ``cpu`` without."""
+    from cmedl_bench.stages.inputs import usable_device
+
+    return run_kwargs.get("preset") or ("paper" if usable_device(run_kwargs.get("device")).type == "cuda" else "cpu")
+
+
+def _job(row: Row, dataset: str, seed: int, results: Path, runner, run_kwargs: dict[str, Any]) -> Job:
+    name = f"{row.translator}-{row.segmenter}-{row.fusion}" + (f"-{row.dataset}" if row.dataset else "")
+    label = f"{row.translator}+{row.segmenter}+{row.fusion}" + (f" on {row.dataset}" if row.dataset else "")
+    return Job(f"{label} seed {seed}", {"translator": row.translator, "segmenter": row.segmenter,
+                                        "fusion": row.fusion, "dataset": dataset, "seed": seed, "results": results,
+                                        **run_kwargs}, results / "_logs" / f"{name}-s{seed}.log", runner=runner)
