@@ -13,7 +13,7 @@ import warnings
 from rich.markup import escape
 
 from cmedl_bench import settings
-from cmedl_bench.cli import training, scores, data  # noqa: F401, I001  (each registers its commands, in this order)
+from cmedl_bench.cli import training, deployment, scores, data  # noqa: F401, I001  (each registers its commands, in this order)
 from cmedl_bench.cli.app import app, stderr
 from cmedl_bench.errors import CmedlError
 

@@ -25,7 +25,7 @@ from cmedl_bench.io.geometry import CANONICAL_ORIENTATION, grid_difference, orie
 from cmedl_bench.data.identifiers import id_problem, inside
 from cmedl_bench.errors import DatasetError
 from cmedl_bench.io.atomic import atomic_write_text
-from cmedl_bench.io.images import IMAGE_ENDINGS, read_image, write_volume
+from cmedl_bench.io.images import IMAGE_ENDINGS, on_grid, read_image, write_image
 
 COHORTS = ("cbct", "mri")
 SPLITS = ("train", "val", "test")
@@ -79,16 +79,23 @@ def image_files(folder: Path, channel_suffix: bool = False) -> dict[str, Path]:
     ``channel_suffix``, an nnU-Net channel suffix ``_0000`` is not part of the id either)."""
     out: dict[str, Path] = {}
     for path in sorted(p for p in Path(folder).iterdir() if p.is_file()):
-        ending = next((e for e in IMAGE_ENDINGS if path.name.endswith(e)), None)
-        if ending is None:
+        case = file_case_id(path, channel_suffix)
+        if case is None:
             continue
-        case = path.name[: -len(ending)]
-        if channel_suffix and case.endswith("_0000"):
-            case = case[:-5]
         if case in out:
             raise DatasetError(f"{folder}: two files for case {case!r} ({out[case].name}, {path.name})")
         out[case] = path
     return out
+
+
+def file_case_id(path: Path, channel_suffix: bool = True) -> str | None:
+    """The name of an image file without its ending (and, with ``channel_suffix``, without nnU-Net's ``_0000``);
+    None when the ending is not an image ending."""
+    ending = next((e for e in IMAGE_ENDINGS if path.name.endswith(e)), None)
+    if ending is None:
+        return None
+    case = path.name[: -len(ending)]
+    return case[:-5] if channel_suffix and case.endswith("_0000") else case
 
 
 def image_path(root: Path, cohort: str, case_id: str, ending: str = ".nii.gz") -> Path:
@@ -246,27 +253,42 @@ def _split_problems(root: Path, splits: Any, cohorts: dict[str, Any]) -> list[tu
 def read_volume(case: Case) -> Volume:
     """Read one case in the canonical orientation; the image and label must share size, spacing, origin and
     direction."""
-    import SimpleITK as sitk
-
     image = read_image(case.image_path, f"{case.cohort} case {case.case_id}")
     label = read_image(case.label_path, f"{case.cohort} label {case.case_id}")
     difference = grid_difference(label, image)
     if difference:
         name, ours, theirs = difference
         raise DatasetError(f"{case.label_path} does not match its image's geometry: label {name} {ours} vs {theirs}")
+    return canonical_volume(case, image, label)
+
+
+def canonical_volume(case: Case, image, label=None) -> Volume:
+    """A SimpleITK image (and its label on the same grid) as a :class:`Volume` in the canonical orientation; without
+    a label (a new scan to predict) the label is empty."""
+    import SimpleITK as sitk
+
     source = orientation(image)
-    image, label = reorient(image, CANONICAL_ORIENTATION), reorient(label, CANONICAL_ORIENTATION)
+    image = reorient(image, CANONICAL_ORIENTATION)
     image_array = sitk.GetArrayFromImage(image).astype(np.float32)
-    label_array = sitk.GetArrayFromImage(label)
-    values = np.unique(label_array)
-    if not set(values.tolist()) <= {0, 1}:
-        raise DatasetError(f"{case.label_path} is not binary (values {values[:6].tolist()}); expected 0/1")
+    if label is None:
+        label_array = np.zeros(image_array.shape, dtype=np.uint8)
+    else:
+        label_array = sitk.GetArrayFromImage(reorient(label, CANONICAL_ORIENTATION))
+        values = np.unique(label_array)
+        if not set(values.tolist()) <= {0, 1}:
+            raise DatasetError(f"{case.label_path} is not binary (values {values[:6].tolist()}); expected 0/1")
     spacing = image.GetSpacing()
     return Volume(case, image_array, label_array.astype(np.uint8), (spacing[2], spacing[1], spacing[0]),
                   image.GetOrigin(), image.GetDirection(), source)
 
 
+def on_source_grid(array: np.ndarray, volume: Volume, source=None):
+    """A (z, y, x) array computed on ``volume``'s canonical arrays as a SimpleITK image on the scan's own grid
+    (orientation, origin, spacing and direction of the file it was read from; with ``source``, the image read, its
+    header exactly)."""
+    return on_grid(array, volume.spacing_zyx, volume.origin, volume.direction, volume.source_orientation, source)
+
+
 def write_on_source_grid(path: Path, array: np.ndarray, volume: Volume) -> None:
-    """Write a (z, y, x) array computed on ``volume``'s canonical arrays back on the scan's own grid (orientation,
-    origin, spacing and direction of the file it was read from)."""
-    write_volume(path, array, volume.spacing_zyx, volume.origin, volume.direction, volume.source_orientation)
+    """Write :func:`on_source_grid` of the array, atomically."""
+    write_image(path, on_source_grid(array, volume))

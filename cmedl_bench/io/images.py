@@ -47,9 +47,11 @@ def non_finite_voxels(path: Path, image) -> int:
     return non_finite_nifti_voxels(path) or (int((~np.isfinite(array)).sum()) if array.dtype.kind == "f" else 0)
 
 
-def write_volume(path: Path, array: np.ndarray, spacing_zyx, origin=None, direction=None,
-                 orientation_code: str | None = None) -> None:
-    """Write a (z, y, x) array with the given geometry, atomically (reoriented to ``orientation_code`` if given)."""
+def on_grid(array: np.ndarray, spacing_zyx, origin=None, direction=None, orientation_code: str | None = None,
+            like=None):
+    """A (z, y, x) array as a SimpleITK image with the given geometry (reoriented to ``orientation_code`` if given).
+    With ``like`` (the SimpleITK image the array was computed from), the header is copied from it, so size, spacing,
+    origin and direction are the source's exactly, not recomputed by the reorientation."""
     import SimpleITK as sitk
 
     image = sitk.GetImageFromArray(array)
@@ -60,4 +62,19 @@ def write_volume(path: Path, array: np.ndarray, spacing_zyx, origin=None, direct
         image.SetDirection(direction)
     if orientation_code is not None:
         image = reorient(image, orientation_code)
+    if like is not None:
+        image.CopyInformation(like)
+    return image
+
+
+def write_image(path: Path, image) -> None:
+    """Write a SimpleITK image atomically, compressed."""
+    import SimpleITK as sitk
+
     atomic_write(path, lambda tmp: sitk.WriteImage(image, tmp, useCompression=True))
+
+
+def write_volume(path: Path, array: np.ndarray, spacing_zyx, origin=None, direction=None,
+                 orientation_code: str | None = None, like=None) -> None:
+    """Write a (z, y, x) array with the geometry :func:`on_grid` gives it, atomically."""
+    write_image(path, on_grid(array, spacing_zyx, origin, direction, orientation_code, like))

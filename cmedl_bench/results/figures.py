@@ -74,3 +74,57 @@ def plot_sensitivity(result: dict[str, Any], path: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def plot_volume_over_time(table, path: Path) -> bool:
+    """Tumour volume (cc) over the scans of each patient with two or more timepoints (dates, else weeks): the weekly
+    response the paper's setting follows. Returns False (and draws nothing) when no patient has two timepoints."""
+    timed = table[table["timepoint"].notna()]
+    patients = [p for p, group in timed.groupby("patient") if group["timepoint"].nunique() > 1]
+    if not patients:
+        return False
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    dated = timed["date"].notna().all()
+    for patient in patients:
+        group = timed[timed["patient"] == patient].sort_values("timepoint")
+        x = [np.datetime64(d) for d in group["date"]] if dated else group["timepoint"].astype(float)
+        ax.plot(x, group["tumour_volume_cc"], marker="o", label=patient)
+        flagged = group[group["flagged"]]
+        if len(flagged):
+            fx = [np.datetime64(d) for d in flagged["date"]] if dated else flagged["timepoint"].astype(float)
+            ax.plot(fx, flagged["tumour_volume_cc"], "x", color="red", markersize=10)
+    ax.set_xlabel("scan date" if dated else "week")
+    ax.set_ylabel("predicted tumour volume (cc)")
+    ax.set_title("tumour volume over time (x: flagged as uncertain)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=max(1, len(patients) // 12))
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    save_figure(fig, path)
+    return True
+
+
+def plot_prediction(image: np.ndarray, probability: np.ndarray, sd: np.ndarray | None, title: str,
+                    path: Path) -> None:
+    """The axial slice with the largest predicted area: CBCT with the mask contour, and the per-voxel standard
+    deviation of the dropout passes when there is one. Arrays are (z, y, x) in the canonical orientation."""
+    plt = pyplot()
+    mask = probability > 0.5
+    k = int(mask.reshape(mask.shape[0], -1).sum(1).argmax()) if mask.any() else mask.shape[0] // 2
+    panels = 2 if sd is not None else 1
+    fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 4.5), squeeze=False)
+    low, high = np.percentile(image[k], [1, 99])
+    for ax in axes[0]:
+        ax.imshow(image[k], cmap="gray", vmin=low, vmax=high)
+        if mask[k].any():
+            ax.contour(mask[k], levels=[0.5], colors="red", linewidths=1)
+        ax.set_axis_off()
+    axes[0][0].set_title(f"{title}: slice {k + 1}/{mask.shape[0]}, predicted tumour", fontsize=8)
+    if sd is not None:
+        shown = axes[0][1].imshow(np.ma.masked_less_equal(sd[k], 1e-3), cmap="magma", alpha=0.8,
+                                  vmin=0, vmax=max(float(sd.max()), 1e-3))
+        fig.colorbar(shown, ax=axes[0][1], fraction=0.046, label="SD of tumour probability")
+        axes[0][1].set_title("test-time dropout: SD per voxel", fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)

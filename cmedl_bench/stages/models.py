@@ -1,0 +1,178 @@
+"""Trained models outside their run: rebuilt from a finished run folder or from an exported model file
+(``cmedl-bench export``), with the provenance that ties a prediction to the benchmark result it came from.
+
+The model file (``.cmedl``) is a ``torch.save`` of plain data, read with ``torch.load(weights_only=True)``::
+
+    {"format": "cmedl-bench-model", "format_version": 1, "head": str, "run_id": str, "config_hash": str,
+     "config": the run's resolved configuration (components, preset with crop size and spacing, options),
+     "plugins": {kind: {name, distribution, version, plugin}}, "weights": {module: state_dict},
+     "preprocessing": {...}, "summary": the run's metric summary, "dataset": {name, version}, "created": str}
+
+A model is rebuilt with the installed plugins named in it; a plugin that is missing, or installed at another major
+version than the one that trained the model, is a one-line error (the weights may not fit its networks).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cmedl_bench.config import Preset
+from cmedl_bench.errors import CmedlError
+from cmedl_bench.fusion import Fusion
+from cmedl_bench.io.checkpoints import CorruptFileError, load_checkpoint, save_checkpoint
+from cmedl_bench.registry import get_registry
+from cmedl_bench.results.records import now, read_record
+from cmedl_bench.stages.building import build_fusion
+
+MODEL_FORMAT = "cmedl-bench-model"
+MODEL_FORMAT_VERSION = 1
+#: preprocessing a model applies to every scan (data/preprocessing.py), recorded in the model file
+PREPROCESSING = "body mask (Otsu, holes filled, largest component); z-score inside the body; in-plane crop to the body"
+
+
+@dataclass
+class TrainedModel:
+    fusion: Fusion
+    head: str
+    provenance: dict[str, Any]  # run id, config hash, plugins, source, summary
+
+    @property
+    def preset(self) -> Preset:
+        return self.fusion.spec.preset
+
+
+def finished_record(run_dir: Path) -> dict[str, Any]:
+    """The record of a finished training run (one line otherwise)."""
+    record = read_record(run_dir)
+    if record is None:
+        raise CmedlError(f"{run_dir} is not a run folder or model file (no run.json)")
+    if record.get("status") != "finished":
+        raise CmedlError(f"{run_dir}: the run is {record.get('status', 'unfinished')}, not finished; finish it with "
+                         f"the same run command first")
+    if record.get("kind") != "training" or not (run_dir / "best.pt").is_file():
+        raise CmedlError(f"{run_dir} holds no trained segmenter ({record.get('kind')} run without best.pt)")
+    return record
+
+
+def rebuild(record: dict[str, Any], run_dir: Path, device: torch.device) -> Fusion:
+    """The fusion of a finished run with its best checkpoint loaded, in inference mode."""
+    return _build(record["config"], load_checkpoint(run_dir / "best.pt", device)["weights"], device)
+
+
+def _build(config: dict[str, Any], weights: dict[str, Any], device: torch.device) -> Fusion:
+    fusion = build_fusion(config["fusion"], config["segmenter"], config["translator"], Preset(**config["preset"]),
+                          device, config.get("options"))
+    fusion.load_weights(weights)
+    fusion.train(False)
+    return fusion
+
+
+def _check_plugins(plugins: dict[str, Any], source: Path) -> None:
+    registry = get_registry()
+    for kind in ("fusion", "segmenter", "translator"):
+        wanted = plugins.get(kind)
+        if not wanted:
+            continue
+        if wanted["name"] not in registry.names(kind):
+            raise CmedlError(f"{source}: the model needs the {kind} plugin {wanted['name']!r} from "
+                             f"{wanted['distribution']} {wanted['version']}, which is not installed")
+        installed = registry.get(kind, wanted["name"])
+        if str(installed.version).split(".")[0] != str(wanted["version"]).split(".")[0]:
+            raise CmedlError(f"{source}: the model was made with {kind} {wanted['name']!r} of {wanted['distribution']} "
+                             f"{wanted['version']}; {installed.distribution} {installed.version} is installed (another "
+                             f"major version: its networks may not fit the weights)")
+
+
+def _choose_head(fusion: Fusion, head: str | None, where: str) -> str:
+    head = head or fusion.selection_head
+    if head not in fusion.heads:
+        raise CmedlError(f"{where} has no head {head!r}; heads: {', '.join(fusion.heads)}")
+    return head
+
+
+def load_model(path: Path, head: str | None, device: torch.device) -> TrainedModel:
+    """A finished run folder or an exported model file, rebuilt for inference."""
+    path = Path(path)
+    if path.is_dir():
+        record = finished_record(path)
+        fusion = rebuild(record, path, device)
+        provenance = {"source": str(path.resolve()), "run_id": record["run_id"],
+                      "config_hash": record["config_hash"], "plugins": record["plugins"],
+                      "summary": record.get("summary"), "dataset": record.get("dataset")}
+        return TrainedModel(fusion, _choose_head(fusion, head, f"run {record['run_id']}"), provenance)
+    if not path.is_file():
+        raise CmedlError(f"{path}: no such run folder or model file")
+    try:
+        bundle = load_checkpoint(path, device)
+    except CorruptFileError:
+        raise CmedlError(f"{path} is not a cmedl-bench model file (unreadable)") from None
+    if bundle.get("format") != MODEL_FORMAT:
+        raise CmedlError(f"{path} is not a cmedl-bench model file")
+    if bundle.get("format_version") != MODEL_FORMAT_VERSION:
+        raise CmedlError(f"{path}: model file format {bundle.get('format_version')}; this cmedl-bench reads "
+                         f"format {MODEL_FORMAT_VERSION}")
+    _check_plugins(bundle["plugins"], path)
+    fusion = _build(bundle["config"], bundle["weights"], device)
+    provenance = {"source": str(path.resolve()), **{k: bundle[k] for k in ("run_id", "config_hash", "plugins",
+                                                                            "summary", "dataset")}}
+    return TrainedModel(fusion, _choose_head(fusion, head or bundle["head"], str(path)), provenance)
+
+
+def model_bundle(fusion: Fusion, head: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The model file's content (see the module docstring) for a fusion and the record of the run that trained it."""
+    preset = fusion.spec.preset
+    dataset = record.get("dataset") or {}
+    return {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "head": head,
+            "run_id": record["run_id"], "config_hash": record["config_hash"], "config": record["config"],
+            "plugins": record["plugins"], "summary": record.get("summary"),
+            "dataset": {"name": dataset.get("name"), "version": dataset.get("version")},
+            "preprocessing": {"description": PREPROCESSING, "spacing_xy_mm": preset.spacing_xy_mm,
+                              "crop_size": preset.crop_size, "width": preset.width, "in_channels": 1,
+                              "dims": fusion.dims},
+            "created": now(), "weights": fusion.weights()}
+
+
+def export_model(run_dir: Path, out: Path, head: str | None) -> dict[str, Any]:
+    """Write the model file of a finished run and, where the head traces, a TorchScript file of its logits
+    (``out`` with suffix ``.ts``: CBCT crops (B, 1, crop, crop) -> logits) checked against the eager model; returns
+    what the model file holds besides the weights, and the TorchScript outcome."""
+    record = finished_record(run_dir)
+    if out.exists() and out.is_dir():
+        raise CmedlError(f"--out {out} is a folder; give a file name such as model.cmedl")
+    fusion = rebuild(record, run_dir, torch.device("cpu"))
+    bundle = model_bundle(fusion, _choose_head(fusion, head, f"run {record['run_id']}"), record)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(bundle, out, verify=True)
+    return {k: v for k, v in bundle.items() if k != "weights"} | {"torchscript": _torchscript(fusion, bundle["head"],
+                                                                                                out.with_suffix(".ts"))}
+
+
+def _torchscript(fusion: Fusion, head: str, path: Path) -> dict[str, Any]:
+    """Trace the head's logits on CBCT crops and keep the file only when it reproduces the eager output (max
+    absolute logit difference <= 1e-4 on crops it was not traced with); 2D heads only. The trace takes z-scored
+    crops of the preset's crop size (the sliding window's input), any batch size."""
+    from cmedl_bench.io.atomic import atomic_write
+
+    crop = fusion.spec.preset.crop_size
+    if fusion.dims != 2:
+        return {"written": False, "reason": "3D heads are not traced"}
+    for module in fusion.modules().values():
+        module.requires_grad_(False)  # traced parameters become constants
+    generator = torch.Generator().manual_seed(0)
+    example, check = (torch.randn(n, 1, crop, crop, generator=generator) for n in (2, 3))
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape branches are fixed at crop x crop: checked
+        try:
+            traced = torch.jit.trace(lambda x: fusion.predict_logits(head, x), example, check_trace=False)
+        except Exception as exc:  # noqa: BLE001 - a plugin network that does not trace is reported, not fatal
+            return {"written": False, "reason": f"tracing failed: {str(exc).splitlines()[0][:120]}"}
+        difference = float((traced(check) - fusion.predict_logits(head, check)).abs().max())
+    if difference > 1e-4:
+        return {"written": False, "reason": f"traced output differs from the eager model by {difference:.2g}"}
+    atomic_write(path, lambda tmp: torch.jit.save(traced, tmp))
+    return {"written": True, "path": str(path), "input": [None, 1, crop, crop], "max_abs_difference": difference}
