@@ -222,3 +222,19 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, trained, case):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert "Traceback" not in result.stderr and _tree(tmp_path) == before and not out.exists()
+
+
+def test_cmedl_student_and_teacher_heads_predict(tmp_path, small_phantom):
+    """The student runs the CBCT network alone; the teacher head runs the translator first (pseudo-MRI)."""
+    record = api.run(translator="cycle", fusion="hint", data=small_phantom, preset="smoke", results=tmp_path,
+                     quiet=True)
+    run_dir, scan = tmp_path / record["run_id"], _test_cases(small_phantom)[0].image_path
+    student = api.predict(run_dir, [scan], tmp_path / "s", quiet=True)
+    teacher = api.predict(run_dir, [scan], tmp_path / "t", head="teacher", quiet=True)
+    assert (student["head"], teacher["head"]) == ("student", "teacher")
+    probabilities = [sitk.GetArrayFromImage(sitk.ReadImage(str(folder / result["scans"][0]["probability"])))
+                     for folder, result in ((tmp_path / "s", student), (tmp_path / "t", teacher))]
+    assert not np.array_equal(*probabilities)
+    with pytest.raises(Exception, match="has no head 'pmri'"):
+        api.predict(run_dir, [scan], tmp_path / "x", head="pmri", quiet=True)
+    assert not (tmp_path / "x").exists()
