@@ -71,7 +71,9 @@ class Registry:
             return self.components[kind][name]
         except KeyError:
             known = ", ".join(self.names(kind)) or "none installed"
-            raise PluginError(f"unknown {kind} {name!r}; known {kind}s: {known}") from None
+            broken = ", ".join(f"{b.plugin} ({b.distribution})" for b in self.broken)
+            hint = f"; broken plugins, which may have held it: {broken} (see cmedl-bench plugins)" if broken else ""
+            raise PluginError(f"unknown {kind} {name!r}; known {kind}s: {known}{hint}") from None
 
     def metric_functions(self, scope: str = "segmentation") -> dict[str, Callable[..., Any]]:
         """Built metric callables of one scope: ``segmentation`` (per-case masks) or ``translation`` (KL)."""
@@ -90,17 +92,34 @@ def _dist_of(entry_point: importlib.metadata.EntryPoint) -> tuple[str, str]:
 
 
 class _Loader:
-    """Builds a :class:`Registry` from a plugin manager plus the distribution of each plugin."""
+    """Builds a :class:`Registry` from a plugin manager plus the distribution of each plugin.
+
+    Every failure is confined to the plugin that caused it, which is then listed as broken and contributes nothing:
+    an import error, a hook implementation that pluggy refuses (a misnamed hook argument), a hook name that is not a
+    cmedl-bench hook (``check_pending``: a misspelled hook would otherwise be ignored silently), an exception while
+    registering, and a component name that an earlier plugin already registered."""
 
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.origin: dict[int, tuple[str, str, str]] = {}  # id(plugin object) -> (plugin name, dist, version)
+        self.order: list[object] = []  # plugins in registration order (pluggy's own set has none)
         self.registry = Registry()
 
     def add(self, plugin: object, name: str, distribution: str, version: str) -> None:
-        self.pm.register(plugin, name=name)
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            self._broken(name, distribution, version, _validation_text(exc))
+            return
         self.origin[id(plugin)] = (name, distribution, version)
+        self.order.append(plugin)
+
+    def _broken(self, plugin: str, distribution: str, version: str, error: str) -> None:
+        self.registry.broken.append(BrokenPlugin(plugin, distribution, version, error))
 
     def load_entry_points(self) -> None:
         allow, block = settings.plugin_allow_list(), settings.plugin_block_list()
@@ -115,39 +134,59 @@ class _Loader:
             try:
                 plugin = ep.load()
             except Exception as exc:  # a broken plugin must not take the CLI down
-                self.registry.broken.append(BrokenPlugin(ep.name, dist, version, f"{type(exc).__name__}: {exc}"))
+                self._broken(ep.name, dist, version, f"{type(exc).__name__}: {exc}")
                 continue
             if self.pm.is_registered(plugin):
                 continue
             self.add(plugin, ep.name, dist, version)
 
     def collect(self) -> Registry:
-        for kind, hook_name in _HOOK_FOR_KIND.items():
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                plugin_name, dist, version = self.origin.get(id(impl.plugin), (impl.plugin_name, "unknown", "unknown"))
-                try:
-                    impl.function(register=self._register_callback(kind, plugin_name, dist, version))
-                except PluginError:
-                    raise
-                except Exception as exc:
-                    self.registry.broken.append(
-                        BrokenPlugin(plugin_name, dist, version, f"{hook_name}: {type(exc).__name__}: {exc}")
-                    )
+        """Each plugin's components, all or nothing, in registration order (an earlier plugin keeps a name)."""
+        for plugin in self.order:
+            name, dist, version = self.origin[id(plugin)]
+            found = self._components_of(plugin, name, dist, version)
+            if found is not None:
+                for component in found:
+                    self.registry.components[component.kind][component.name] = component
         return self.registry
 
-    def _register_callback(self, kind: str, plugin: str, dist: str, version: str):
-        table = self.registry.components[kind]
+    def _components_of(self, plugin: object, name: str, dist: str, version: str) -> list[Component] | None:
+        found: list[Component] = []
+        for kind, hook_name in _HOOK_FOR_KIND.items():
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                try:
+                    impl.function(register=_register_callback(kind, name, dist, version, found))
+                except Exception as exc:  # noqa: BLE001 - whatever a plugin raises makes that plugin broken
+                    self._broken(name, dist, version, f"{hook_name}: {type(exc).__name__}: {exc}")
+                    return None
+        for component in found:
+            other = self.registry.components[component.kind].get(component.name)
+            if other is not None:
+                self._broken(name, dist, version,
+                             f"{component.kind} {component.name!r} is already registered by {other.distribution} "
+                             f"{other.version} (plugin {other.plugin}); disable one side with "
+                             f"CMEDL_BENCH_DISABLE={name} or CMEDL_BENCH_DISABLE={other.plugin}")
+                return None
+        return found
 
-        def register(name: str, factory: Callable[..., Any], *, description: str, capabilities=None) -> None:
-            if name in table:
-                other = table[name]
-                raise PluginError(
-                    f"{kind} {name!r} is registered twice: by {other.distribution} {other.version} "
-                    f"(plugin {other.plugin}) and by {dist} {version} (plugin {plugin})"
-                )
-            table[name] = Component(kind, name, description, factory, dict(capabilities or {}), dist, version, plugin)
 
-        return register
+def _register_callback(kind: str, plugin: str, dist: str, version: str, found: list[Component]):
+    def register(name: str, factory: Callable[..., Any], *, description: str, capabilities=None) -> None:
+        if any(c.kind == kind and c.name == name for c in found):
+            raise PluginError(f"{kind} {name!r} is registered twice by the same plugin")
+        found.append(Component(kind, name, description, factory, dict(capabilities or {}), dist, version, plugin))
+
+    return register
+
+
+def _validation_text(exc: pluggy.PluginValidationError) -> str:
+    """pluggy's message in one line, with the hooks this project knows when the name was not one of them."""
+    text = " ".join(str(exc).split())
+    if "unknown hook" in text:
+        text += f" (cmedl-bench hooks: {', '.join(sorted(_HOOK_FOR_KIND.values()))})"
+    return text
 
 
 _extra_plugins: list[tuple[object, str, str, str]] = []
@@ -167,9 +206,13 @@ def get_registry(refresh: bool = False) -> Registry:
 
 
 def register_plugin(plugin: object, name: str, distribution: str = "local", version: str = "0") -> None:
-    """Register an in-process plugin object (notebooks and tests); undo with :func:`unregister_plugin`."""
+    """Register an in-process plugin object (notebooks and tests); undo with :func:`unregister_plugin`. A plugin
+    that comes out broken (see :class:`_Loader`) is not kept, and its reason is raised as a :class:`PluginError`."""
     _extra_plugins.append((plugin, name, distribution, version))
-    get_registry(refresh=True)
+    broken = [b for b in get_registry(refresh=True).broken if b.plugin == name]
+    if broken:
+        unregister_plugin(name)
+        raise PluginError(f"plugin {name!r} ({distribution} {version}) is broken: {broken[0].error}")
 
 
 def unregister_plugin(name: str) -> None:

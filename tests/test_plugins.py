@@ -57,10 +57,11 @@ def test_duplicate_name_names_both_distributions():
         def register_segmenters(self, register):
             register("unet", lambda **kw: None, description="another unet")
 
-    with pytest.raises(PluginError, match=r"registered twice: by cmedl-bench .* and by dup-dist 1.0"):
+    with pytest.raises(PluginError, match=r"'dup' \(dup-dist 1.0\) is broken: segmenter 'unet' is already registered by "
+                                          r"cmedl-bench .* CMEDL_BENCH_DISABLE=dup or CMEDL_BENCH_DISABLE=segmenters"):
         register_plugin(Duplicate(), name="dup", distribution="dup-dist", version="1.0")
-    unregister_plugin("dup")
     assert get_registry().get("segmenter", "unet").distribution == "cmedl-bench"
+    assert not get_registry().broken
 
 
 def _fake_distribution(site, name, module_source, entry_name):
@@ -83,6 +84,72 @@ def test_broken_plugin_is_listed_and_cli_survives(tmp_path):
     assert any(c["name"] == "unet" for c in listing["components"])
     table = cli("plugins", env={"PYTHONPATH": str(tmp_path)})
     assert table.returncode == 0 and "broken" in table.stdout
+
+
+@pytest.mark.parametrize("source, reason", [
+    ("from cmedl_bench import hookimpl\n"
+     "class P:\n"
+     "    @hookimpl\n"
+     "    def register_segmenters(self, registr):\n"
+     "        pass\n"
+     "plugin = P()\n", "registr"),
+    ("from cmedl_bench import hookimpl\n"
+     "class P:\n"
+     "    @hookimpl\n"
+     "    def register_segmenter(self, register):\n"
+     "        register('typo-seg', lambda **kw: None, description='never seen')\n"
+     "plugin = P()\n", "unknown hook 'register_segmenter'"),
+    ("from cmedl_bench import hookimpl\n"
+     "class P:\n"
+     "    @hookimpl\n"
+     "    def register_metrics(self, register):\n"
+     "        register('own-metric', lambda: None, description='fine')\n"
+     "    @hookimpl\n"
+     "    def register_segmenters(self, register):\n"
+     "        register('unet', lambda **kw: None, description='[ray] a second unet')\n"
+     "plugin = P()\n", "CMEDL_BENCH_DISABLE=clash or CMEDL_BENCH_DISABLE=segmenters"),
+], ids=["misnamed-argument", "misspelled-hook", "name-collision"])
+def test_a_faulty_plugin_is_broken_alone_and_every_command_still_works(tmp_path, source, reason):
+    """A hook argument misnamed, a hook name misspelled, a name that a built-in holds: that plugin is listed as
+    broken (with the way out for a collision) and contributes nothing; the built-ins and the CLI keep working."""
+    _fake_distribution(tmp_path, "faulty_plugin", source.replace("plugin = P()", "plugin = P()"), "clash")
+    (tmp_path / "faulty_plugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[cmedl_bench]\nclash = faulty_plugin:plugin\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    result = cli("plugins", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    broken = {b["plugin"]: b["error"] for b in listing["broken"]}
+    assert reason in broken["clash"] and "\n" not in broken["clash"]
+    names = {(c["kind"], c["name"], c["distribution"]) for c in listing["components"]}
+    assert ("segmenter", "unet", "cmedl-bench") in names
+    assert not any(dist == "faulty_plugin" for _, _, dist in names)  # all or nothing
+    assert cli("run", "--help", env=env).returncode == 0
+    unknown = cli("run", "--segmenter", "typo-seg", "--preset", "smoke", env=env)
+    assert unknown.returncode == 2 and "broken plugins, which may have held it: clash (faulty_plugin)" in unknown.stderr
+
+
+def test_plugin_descriptions_are_printed_as_written():
+    class Bracketed:
+        @hookimpl
+        def register_metrics(self, register):
+            register("bracket-metric", lambda: None, description="runs on [ray] or [bold]slurm[/bold]")
+
+    register_plugin(Bracketed(), name="bracketed", distribution="b-dist", version="1")
+    try:
+        from rich.console import Console
+
+        from cmedl_bench.cli import data as data_cli
+
+        console = Console(record=True, width=300)
+        data_cli.stdout, saved = console, data_cli.stdout
+        try:
+            data_cli.plugins(as_json=False)
+        finally:
+            data_cli.stdout = saved
+        assert "runs on [ray] or [bold]slurm[/bold]" in console.export_text()
+    finally:
+        unregister_plugin("bracketed")
 
 
 def test_allow_list_and_block_list():

@@ -28,9 +28,11 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
     for column in ("kind", "name", "description", "from"):
         table.add_column(column)
     for c in listing["components"]:
-        table.add_row(c["kind"], c["name"], c["description"], f"{c['distribution']} {c['version']}")
+        table.add_row(*(escape(str(v)) for v in (c["kind"], c["name"], c["description"],
+                                                  f"{c['distribution']} {c['version']}")))
     for b in listing["broken"]:
-        table.add_row("[red]broken[/]", b["plugin"], f"[red]{b['error']}[/]", f"{b['distribution']} {b['version']}")
+        table.add_row("[red]broken[/]", escape(b["plugin"]), f"[red]{escape(b['error'])}[/]",
+                      escape(f"{b['distribution']} {b['version']}"))
     stdout.print(table)
 
 
