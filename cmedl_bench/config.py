@@ -81,6 +81,9 @@ class RunConfig:
     options: dict[str, Any] = field(default_factory=dict)  # component options, e.g. gan_mode, vgg19 weights
     device_type: str = "cpu"  # cpu or cuda: CUDA runs use bf16 autocast and other kernels, so results differ
     processes: int = 1  # data-parallel processes (--gpus): batch-norm statistics and image pools are per process
+    #: role -> "distribution version" of each selected plugin: a plugin upgrade is another configuration, so a run
+    #: made with other plugin code is never reused or resumed
+    plugin_versions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -157,3 +157,29 @@ def test_allow_list_and_block_list():
     assert {c["kind"] for c in only_metrics["components"]} == {"metric"}
     blocked = json.loads(cli("plugins", "--json", env={"CMEDL_BENCH_DISABLE": "segmenters"}).stdout)
     assert "segmenter" not in {c["kind"] for c in blocked["components"]}
+
+
+def test_a_plugin_upgrade_is_a_new_configuration(tmp_path, small_phantom):
+    """The same run after the segmenter's distribution moved from 0.1.0 to 0.2.0 is not 'already finished': its
+    configuration hash names the plugin versions, so results of other plugin code are never reused or resumed."""
+    from cmedl_bench import api
+    from cmedl_bench.config import RunConfig
+
+    unet = get_registry().get("segmenter", "unet")
+
+    class OwnUNet:
+        @hookimpl
+        def register_segmenters(self, register):
+            register("own-unet", unet.factory, description="the U-Net, shipped again", capabilities=unet.capabilities)
+
+    records = []
+    for version in ("0.1.0", "0.2.0"):
+        register_plugin(OwnUNet(), name="own", distribution="own-dist", version=version)
+        try:
+            records.append(api.run(translator="none", segmenter="own-unet", fusion="none", data=small_phantom,
+                                   preset="smoke", results=tmp_path, quiet=True))
+        finally:
+            unregister_plugin("own")
+    assert records[0]["run_id"] != records[1]["run_id"]
+    assert records[1]["config"]["plugin_versions"]["segmenter"] == "own-dist 0.2.0"
+    assert RunConfig(plugin_versions={"segmenter": "a 1"}).hash() != RunConfig(plugin_versions={"segmenter": "a 2"}).hash()

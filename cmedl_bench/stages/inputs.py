@@ -67,7 +67,9 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
                        dataset_version=None if user_data else selection.dataset.capabilities.get("version"),
                        data_path=str(Path(data).resolve()) if user_data else None, seed=seed, preset=resolved,
                        options={k: v for k, v in (options or {}).items() if v is not None}, device_type=dev.type,
-                       processes=world_size())
+                       processes=world_size(), plugin_versions={
+                           role: f"{p['distribution']} {p['version']}"
+                           for role, p in selection.provenance().items() if p is not None})
     if not user_data:
         with reporter.task(f"generating {dataset} (first use)") as task:
             data = ensure_dataset(selection.dataset.name, selection.dataset.capabilities.get("version", "0"),
