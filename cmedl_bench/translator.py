@@ -6,6 +6,12 @@
 - :meth:`Translator.discriminator_step` to update the discriminators on those images;
 - :meth:`Translator.to_mri` for pseudo-MRI.
 
+A translator that does not learn (histogram matching, a fixed filter) returns no ``generators`` optimiser (or has
+no trainable parameters): :attr:`Translator.trainable` is then False, translator training is skipped, and ``hint``
+runs only its segmenter step. A translator implements at least :meth:`Translator.to_mri`; ``to_cbct`` is needed
+only by the translation examples of ``translate`` (they are left out without it). A direction that is missing is a
+one-line error naming the translator.
+
 Imported only by translator factories (it imports torch).
 """
 
@@ -17,6 +23,7 @@ from typing import Any
 
 import torch
 
+from cmedl_bench.errors import PluginError
 from cmedl_bench.modules import ModuleGroup
 import torch.nn.functional as F
 
@@ -88,34 +95,48 @@ class Translator(ModuleGroup):
         self.info = {"gan_mode": self.gan_mode}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """Must hold ``generators`` and ``discriminators``."""
-        raise NotImplementedError
+        """``generators`` and ``discriminators`` for a translator that learns; empty for one that does not."""
+        return {}
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {}
+
+    @property
+    def trainable(self) -> bool:
+        """Whether there is anything to train: a ``generators`` optimiser over parameters that require grad."""
+        return "generators" in self.optimizers() and any(
+            p.requires_grad for module in self.modules().values() for p in module.parameters())
 
     def generator_objective(self, cbct: torch.Tensor, mri: torch.Tensor
                             ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """(weighted total, detached parts, images) for unpaired batches in [-1, 1]; images hold at least
         ``pmri`` (CBCT -> MRI) and ``pcbct`` (MRI -> CBCT), attached to the generators' graph."""
-        raise NotImplementedError
+        raise self._missing("generator_objective")
 
     def discriminator_step(self, cbct: torch.Tensor, mri: torch.Tensor,
                            images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
+        raise self._missing("discriminator_step")
 
     def to_mri(self, cbct: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        raise self._missing("to_mri (CBCT -> MRI)")
 
     def to_cbct(self, mri: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        raise self._missing("to_cbct (MRI -> CBCT)")
+
+    def _missing(self, method: str) -> PluginError:
+        return PluginError(f"translator {type(self).__name__} ({type(self).__module__}) does not implement {method}")
 
     def train_step(self, cbct: torch.Tensor, mri: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One update of the generators, then of the discriminators (translation trained on its own)."""
+        """One update of the generators, then of the discriminators (translation trained on its own); nothing for
+        a translator that does not learn."""
+        if not self.trainable:
+            return {}
         opt_g = self.optimizers()["generators"]
         opt_g.zero_grad(set_to_none=True)
         total, parts, images = self.generator_objective(cbct, mri)
         total.backward()
         opt_g.step()
         return parts | self.discriminator_step(cbct, mri, images)
-
 
 
 def build_translator(component, preset, device: torch.device, options: dict[str, Any] | None = None) -> Translator:

@@ -18,6 +18,9 @@ Where the paper can be read two ways, the reading is a run option (``--lambda-hi
 - ``hint_teacher``: whether the hint also pulls the teacher's features towards the student's (the gradient sentence
   may include it); by default the teacher's features are the hint's fixed target in this step (detached).
 
+With a translator that does not learn (:attr:`cmedl_bench.translator.Translator.trainable` False), steps 1 and 2
+are skipped and the pseudo-MRI is the fixed translation.
+
 Heads scored: ``student`` on CBCT (the CMEDL row) and ``teacher`` on pseudo-MRI (the pMRI-CMEDL row). ``lambda_seg``
 (the generators' L_seg weight, 5) is an option too.
 """
@@ -74,6 +77,10 @@ class CMEDL(Fusion):
     def train_step(self, batch):
         cbct, cbct_label, mri, mri_label = batch["cbct"], batch["cbct_label"], batch["mri"], batch["mri_label"]
         cbct_unit, mri_unit = to_unit_range(cbct), to_unit_range(mri)
+        if not self.translator.trainable:  # a fixed translator: only the segmenters learn (step 3)
+            with torch.no_grad(), self.autocast():
+                pmri = self.translator.to_mri(cbct_unit)
+            return self._segmenter_step(cbct, cbct_label, mri_unit, mri_label, pmri)
         # 1. generators
         opt_g = self.translator.optimizers()["generators"]
         opt_g.zero_grad(set_to_none=True)
@@ -91,13 +98,14 @@ class CMEDL(Fusion):
         # 2. discriminators
         d_parts = self.translator.discriminator_step(cbct_unit, mri_unit, images)
         # 3. segmenters
+        return parts | d_parts | self._segmenter_step(cbct, cbct_label, mri_unit, mri_label, images["pmri"].detach())
+
+    def _segmenter_step(self, cbct, cbct_label, mri_unit, mri_label, pmri):
         self.optimizer.zero_grad(set_to_none=True)
-        teacher_seg, student_seg, hint = self.segmenter_losses(cbct, cbct_label, mri_unit, mri_label,
-                                                               images["pmri"].detach())
+        teacher_seg, student_seg, hint = self.segmenter_losses(cbct, cbct_label, mri_unit, mri_label, pmri)
         self.segmenter_objective(teacher_seg, student_seg, hint).backward()
         self.optimizer.step()
-        return parts | d_parts | {"seg_student": student_seg.detach(), "seg_teacher": teacher_seg.detach(),
-                                  "hint": hint.detach()}
+        return {"seg_student": student_seg.detach(), "seg_teacher": teacher_seg.detach(), "hint": hint.detach()}
 
     def segmenter_losses(self, cbct, cbct_label, mri_unit, mri_label, pmri):
         """Step 3's terms: the teacher's Dice on MRI and pseudo-MRI, the student's on CBCT, and the hint (the

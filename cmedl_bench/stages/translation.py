@@ -62,7 +62,8 @@ def _train_and_score(inputs: RunInputs, prepared: dict[str, list], folder: RunFo
     tic = time.perf_counter()
     rows = [{"run_id": config.run_id, **row} for row in _score(model, prepared, inputs, folder.path, reporter)]
     folder.timings["evaluate_s"] = time.perf_counter() - tic
-    folder.finish(rows, history, {"translator": "translator.pt", "examples": "translation_examples.png"})
+    files = {"translator": "translator.pt", "examples": "translation_examples.png"}
+    folder.finish(rows, history, {k: v for k, v in files.items() if (folder.path / v).exists()})
 
 
 def _fit(model, cbct, mri, preset, seed, checkpoint, reporter: Reporter):
@@ -80,14 +81,17 @@ def _fit(model, cbct, mri, preset, seed, checkpoint, reporter: Reporter):
 
 def _score(model, prepared, inputs: RunInputs, run_dir: Path, reporter: Reporter) -> list[dict[str, Any]]:
     from cmedl_bench.results.figures import plot_translation_grid
+    from cmedl_bench.translator import Translator
 
     model.train(False)
     examples: list[dict[str, Any]] = []
     preset = inputs.config.preset
 
+    reconstructs = type(model).to_cbct is not Translator.to_cbct  # a one-directional translator has no examples
+
     def collect_example(split, volume, pmri):
         patient = volume.volume.case.patient
-        if split == "test" and len(examples) < 4 and patient not in {e["patient"] for e in examples}:
+        if reconstructs and split == "test" and len(examples) < 4 and patient not in {e["patient"] for e in examples}:
             examples.append(_example(model, volume, pmri, preset, inputs.device) | {"patient": patient})
 
     rows = kl_rows(model.to_mri, prepared, preset, inputs.device, inputs.registry, "pmri", reporter,

@@ -34,6 +34,8 @@ def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list
     batch_size = preset.translator_batch_size
     steps = preset.steps_per_epoch or math.ceil(max(map(len, samplers.values())) / batch_size)
     history: list[dict[str, float]] = []
+    if not translator.trainable:  # nothing to learn: no epochs, no losses, no learning curves
+        return history
     start = 0
     distributed.synchronise(translator.modules(), translator.optimizers(), translator.device)
     state = resume_training_state(checkpoint, translator, translator.device)
