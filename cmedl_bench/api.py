@@ -16,8 +16,8 @@ from cmedl_bench.settings import results_dir
 from cmedl_bench.stages.datasets import list_plugins
 from cmedl_bench.stages.reporting import check_thresholds, report
 
-__all__ = ["check_data", "check_thresholds", "contrast", "evaluate", "import_data", "list_plugins", "report", "run",
-           "run_parallel", "sensitivity", "sweep", "synth", "translate"]
+__all__ = ["check_data", "check_thresholds", "contrast", "evaluate", "export", "import_data", "list_plugins",
+           "predict", "report", "run", "run_parallel", "sensitivity", "sweep", "synth", "translate"]
 
 
 def _reporter(quiet: bool) -> RichReporter:

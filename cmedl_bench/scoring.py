@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -50,6 +51,8 @@ class MetricValue:
 
 
 MetricFn = Callable[[ScoredCase], MetricValue]
+#: the flag of a value that a metric failed to compute
+METRIC_ERROR = "metric_error"
 
 
 def dice(prediction: np.ndarray, reference: np.ndarray) -> float:
@@ -61,8 +64,29 @@ def dice(prediction: np.ndarray, reference: np.ndarray) -> float:
 
 
 def score_case(metrics: Mapping[str, MetricFn], prediction, reference, spacing_zyx) -> dict[str, MetricValue]:
+    """Every metric on one case. A metric that raises, or returns something other than a :class:`MetricValue`,
+    gives NaN with the flag ``metric_error`` (and one warning per metric and process), so one faulty metric plugin
+    never stops a run or the other metrics."""
     case = ScoredCase(prediction, reference, tuple(float(s) for s in spacing_zyx))
-    return {name: fn(case) for name, fn in metrics.items()}
+    return {name: _measure(name, fn, case) for name, fn in metrics.items()}
+
+
+_FAILED_METRICS: set[str] = set()  # metrics already warned about in this process
+
+
+def _measure(name: str, fn: MetricFn, case: ScoredCase) -> MetricValue:
+    try:
+        value = fn(case)
+        if not isinstance(value, MetricValue):
+            raise TypeError(f"returned {type(value).__name__}, not a MetricValue")
+        return value
+    except Exception as exc:  # noqa: BLE001 - a metric plugin's failure is recorded, never fatal
+        if name not in _FAILED_METRICS:
+            _FAILED_METRICS.add(name)
+            reason = str(exc).splitlines()[0] if str(exc) else ""
+            warnings.warn(f"metric {name!r} failed ({type(exc).__name__}: {reason}); its values are NaN with the flag "
+                          f"{METRIC_ERROR}", stacklevel=2)
+        return MetricValue(float("nan"), METRIC_ERROR)
 
 
 class ReferenceFingerprint:

@@ -66,6 +66,8 @@ def report(
                                                 "averaged; the default) or scan."),
     test_metrics: str = typer.Option("dsc,sdsc", "--metrics", help="Metrics tested against the reference (the "
                                                                    "Holm family is every row x these)."),
+    rank_by: str = typer.Option("dsc", help="Metric the rows are ranked by (mean on test, best first in the "
+                                            "metric's direction); any metric of the runs."),
     fail_below: list[str] = typer.Option([], "--fail-below", help="METHOD=DSC: exit 1 when the row's mean test "
                                                                   "DSC is below DSC (repeatable); for CI."),
 ) -> None:
@@ -80,7 +82,7 @@ def report(
     if out is not None and out.is_dir():
         raise CmedlError(f"--out {out} is a folder; give a file name")
     board = report_api(results or [results_dir()], reference=reference, alpha=alpha, pairing=pairing,
-                       metrics=tuple(m.strip() for m in test_metrics.split(",") if m.strip()))
+                       metrics=tuple(m.strip() for m in test_metrics.split(",") if m.strip()), rank_by=rank_by)
     failures = check_thresholds(board, thresholds)
     if fmt == "html":
         from cmedl_bench.io.atomic import atomic_write_text

@@ -7,6 +7,8 @@ processes writing the same path never share a temporary name), the mode ``open()
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -49,3 +51,23 @@ def atomic_torch_save(obj: Any, path: Path) -> Path:
 
 def atomic_write_parquet(frame, path: Path) -> Path:
     return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def standard_json(value: Any, indent: int | None = 2) -> str:
+    """JSON that every parser reads: NaN and infinities (a metric that failed, a mean of nothing) become null
+    instead of Python's non-standard ``NaN``; other objects are written as their text."""
+    def clean(item: Any) -> Any:
+        if isinstance(item, float) and not math.isfinite(item):
+            return None
+        if isinstance(item, dict):
+            return {key: clean(v) for key, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [clean(v) for v in item]
+        return item
+
+    return json.dumps(clean(value), indent=indent, default=str, allow_nan=False)
+
+
+def atomic_write_json(path: Path, value: Any) -> Path:
+    """:func:`standard_json` of ``value``, written atomically."""
+    return atomic_write_text(path, standard_json(value))

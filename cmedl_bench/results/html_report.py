@@ -21,7 +21,6 @@ from cmedl_bench.io.figures import pyplot
 from cmedl_bench.results.leaderboard import Leaderboard
 from cmedl_bench.results.render import cells, columns, footnotes
 
-_METRICS = (("dsc", "test DSC"), ("sdsc", "test surface Dice (4.38 mm)"), ("hd95", "test HD95 (mm)"))
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#1b1f24;max-width:1500px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #d0d7de}
@@ -56,8 +55,9 @@ def box_plots(board: Leaderboard) -> str | None:
     if not rows:
         return None
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(_METRICS), figsize=(5 * len(_METRICS), 0.9 + 0.35 * len(rows)), squeeze=False)
-    for ax, (metric, title) in zip(axes[0], _METRICS):
+    panels = [(m.name, f"test {m.label}") for m in board.metrics]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 0.9 + 0.35 * len(rows)), squeeze=False)
+    for ax, (metric, title) in zip(axes[0], panels):
         data = []
         for row in rows:
             values = [float(v) for run in row.runs for v in run.rows.loc[

@@ -7,7 +7,8 @@ the paper's Tables 1 and 2, with the paper's statistics (III.B; docs/reference.m
   the same segmenter on the same dataset and preset), paired by patient by default (:mod:`cmedl_bench.results.
   comparison`: a patient's value is its mean over scans and seeds), with a bootstrap 95 % interval of the mean paired
   difference; Holm-Bonferroni adjustment over the whole family (every compared row x every tested metric).
-- Rank by mean test DSC; equal means share a rank. A difference is called only when the adjusted p < alpha.
+- Rank by mean test DSC (``rank_by`` another metric, in its recorded direction); equal means share a rank. A
+  difference is called only when the adjusted p < alpha.
 - Rows scored against different reference masks (:class:`cmedl_bench.scoring.ReferenceFingerprint`) are labelled
   with their reference set and ranked and tested only within it.
 """
@@ -21,9 +22,9 @@ from typing import Any
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.results.collect import Collection, CollectedRun, method_label, variant_suffixes
 from cmedl_bench.results.comparison import PAIRINGS, Comparison, case_info, compare, subgroup_means
+from cmedl_bench.results.ranking import MetricColumn, metric_columns, rank, unknown_rank_metric
 from cmedl_bench.results.statistics import holm_bonferroni
 
-SEGMENTATION_METRICS = ("dsc", "sdsc", "hd95")
 TRANSLATOR_HEAD = "translator"
 
 
@@ -110,6 +111,8 @@ class Leaderboard:
     notes: list[str]
     alpha: float
     reference_rule: str
+    metrics: list[MetricColumn] = field(default_factory=list)
+    rank_by: str = "dsc"
 
     def row(self, label: str) -> Row:
         for row in self.rows:
@@ -231,7 +234,8 @@ def _compare(row: Row, reference: Row, metrics: tuple[str, ...], pairing: str) -
 
 
 def build_leaderboard(collection: Collection, reference: str | None = None, alpha: float = 0.05,
-                      pairing: str = "patient", metrics: tuple[str, ...] = ("dsc", "sdsc")) -> Leaderboard:
+                      pairing: str = "patient", metrics: tuple[str, ...] = ("dsc", "sdsc"),
+                      rank_by: str = "dsc") -> Leaderboard:
     """``pairing``: ``patient`` (default) or ``scan``; ``metrics``: the family of tested metrics (DSC decides the
     verdict)."""
     if pairing not in PAIRINGS:
@@ -267,14 +271,8 @@ def build_leaderboard(collection: Collection, reference: str | None = None, alph
                 row.verdict = f"not different (p >= {alpha:g})"
             else:
                 row.verdict = "better" if row.test_dsc > ref_mean else "worse"
-    rows.sort(key=lambda r: (r.setup["reference"], r.test_dsc is None, -(r.test_dsc or 0.0), r.label))
-    for reference_set in {r.setup["reference"] for r in rows}:
-        previous, members = None, [r for r in rows if r.setup["reference"] == reference_set]
-        for position, row in enumerate(members, start=1):
-            if row.test_dsc is None:
-                break
-            row.rank = previous.rank if previous is not None and previous.test_dsc == row.test_dsc else position
-            previous = row
+    columns = metric_columns(rows)
+    rank(rows, next((c for c in columns if c.name == rank_by), None) or unknown_rank_metric(rank_by, columns))
     return Leaderboard(rows, translation, collection.excluded, notes, alpha,
                        rule + f", Holm-Bonferroni adjusted over a family of {len(family)} tests (rows x metrics); "
-                       f"95 % intervals: bootstrap over {pairing}s")
+                       f"95 % intervals: bootstrap over {pairing}s", columns, rank_by)

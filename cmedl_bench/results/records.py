@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cmedl_bench.io.atomic import atomic_write_parquet, atomic_write_text
+from cmedl_bench.io.atomic import atomic_write_json, atomic_write_parquet
 from cmedl_bench.io.checkpoints import CorruptFileError
 
 SCHEMA_VERSION = 1
@@ -66,7 +66,7 @@ def read_record(run_dir: Path) -> dict[str, Any] | None:
 
 
 def write_record(run_dir: Path, record: dict[str, Any]) -> None:
-    atomic_write_text(run_dir / "run.json", json.dumps(record, indent=2, sort_keys=False, default=str))
+    atomic_write_json(run_dir / "run.json", record)
 
 
 def write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
@@ -79,7 +79,7 @@ def write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
 def metric_definitions(registry) -> dict[str, dict[str, Any]]:
     """What each installed metric computes, and from which distribution: recorded with every result."""
     return {c.name: {"definition": c.capabilities.get("definition"), "unit": c.capabilities.get("unit"),
-                     "higher_is_better": c.capabilities.get("higher_is_better"),
+                     "higher_is_better": c.capabilities.get("higher_is_better"), "digits": c.capabilities.get("digits"),
                      "scope": c.capabilities.get("scope", "segmentation"), "distribution": c.distribution,
                      "version": c.version} for c in registry.components["metric"].values()}
 

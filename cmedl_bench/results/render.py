@@ -9,14 +9,11 @@ OWASP's CSV-injection guidance recommends."""
 from __future__ import annotations
 
 import io
-import json
 import re
 from typing import Any
 
-from cmedl_bench.results.leaderboard import SEGMENTATION_METRICS, Leaderboard, Row
-
-_DIGITS = {"dsc": 3, "sdsc": 3, "hd95": 2}
-_NAMES = {"dsc": "DSC", "sdsc": "SDSC", "hd95": "HD95 (mm)"}
+from cmedl_bench.io.atomic import standard_json
+from cmedl_bench.results.leaderboard import Leaderboard, Row
 
 
 def _locations(board: Leaderboard) -> list[str]:
@@ -26,7 +23,7 @@ def _locations(board: Leaderboard) -> list[str]:
 
 def columns(board: Leaderboard) -> list[str]:
     return (["Rank", "Method", "Seeds", "Test cases"]
-            + [f"{split.capitalize()} {_NAMES[m]}" for split in ("val", "test") for m in SEGMENTATION_METRICS]
+            + [f"{split.capitalize()} {m.label}" for split in ("val", "test") for m in board.metrics]
             + [f"Test DSC {location}" for location in _locations(board)]
             + ["KL", "ΔDSC [95% CI]", "p DSC (Holm)", "p SDSC (Holm)", "vs reference"])
 
@@ -41,9 +38,9 @@ def cells(row: Row, board: Leaderboard) -> list[str]:
     values = [str(row.rank) if row.rank is not None else "—", row.label, ",".join(map(str, row.seeds)) or "—",
               str(row.n_cases)]
     for split in ("val", "test"):
-        for metric in SEGMENTATION_METRICS:
-            summary = row.metrics.get((split, metric))
-            values.append(summary.text(_DIGITS[metric]) if summary else "—")
+        for metric in board.metrics:
+            summary = row.metrics.get((split, metric.name))
+            values.append(summary.text(metric.digits) if summary else "—")
     values += [f"{row.subgroups[loc]:.3f}" if loc in row.subgroups else "—" for loc in _locations(board)]
     dsc = row.comparisons.get("dsc")
     difference = f"{dsc.mean_difference:+.3f} [{dsc.ci[0]:+.3f}, {dsc.ci[1]:+.3f}]" if dsc else "—"
@@ -63,11 +60,12 @@ def _verdict(row: Row) -> str:
 
 
 def footnotes(board: Leaderboard) -> list[str]:
-    lines = [f"Mean ± SD over all cases of all seeds. Rank by mean test DSC. {board.reference_rule}; "
+    ranked_by = next((m.label for m in board.metrics if m.name == board.rank_by), board.rank_by)
+    lines = [f"Mean ± SD over all cases of all seeds. Rank by mean test {ranked_by}. {board.reference_rule}; "
              f"a difference is called only when the adjusted p < {board.alpha:g}."]
     flagged = [r for r in board.rows if r.flagged]
     if flagged:
-        lines.append("Values set by the empty-mask rule (a missed or spurious tumour): "
+        lines.append("Values set by a rule (an empty mask: a missed or spurious tumour) or failed (metric_error): "
                      + "; ".join(f"{r.label}: {r.flagged}" for r in flagged))
     lines += board.notes
     lines += [f"excluded {path}: {reason}" for path, reason in board.excluded]
@@ -127,7 +125,7 @@ def to_json(board: Leaderboard) -> str:
         "notes": board.notes,
         "excluded": [{"path": str(path), "reason": reason} for path, reason in board.excluded],
     }
-    return json.dumps(payload, indent=2)
+    return standard_json(payload)
 
 
 _SHORT = {"better": "better*", "worse": "worse*", "reference": "ref"}
@@ -158,10 +156,10 @@ def flat_records(board: Leaderboard) -> list[dict[str, Any]]:
                                 "preset": row.setup["preset"], "seeds": ",".join(map(str, row.seeds)),
                                 "n_test_cases": row.n_cases}
         for split in ("val", "test"):
-            for metric in SEGMENTATION_METRICS:
-                summary = row.metrics.get((split, metric))
-                item[f"{split}_{metric}_mean"] = summary.mean if summary else None
-                item[f"{split}_{metric}_sd"] = summary.sd if summary else None
+            for metric in board.metrics:
+                summary = row.metrics.get((split, metric.name))
+                item[f"{split}_{metric.name}_mean"] = summary.mean if summary else None
+                item[f"{split}_{metric.name}_sd"] = summary.sd if summary else None
         item |= {"kl_mean": row.kl.mean if row.kl else None, "flagged_test_values": row.flagged,
                  "reference": row.reference, "n_pairs": row.n_pairs, "p_wilcoxon": row.p,
                  "p_holm": row.p_holm, "verdict": row.verdict}

@@ -21,7 +21,6 @@ into place only when every scan has succeeded: an error or an interruption leave
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -34,7 +33,7 @@ from cmedl_bench.data.preprocessing import prepare
 from cmedl_bench.data.scan_inputs import NewScan, resolve_scans
 from cmedl_bench.engine.dropout import WeightDropout
 from cmedl_bench.errors import CmedlError
-from cmedl_bench.io.atomic import atomic_write_text
+from cmedl_bench.io.atomic import atomic_write_json
 from cmedl_bench.io.images import write_image
 from cmedl_bench.results.records import git_revision, now, package_versions
 from cmedl_bench.scoring import dice
@@ -148,7 +147,7 @@ def _write_summary(staging: Path, rows: list[dict[str, Any]], model: TrainedMode
     info = {"created": now(), "model": model.provenance, "head": model.head, "options": options,
             "scans": len(rows), "flagged": int(table["flagged"].sum()), "git": git_revision(),
             "versions": package_versions()}
-    atomic_write_text(staging / "prediction.json", json.dumps(info, indent=2, default=str))
+    atomic_write_json(staging / "prediction.json", info)
 
 
 def _move_into_place(staging: Path, out: Path) -> None:

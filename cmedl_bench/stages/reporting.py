@@ -11,7 +11,7 @@ from cmedl_bench.results.leaderboard import Leaderboard, build_leaderboard
 
 
 def report(paths: list[Path], reference: str | None = None, alpha: float = 0.05, pairing: str = "patient",
-           metrics: tuple[str, ...] = ("dsc", "sdsc")) -> Leaderboard:
+           metrics: tuple[str, ...] = ("dsc", "sdsc"), rank_by: str = "dsc") -> Leaderboard:
     """The leaderboard of the finished runs under ``paths``; ``pairing`` (``patient`` or ``scan``) and ``metrics``
     (the tested family) as :func:`cmedl_bench.results.leaderboard.build_leaderboard` takes them."""
     for path in paths:
@@ -21,7 +21,7 @@ def report(paths: list[Path], reference: str | None = None, alpha: float = 0.05,
     if not collection.runs:
         reasons = "; ".join(f"{p}: {r}" for p, r in collection.excluded[:3])
         raise CmedlError(f"no finished run under {', '.join(map(str, paths))}" + (f" ({reasons})" if reasons else ""))
-    return build_leaderboard(collection, reference, alpha, pairing, tuple(metrics))
+    return build_leaderboard(collection, reference, alpha, pairing, tuple(metrics), rank_by)
 
 
 def check_thresholds(board: Leaderboard, thresholds: dict[str, float]) -> list[str]:

@@ -5,7 +5,6 @@ finish it (per-case rows, history, learning curves, record). In data-parallel tr
 
 from __future__ import annotations
 
-import json
 import traceback
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 from cmedl_bench.data.cache import run_folder_lock
 from cmedl_bench.engine.distributed import barrier, is_main
-from cmedl_bench.io.atomic import atomic_write_text
+from cmedl_bench.io.atomic import atomic_write_json
 from cmedl_bench.io.checkpoints import CorruptFileError
 from cmedl_bench.io.locks import exclusive
 from cmedl_bench.results.records import now, read_record, summarise, write_record, write_rows
@@ -85,7 +84,7 @@ class RunFolder:
         from cmedl_bench.results.figures import plot_learning_curves
 
         write_rows(self.path, rows)
-        atomic_write_text(self.path / "history.json", json.dumps(history, indent=2))
+        atomic_write_json(self.path / "history.json", history)
         if history:
             plot_learning_curves(history, self.path / "learning_curves.png")
         self.timings["total_s"] = sum(self.timings.values())

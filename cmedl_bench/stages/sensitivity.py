@@ -6,7 +6,6 @@ against 0.024 for CBCT-only Unet in the paper).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from cmedl_bench.data.preprocessing import prepare
 from cmedl_bench.engine.devices import select_device
 from cmedl_bench.engine.dropout import WeightDropout
 from cmedl_bench.errors import CmedlError
-from cmedl_bench.io.atomic import atomic_write_text
+from cmedl_bench.io.atomic import atomic_write_json
 from cmedl_bench.results.figures import plot_sensitivity
 from cmedl_bench.scoring import dice
 from cmedl_bench.stages.models import finished_record, rebuild
@@ -61,6 +60,6 @@ def sensitivity(reporter: Reporter, run_dir: Path, head: str | None = None, pass
     result = {"run_id": record["run_id"], "head": head, "passes": passes, "rate": rate, "seed": seed,
               "layers": [type(layer).__name__ for layer in dropout.layers], "cases": per_case,
               "mean_sd": float(np.mean([c["sd"] for c in per_case.values()]))}
-    atomic_write_text(run_dir / "sensitivity.json", json.dumps(result, indent=2))
+    atomic_write_json(run_dir / "sensitivity.json", result)
     plot_sensitivity(result, run_dir / "sensitivity.png")
     return result

@@ -1,0 +1,79 @@
+"""Metric plugins are first-class: an installed metric appears in every report format under its own name and unit,
+and a metric that fails records NaN with the flag ``metric_error`` while the run finishes; JSON stays standard."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cmedl_bench import api, hookimpl
+from cmedl_bench.registry import register_plugin, unregister_plugin
+from cmedl_bench.results.render import to_csv, to_json, to_markdown
+from cmedl_bench.stages.reporting import report
+
+
+def _volume_difference():
+    from cmedl_bench.scoring import MetricValue
+
+    def volume_difference(case):
+        voxel_ml = float(np.prod(case.spacing_zyx)) / 1000.0
+        return MetricValue(abs(int(case.prediction.sum()) - int(case.reference.sum())) * voxel_ml)
+
+    return volume_difference
+
+
+def _failing():
+    def failing(case):
+        raise RuntimeError("this metric always fails")
+
+    return failing
+
+
+class ExtraMetrics:
+    @hookimpl
+    def register_metrics(self, register):
+        register("voldiff", _volume_difference, description="absolute volume difference",
+                 capabilities={"unit": "ml", "higher_is_better": False, "scope": "segmentation", "digits": 1})
+        register("failing", _failing, description="raises on every case",
+                 capabilities={"unit": "", "higher_is_better": True, "scope": "segmentation"})
+
+
+@pytest.fixture
+def extra_metrics():
+    register_plugin(ExtraMetrics(), name="extra", distribution="extra-dist", version="1.0")
+    try:
+        yield
+    finally:
+        unregister_plugin("extra")
+
+
+def test_extra_metrics_reach_every_format_and_a_failing_one_is_flagged(extra_metrics, tmp_path, small_phantom):
+    with pytest.warns(UserWarning, match="metric 'failing' failed .RuntimeError: this metric always fails"):
+        record = api.run(translator="none", fusion="none", data=small_phantom, preset="smoke", results=tmp_path,
+                         quiet=True)
+    assert record["status"] == "finished"
+    rows = pd.read_parquet(tmp_path / record["run_id"] / "per_case.parquet")
+    failing = rows[rows.metric == "failing"]
+    assert len(failing) and failing["value"].isna().all() and (failing["flag"] == "metric_error").all()
+    assert rows[rows.metric == "voldiff"]["value"].notna().all()
+    json.loads((tmp_path / record["run_id"] / "run.json").read_text(), parse_constant=pytest.fail)
+
+    board = report([tmp_path])
+    assert [m.name for m in board.metrics][:3] == ["dsc", "sdsc", "hd95"]
+    assert next(m for m in board.metrics if m.name == "voldiff").digits == 1
+    assert "Test VOLDIFF (ml)" in to_markdown(board) and "Test FAILING" in to_markdown(board)
+    assert "test_voldiff_mean" in to_csv(board)
+    payload = json.loads(to_json(board), parse_constant=pytest.fail)  # no NaN: standard JSON
+    row = payload["rows"][0]
+    assert math.isfinite(row["test_voldiff_mean"]) and row["test_failing_mean"] is None
+    from cmedl_bench.results.html_report import to_html
+
+    assert "VOLDIFF (ml)" in to_html(board)
+    by_volume = report([tmp_path], rank_by="voldiff")
+    assert by_volume.rows[0].rank == 1 and "Rank by mean test VOLDIFF" in to_markdown(by_volume)
+    with pytest.raises(Exception, match="--rank-by 'volume' is not a metric of these runs; metrics: dsc, sdsc"):
+        report([tmp_path], rank_by="volume")
