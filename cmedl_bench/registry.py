@@ -172,10 +172,46 @@ class _Loader:
         return found
 
 
+def _is_dims(value: Any) -> bool:
+    return value in (2, 3) and not isinstance(value, bool)
+
+
+#: (kind or "*", capability) -> (test, what it must be): checked at registration, so a typo makes the plugin
+#: broken (listed by ``plugins``) instead of being ignored or failing deep inside a run
+_CAPABILITY_RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
+    ("segmenter", "dims"): (_is_dims, "2 or 3"),
+    ("translator", "dims"): (_is_dims, "2 or 3"),
+    ("fusion", "dims"): (lambda v: isinstance(v, (tuple, list)) and v and all(map(_is_dims, v)),
+                         "a tuple of 2 and/or 3"),
+    ("fusion", "cohorts"): (lambda v: isinstance(v, (tuple, list)) and v and set(v) <= {"cbct", "mri"},
+                            "a tuple of 'cbct' and/or 'mri'"),
+    ("fusion", "heads"): (lambda v: isinstance(v, (tuple, list)) and v and all(isinstance(h, str) for h in v),
+                          "a tuple of head names"),
+    ("metric", "scope"): (lambda v: v in ("segmentation", "translation"), "'segmentation' or 'translation'"),
+    ("metric", "higher_is_better"): (lambda v: isinstance(v, bool), "True or False"),
+    ("metric", "unit"): (lambda v: isinstance(v, str), "a string ('' for none)"),
+    ("metric", "digits"): (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 8,
+                           "a whole number from 0 to 8"),
+    ("*", "hint_features"): (lambda v: isinstance(v, bool), "True or False"),
+    ("*", "needs_translator"): (lambda v: isinstance(v, bool), "True or False"),
+    ("*", "needs_hint_features"): (lambda v: isinstance(v, bool), "True or False"),
+}
+
+
+def _check_capabilities(kind: str, name: str, capabilities: Mapping[str, Any]) -> None:
+    for key, value in capabilities.items():
+        rule = _CAPABILITY_RULES.get((kind, key)) or _CAPABILITY_RULES.get(("*", key))
+        if rule is not None and not rule[0](value):
+            raise PluginError(f"{kind} {name!r}: capability {key!r} must be {rule[1]}, not {value!r}")
+
+
 def _register_callback(kind: str, plugin: str, dist: str, version: str, found: list[Component]):
     def register(name: str, factory: Callable[..., Any], *, description: str, capabilities=None) -> None:
         if any(c.kind == kind and c.name == name for c in found):
             raise PluginError(f"{kind} {name!r} is registered twice by the same plugin")
+        if not callable(factory):
+            raise PluginError(f"{kind} {name!r}: the factory must be callable, not {type(factory).__name__}")
+        _check_capabilities(kind, name, dict(capabilities or {}))
         found.append(Component(kind, name, description, factory, dict(capabilities or {}), dist, version, plugin))
 
     return register

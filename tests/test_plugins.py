@@ -129,6 +129,28 @@ def test_a_faulty_plugin_is_broken_alone_and_every_command_still_works(tmp_path,
     assert unknown.returncode == 2 and "broken plugins, which may have held it: clash (faulty_plugin)" in unknown.stderr
 
 
+@pytest.mark.parametrize("kind, capabilities, message", [
+    ("segmenter", {"dims": "2d"}, "capability 'dims' must be 2 or 3, not '2d'"),
+    ("metric", {"scope": "segmentaton"}, "capability 'scope' must be 'segmentation' or 'translation'"),
+    ("metric", {"higher_is_better": "yes"}, "capability 'higher_is_better' must be True or False"),
+])
+def test_a_capability_of_the_wrong_type_breaks_the_plugin_at_registration(kind, capabilities, message):
+    class Typo:
+        @hookimpl
+        def register_segmenters(self, register):
+            if kind == "segmenter":
+                register("typo", lambda **kw: None, description="typo", capabilities=capabilities)
+
+        @hookimpl
+        def register_metrics(self, register):
+            if kind == "metric":
+                register("typo", lambda: None, description="typo", capabilities=capabilities)
+
+    with pytest.raises(PluginError, match=__import__("re").escape(message)):
+        register_plugin(Typo(), name="typo", distribution="typo-dist", version="1")
+    assert "typo" not in get_registry().names(kind)
+
+
 def test_plugin_descriptions_are_printed_as_written():
     class Bracketed:
         @hookimpl
@@ -183,3 +205,86 @@ def test_a_plugin_upgrade_is_a_new_configuration(tmp_path, small_phantom):
     assert records[0]["run_id"] != records[1]["run_id"]
     assert records[1]["config"]["plugin_versions"]["segmenter"] == "own-dist 0.2.0"
     assert RunConfig(plugin_versions={"segmenter": "a 1"}).hash() != RunConfig(plugin_versions={"segmenter": "a 2"}).hash()
+
+
+def _segmenter_plugin(factory, capabilities):
+    class Plugin:
+        @hookimpl
+        def register_segmenters(self, register):
+            register("bad-seg", factory, description="a segmenter that breaks one rule", capabilities=capabilities)
+
+    return Plugin()
+
+
+def _unet(**kwargs):
+    from cmedl_bench_plugins.unet import UNet
+
+    return UNet(**kwargs)
+
+
+def _half_resolution(in_channels, out_channels, width):
+    import torch
+
+    class Half(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1)
+
+        def forward(self, x, return_features=False):
+            return self.conv(x)
+
+    return Half()
+
+
+def _two_channels(in_channels, out_channels, width):
+    return _unet(in_channels=in_channels, out_channels=2, width=width)
+
+
+def _tuple_output(in_channels, out_channels, width):
+    import torch
+
+    class Pair(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = _unet(in_channels=in_channels, out_channels=out_channels, width=width)
+
+        def forward(self, x, return_features=False):
+            return self.inner(x), None
+
+    return Pair()
+
+
+def _no_features(in_channels, out_channels, width):
+    import torch
+
+    class Plain(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(in_channels, out_channels, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(x)
+
+    return Plain()
+
+
+@pytest.mark.parametrize("factory, capabilities, rule", [
+    (lambda in_channels, out_channels: None, {"dims": 2}, "must take in_channels, out_channels and width"),
+    (_half_resolution, {"dims": 2}, "must return one tensor of logits shaped (2, 1, 32, 32)"),
+    (_two_channels, {"dims": 2}, "it returned (2, 2, 32, 32)"),
+    (_tuple_output, {"dims": 2}, "it returned tuple"),
+    (_no_features, {"dims": 2, "hint_features": True}, "forward(x, return_features=True) failed"),
+], ids=["factory-without-width", "half-resolution", "two-channel-output", "tuple-output", "features-undeclared"])
+def test_a_segmenter_that_breaks_the_contract_is_one_line_before_training(tmp_path, small_phantom, factory,
+                                                                          capabilities, rule):
+    from cmedl_bench import api
+
+    register_plugin(_segmenter_plugin(factory, capabilities), name="bad", distribution="bad-dist", version="0.1")
+    try:
+        with pytest.raises(PluginError, match=r"segmenter 'bad-seg' \(bad-dist 0.1, plugin bad\): .*"
+                                              + __import__("re").escape(rule)):
+            api.run(translator="none", segmenter="bad-seg", fusion="none", data=small_phantom, preset="smoke",
+                    results=tmp_path / "results", quiet=True)
+    finally:
+        unregister_plugin("bad")
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())

@@ -56,12 +56,15 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     from cmedl_bench.data.checks import require_clean
     from cmedl_bench.data.layout import load_index
     from cmedl_bench.engine.distributed import device_for_rank, init_from_environment, world_size
+    from cmedl_bench.stages.probing import probe_segmenter
 
     require_seed(seed)
     require_results_folder(results)
     init_from_environment()  # under torchrun
     dev = usable_device(device_for_rank(device))
     resolved = resolve_preset(preset, dev.type == "cuda", overrides)
+    if selection.segmenter is not None:  # a broken segmenter contract is one line, before any work
+        probe_segmenter(selection.segmenter, resolved)
     user_data = data is not None
     config = RunConfig(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset,
                        dataset_version=None if user_data else selection.dataset.capabilities.get("version"),
