@@ -11,7 +11,7 @@ hookspec = pluggy.HookspecMarker("cmedl_bench")
 
 @hookspec
 def register_translators(register):
-    """Register CBCT <-> MRI translators. Factory: ``factory(width: float) -> Translator``."""
+    """Register CBCT <-> MRI translators. Factory: ``factory(spec: TranslatorSpec) -> Translator``."""
 
 
 @hookspec

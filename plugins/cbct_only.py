@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from cmedl_bench.engine.losses import dice_loss
-from cmedl_bench.engine.performance import adam
-from cmedl_bench.fusion import Fusion, FusionSpec
+from cmedl_bench.plugin import Fusion, FusionSpec, adam, dice_loss
 
 
 class CbctOnly(Fusion):

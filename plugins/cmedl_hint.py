@@ -30,10 +30,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cmedl_bench.engine.losses import dice_loss
-from cmedl_bench.engine.performance import adam
-from cmedl_bench.fusion import Fusion, FusionSpec
-from cmedl_bench.translator import build_translator, to_unit_range
+from cmedl_bench.plugin import Fusion, FusionSpec, adam, build_translator, dice_loss, to_unit_range
 
 LAMBDA_HINT = 1.0
 LAMBDA_SEG = 5.0

@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cmedl_bench.engine.performance import adam
-from cmedl_bench.translator import ImagePool, Translator, TranslatorSpec, gan_loss
+from cmedl_bench.plugin import ImagePool, Translator, TranslatorSpec, adam, gan_loss
 from cmedl_bench_plugins.cyclegan_nets import PatchDiscriminator, ResnetGenerator
 
 LAMBDA_CYCLE = 10.0

@@ -1,6 +1,6 @@
 """Registration of the built-in fusion strategies (no torch import here)."""
 
-from cmedl_bench import hookimpl, lazy
+from cmedl_bench.plugin import hookimpl, lazy
 
 
 @hookimpl

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import traceback
 
-from cmedl_bench.launch import Job, JobOutcome, Launcher, failure_text
+from cmedl_bench.plugin import Job, JobOutcome, Launcher, failure_text
 
 
 class LocalLauncher(Launcher):

@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from cmedl_bench.errors import CmedlError
-from cmedl_bench.launch import Job, JobOutcome, Launcher, execute, failure_text
+from cmedl_bench.plugin import CmedlError, Job, JobOutcome, Launcher, execute, failure_text
 
 
 class SlurmLauncher(Launcher):

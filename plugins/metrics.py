@@ -1,7 +1,6 @@
 """Registration of the built-in metrics (no heavy import here). Definitions: :mod:`cmedl_bench_plugins.surface_metrics`."""
 
-from cmedl_bench import hookimpl
-from cmedl_bench.config import SURFACE_DICE_TOLERANCE_MM
+from cmedl_bench.plugin import SURFACE_DICE_TOLERANCE_MM, hookimpl
 
 
 def _factory(name: str, module: str = "surface_metrics"):

@@ -282,8 +282,8 @@ def _render_patient(staging: Path, seed: int, version: int, size: str, cohort: s
     the other patients, so patients can be rendered in parallel with identical results."""
     import torch
 
-    from cmedl_bench.data.layout import image_path, label_path
-    from cmedl_bench.io.images import write_volume
+    from cmedl_bench.plugin import image_path, label_path
+    from cmedl_bench.plugin import write_volume
 
     torch.set_num_threads(1)  # one patient per core
     geometry = _geometries(version, size)
@@ -315,7 +315,7 @@ def render_dataset(root: Path, jobs: list[tuple], render_job, describe, progress
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
-    from cmedl_bench.data.layout import write_meta
+    from cmedl_bench.plugin import write_meta
 
     n_cases = sum(job[-1] for job in jobs)  # every job's last argument is its number of scans
     root = Path(root)

@@ -181,8 +181,8 @@ def _render_patient(staging: Path, seed: int, size: str, mri_null: bool, cohort:
                     central: bool, weeks: int) -> list[tuple[str, str, dict]]:
     import torch
 
-    from cmedl_bench.data.layout import image_path, label_path
-    from cmedl_bench.io.images import write_volume
+    from cmedl_bench.plugin import image_path, label_path
+    from cmedl_bench.plugin import write_volume
 
     torch.set_num_threads(1)  # one patient per core
     _, spacing, origin = _geometries(size)[cohort]

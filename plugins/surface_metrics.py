@@ -15,8 +15,7 @@ DSC 0, SDSC 0 and HD95 = the volume's diagonal in mm as a fixed penalty (flag ``
 
 from __future__ import annotations
 
-from cmedl_bench.config import SURFACE_DICE_TOLERANCE_MM
-from cmedl_bench.scoring import MetricValue, ScoredCase, dice
+from cmedl_bench.plugin import SURFACE_DICE_TOLERANCE_MM, MetricValue, ScoredCase, dice
 
 
 def _surface_distances(case: ScoredCase):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cmedl_bench.scoring import MetricValue
+from cmedl_bench.plugin import MetricValue
 
 BINS = 100
 RANGE = (-1.0, 1.0)

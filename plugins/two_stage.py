@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from cmedl_bench.engine.losses import dice_loss
-from cmedl_bench.engine.performance import adam
-from cmedl_bench.stages.progress import SilentReporter
-from cmedl_bench.trainers.translator_trainer import fit_translator
-from cmedl_bench.fusion import Fusion, FusionSpec
-from cmedl_bench.translator import build_translator, to_unit_range
+from cmedl_bench.plugin import (
+    Fusion, FusionSpec, SilentReporter, adam, build_translator, dice_loss, fit_translator, to_unit_range)
 
 
 class _TranslatorFirst(Fusion):

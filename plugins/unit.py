@@ -15,8 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cmedl_bench.engine.performance import adam
-from cmedl_bench.translator import Translator, TranslatorSpec, gan_loss
+from cmedl_bench.plugin import Translator, TranslatorSpec, adam, gan_loss
 
 WEIGHTS = {"gan": 1.0, "recon_x": 10.0, "kl": 0.01, "cycle": 10.0, "kl_cycle": 0.01}
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cmedl_bench.errors import CmedlError
+from cmedl_bench.plugin import CmedlError
 
 CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 PAPER_LAYERS = ("conv7", "conv8", "conv9")
@@ -78,7 +78,7 @@ class VGG19Features(nn.Module):
 def find_weights(explicit: str | os.PathLike | None = None) -> Path | None:
     if explicit:
         return Path(explicit)
-    from cmedl_bench.settings import vgg19_weights
+    from cmedl_bench.plugin import vgg19_weights
 
     if vgg19_weights() is not None:
         return vgg19_weights()

@@ -48,3 +48,44 @@ def test_no_docstring_cites_a_document_outside_the_repository():
         assert not re.search(r"DESIGN( section|\.md| §)", path.read_text()), path
     cited = {m for path in _sources(CORE, REPO / "plugins") for m in re.findall(r"docs/[\w-]+\.md", path.read_text())}
     assert cited and all((REPO / doc).is_file() for doc in cited), cited
+
+
+def test_built_in_plugins_import_only_the_public_plugin_module():
+    """``plugins/`` is written as a third-party package would be: from ``cmedl_bench`` it imports only
+    ``cmedl_bench.plugin`` (its own modules, ``cmedl_bench_plugins.*``, are free)."""
+    import ast
+
+    offences = []
+    for path in sorted((REPO / "plugins").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            offences += [f"{path.name}:{node.lineno} imports {name}" for name in names
+                         if (name == "cmedl_bench" or name.startswith("cmedl_bench.")) and name != "cmedl_bench.plugin"]
+    assert not offences, offences
+
+
+def test_the_public_plugin_module_is_light_and_complete():
+    import subprocess
+    import sys
+
+    code = ("import sys, cmedl_bench.plugin as p; assert 'torch' not in sys.modules, 'torch imported'; "
+            "[getattr(p, name) for name in p.__all__]; assert 'torch' in sys.modules; print(len(p.__all__))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 30
+
+
+def test_every_hook_and_capability_is_documented_for_plugin_authors():
+    """docs/writing-plugins.md names every hook and every capability key the core checks (datasette's rule: an
+    undocumented hook is a failing test)."""
+    from cmedl_bench import hookspecs
+    from cmedl_bench.registry import _CAPABILITY_RULES
+
+    guide = (REPO / "docs" / "writing-plugins.md").read_text()
+    hooks = [name for name in dir(hookspecs) if name.startswith("register_")]
+    keys = {key for _, key in _CAPABILITY_RULES} | {"paper_parameters", "uses_vgg19", "definition", "version",
+                                                     "sizes", "isodense_control", "options"}
+    missing = [f"hook {h}" for h in hooks if f"`{h}`" not in guide] + [f"capability {k}" for k in sorted(keys)
+                                                                       if f"| `{k}` |" not in guide]
+    assert len(hooks) == 6 and not missing, missing

@@ -1,6 +1,6 @@
 """Example plugin: registers the segmenter ``dilated-fcn``."""
 
-from cmedl_bench import hookimpl
+from cmedl_bench.plugin import hookimpl
 
 
 def _build(in_channels: int = 1, out_channels: int = 1, width: float = 1.0):
