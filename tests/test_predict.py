@@ -142,13 +142,13 @@ def test_exported_model_gives_identical_masks(tmp_path, trained):
 
     bundle = torch.load(tmp_path / "model.cmedl", weights_only=True)
     assert bundle["plugins"]["segmenter"]["name"] == "unet" and bundle["preprocessing"]["crop_size"] == 32
-    traced = torch.jit.load(tmp_path / "model.ts")
+    exported = torch.export.load(tmp_path / "model.pt2").module()
     crops = torch.randn(2, 1, 32, 32)
     from cmedl_bench.stages.models import load_model
 
     eager = load_model(tmp_path / "model.cmedl", None, torch.device("cpu"))
     with torch.no_grad():
-        assert torch.allclose(traced(crops), eager.fusion.predict_logits("student", crops), atol=1e-4)
+        assert torch.allclose(exported(crops), eager.fusion.predict_logits("student", crops), atol=1e-4)
     from_run = api.predict(run_dir, [scan], tmp_path / "a", quiet=True)["scans"][0]
     from_file = api.predict(tmp_path / "model.cmedl", [scan], tmp_path / "b", quiet=True)["scans"][0]
     arrays = [sitk.GetArrayFromImage(sitk.ReadImage(str(folder / row["probability"])))

@@ -64,8 +64,8 @@ def export(
     as_json: bool = OPTS["as_json"],
 ) -> None:
     """Write a finished run's model as one file (weights, architecture plugins and versions, preprocessing,
-    provenance) that predict accepts without the run folder or the dataset; and, where the head traces, a
-    TorchScript file of its logits (same name, .ts) checked against the eager model."""
+    provenance) that predict accepts without the run folder or the dataset; and, where the head exports, a
+    torch.export program of its logits (same name, .pt2) checked against the eager model."""
     from cmedl_bench.api import export as export_api
 
     info = export_api(run_dir, out, head)
@@ -74,7 +74,7 @@ def export(
         return
     stderr.print(escape(f"model of {info['run_id']} [{info['head']}] written to {out}"),
                  highlight=False)
-    script = info["torchscript"]
-    stderr.print(f"TorchScript: {escape(script['path'])} (max |difference| to the eager model "
-                 f"{script['max_abs_difference']:.1g})" if script["written"] else
-                 f"no TorchScript file: {escape(script['reason'])}", highlight=False)
+    program = info["exported_program"]
+    stderr.print(f"torch.export program: {escape(program['path'])} (max |difference| to the eager model "
+                 f"{program['max_abs_difference']:.1g})" if program["written"] else
+                 f"no torch.export program: {escape(program['reason'])}", highlight=False)

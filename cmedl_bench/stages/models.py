@@ -14,7 +14,6 @@ version than the one that trained the model, is a one-line error (the weights ma
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,9 +137,9 @@ def model_bundle(fusion: Fusion, head: str, record: dict[str, Any]) -> dict[str,
 
 
 def export_model(run_dir: Path, out: Path, head: str | None) -> dict[str, Any]:
-    """Write the model file of a finished run and, where the head traces, a TorchScript file of its logits
-    (``out`` with suffix ``.ts``: CBCT crops (B, 1, crop, crop) -> logits) checked against the eager model; returns
-    what the model file holds besides the weights, and the TorchScript outcome."""
+    """Write the model file of a finished run and, where the head exports, a ``torch.export`` program of its logits
+    (``out`` with suffix ``.pt2``) checked against the eager model; returns what the model file holds besides the
+    weights, and the outcome of the export."""
     record = finished_record(run_dir)
     if out.exists() and out.is_dir():
         raise CmedlError(f"--out {out} is a folder; give a file name such as model.cmedl")
@@ -148,31 +147,43 @@ def export_model(run_dir: Path, out: Path, head: str | None) -> dict[str, Any]:
     bundle = model_bundle(fusion, _choose_head(fusion, head, f"run {record['run_id']}"), record)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(bundle, out, verify=True)
-    return {k: v for k, v in bundle.items() if k != "weights"} | {"torchscript": _torchscript(fusion, bundle["head"],
-                                                                                                out.with_suffix(".ts"))}
+    program = _exported_program(fusion, bundle["head"], out.with_suffix(".pt2"))
+    return {k: v for k, v in bundle.items() if k != "weights"} | {"exported_program": program}
 
 
-def _torchscript(fusion: Fusion, head: str, path: Path) -> dict[str, Any]:
-    """Trace the head's logits on CBCT crops and keep the file only when it reproduces the eager output (max
-    absolute logit difference <= 1e-4 on crops it was not traced with); 2D heads only. The trace takes z-scored
-    crops of the preset's crop size (the sliding window's input), any batch size."""
+class _HeadLogits(torch.nn.Module):
+    """A head's logits as one module: every network of the fusion registered, ``forward`` = ``predict_logits``."""
+
+    def __init__(self, fusion: Fusion, head: str):
+        super().__init__()
+        self.networks = torch.nn.ModuleDict(fusion.modules())
+        self.fusion, self.head = fusion, head
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        return self.fusion.predict_logits(self.head, crops)
+
+
+def _exported_program(fusion: Fusion, head: str, path: Path) -> dict[str, Any]:
+    """The head's logits as a ``torch.export`` program (``torch.export.load(path).module()``: z-scored CBCT crops
+    (B, 1, crop, crop), any batch size, to logits), kept only when it reproduces the eager output (max absolute
+    logit difference <= 1e-4 on crops it was not exported with); 2D heads only. torch.export rather than TorchScript,
+    which torch 2.13 deprecates."""
     from cmedl_bench.io.atomic import atomic_write
 
     crop = fusion.spec.preset.crop_size
     if fusion.dims != 2:
-        return {"written": False, "reason": "3D heads are not traced"}
-    for module in fusion.modules().values():
-        module.requires_grad_(False)  # traced parameters become constants
+        return {"written": False, "reason": "3D heads are not exported"}
     generator = torch.Generator().manual_seed(0)
     example, check = (torch.randn(n, 1, crop, crop, generator=generator) for n in (2, 3))
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape branches are fixed at crop x crop: checked
-        try:
-            traced = torch.jit.trace(lambda x: fusion.predict_logits(head, x), example, check_trace=False)
-        except Exception as exc:  # noqa: BLE001 - a plugin network that does not trace is reported, not fatal
-            return {"written": False, "reason": f"tracing failed: {str(exc).splitlines()[0][:120]}"}
-        difference = float((traced(check) - fusion.predict_logits(head, check)).abs().max())
+    module = _HeadLogits(fusion, head).eval()
+    try:
+        program = torch.export.export(module, (example,),
+                                      dynamic_shapes={"crops": {0: torch.export.Dim("batch", min=1, max=4096)}})
+        with torch.no_grad():
+            difference = float((program.module()(check) - fusion.predict_logits(head, check)).abs().max())
+    except Exception as exc:  # noqa: BLE001 - a plugin network that does not export is reported, not fatal
+        return {"written": False, "reason": f"torch.export failed: {str(exc).strip().splitlines()[0][:120]}"}
     if difference > 1e-4:
-        return {"written": False, "reason": f"traced output differs from the eager model by {difference:.2g}"}
-    atomic_write(path, lambda tmp: torch.jit.save(traced, tmp))
+        return {"written": False, "reason": f"exported output differs from the eager model by {difference:.2g}"}
+    atomic_write(path, lambda tmp: torch.export.save(program, tmp))
     return {"written": True, "path": str(path), "input": [None, 1, crop, crop], "max_abs_difference": difference}

@@ -63,21 +63,31 @@ def _check_out(out: Path, scans: list[NewScan], overwrite: bool) -> None:
 
 
 def _dropout_passes(model: TrainedModel, prepared, passes: int, rate: float, seed: int, task) -> tuple:
-    """Per-voxel SD of the passes' probabilities and the scan's disagreement score."""
+    """Per-voxel SD of the passes' probabilities and the scan's disagreement score. Passes are accumulated, not
+    kept: memory is two volumes of sums plus one bit per voxel and pass for the masks, whatever the number of
+    passes. Sums are taken about the first pass, so the SD is exactly 0 where every pass agrees."""
     dropout = WeightDropout(model.fusion.head_network(model.head), rate, seed)
-    probabilities = []
+    first, total, squares, masks = None, None, None, []
     try:
         for _ in range(passes):
             dropout.perturb()
-            probabilities.append(model.fusion.predict_probability(model.head, prepared))
+            probability = model.fusion.predict_probability(model.head, prepared)
+            if first is None:
+                first = probability.astype(np.float64)
+                total, squares = np.zeros_like(first), np.zeros_like(first)
+            shifted = probability - first
+            total += shifted
+            squares += shifted ** 2
+            masks.append(np.packbits(probability > 0.5))
             task.advance()
     finally:
         dropout.restore()
-    stack = np.stack(probabilities).astype(np.float64)
-    consensus = stack.mean(0) > 0.5
-    score = 1.0 - float(np.mean([dice(p > 0.5, consensus) for p in stack]))
-    shifted = stack - stack[0]  # the SD about the first pass: exactly 0 where every pass agrees
-    sd = np.sqrt(np.maximum((shifted ** 2).mean(0) - shifted.mean(0) ** 2, 0.0))
+    mean_shift = total / passes
+    consensus = (first + mean_shift) > 0.5
+    count = consensus.size
+    score = 1.0 - float(np.mean([dice(np.unpackbits(m, count=count).reshape(consensus.shape), consensus)
+                                 for m in masks]))
+    sd = np.sqrt(np.maximum(squares / passes - mean_shift ** 2, 0.0))
     return sd.astype(np.float32), score
 
 
