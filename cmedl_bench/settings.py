@@ -17,9 +17,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: the variable ``cache_dir`` reads (the testing kit sets it to keep generated data out of the user's cache)
+CACHE_VARIABLE = "CMEDL_BENCH_CACHE"
+
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("CMEDL_BENCH_CACHE") or Path.home() / ".cache" / "cmedl-bench")
+    return Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "cmedl-bench")
 
 
 def results_dir() -> Path:

@@ -166,7 +166,7 @@ def test_plugin_descriptions_are_printed_as_written():
         console = Console(record=True, width=300)
         data_cli.stdout, saved = console, data_cli.stdout
         try:
-            data_cli.plugins(as_json=False)
+            data_cli.print_plugins(as_json=False)
         finally:
             data_cli.stdout = saved
         assert "runs on [ray] or [bold]slurm[/bold]" in console.export_text()

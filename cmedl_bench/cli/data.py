@@ -15,9 +15,19 @@ from cmedl_bench.cli.summaries import contrast_table
 from cmedl_bench.errors import CmedlError
 
 
-@app.command()
-def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+plugins_app = typer.Typer(help="List installed plugins (and broken ones); 'plugins check' tests them.")
+app.add_typer(plugins_app, name="plugins")
+
+
+@plugins_app.callback(invoke_without_command=True)
+def plugins(ctx: typer.Context,
+            as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """List installed translators, segmenters, fusions, datasets and metrics, and broken plugins."""
+    if ctx.invoked_subcommand is None:
+        print_plugins(as_json)
+
+
+def print_plugins(as_json: bool) -> None:
     from cmedl_bench.api import list_plugins
 
     listing = list_plugins()
@@ -34,6 +44,37 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
         table.add_row("[red]broken[/]", escape(b["plugin"]), f"[red]{escape(b['error'])}[/]",
                       escape(f"{b['distribution']} {b['version']}"))
     stdout.print(table)
+
+
+@plugins_app.command("check")
+def plugins_check(
+    distribution: Optional[str] = typer.Argument(None, help="Check only this distribution's components."),
+    kind: list[str] = typer.Option([], "--kind", help="segmenter, translator, metric or dataset (repeatable)."),
+    name: list[str] = typer.Option([], "--name", help="Check only the components of this name (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Run the conformance checks on installed segmenters, translators, metrics and datasets (small, on the CPU);
+    exit code 1 when a rule does not hold."""
+    from dataclasses import asdict
+
+    from cmedl_bench.stages.conformance import CHECKS, check_components
+
+    unknown = set(kind) - set(CHECKS)
+    if unknown:
+        raise CmedlError(f"--kind {', '.join(sorted(unknown))} is not checked here; kinds: {', '.join(CHECKS)}")
+    findings = check_components(distribution, tuple(kind) or tuple(CHECKS), tuple(name))
+    if as_json:
+        print(json.dumps([asdict(f) for f in findings], indent=2))
+    else:
+        table = Table(title=escape(f"conformance of {distribution or 'every installed distribution'}"))
+        for column in ("kind", "name", "from", "rule", "result"):
+            table.add_column(column)
+        for f in findings:
+            table.add_row(f.kind, escape(f.name), escape(f.distribution), escape(f.rule),
+                          "[green]ok[/]" if f.passed else f"[red]failed[/]: {escape(f.detail)}")
+        stdout.print(table)
+    if not all(f.passed for f in findings):
+        raise typer.Exit(1)
 
 
 

@@ -1,0 +1,177 @@
+"""Conformance checks of installed components, one kind at a time: what ``cmedl-bench plugins check`` runs and what
+plugin authors run in their own tests (:mod:`cmedl_bench.testing`). Each check builds the component small, on the
+CPU, and returns findings (a rule and whether it held), never raising for a plugin's fault.
+
+- segmenter: the probe of :mod:`cmedl_bench.stages.probing` at two crop sizes; finite gradients of a Dice loss
+  through every trainable parameter; the state dict loaded into a new instance gives the same output;
+- translator: ``to_mri`` keeps the shape and stays finite in a plausible range; a learning translator's
+  ``train_step`` returns finite losses;
+- metric: a finite value (or a flag) for an empty prediction, an empty reference, both empty and overlapping
+  masks; the same value twice for the same case;
+- dataset: generated at its smallest size into a temporary folder, it passes every ``data check``.
+
+Fusions and launchers are checked by running them (``run --preset smoke``, ``sweep``), not here.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from cmedl_bench.config import PRESETS
+from cmedl_bench.errors import CmedlError
+from cmedl_bench.registry import Component, get_registry
+
+SMALL = PRESETS["smoke"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    name: str
+    distribution: str
+    rule: str
+    passed: bool
+    detail: str = ""
+
+
+def _check(component: Component, rule: str, test: Callable[[], str | None]) -> Finding:
+    """Run one rule; ``test`` returns None when it holds, else why not; an exception is a failure too."""
+    try:
+        problem = test()
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is the finding
+        problem = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
+    return Finding(component.kind, component.name, component.distribution, rule, problem is None, problem or "")
+
+
+def _segmenter(component: Component) -> list[Finding]:
+    import torch
+
+    from cmedl_bench.engine.losses import dice_loss
+    from cmedl_bench.stages.probing import probe_segmenter
+
+    findings = [_check(component, f"contract at crop size {size}",
+                       lambda size=size: probe_segmenter(component, replace(SMALL, crop_size=size)))
+                for size in (32, 64)]
+    dims = component.capabilities.get("dims", 2)
+    shape = (2, 1, 32, 32) if dims == 2 else (1, 1, 8, 32, 32)
+
+    def gradients() -> str | None:
+        torch.manual_seed(0)
+        network = component.factory(in_channels=1, out_channels=1, width=SMALL.width)
+        dice_loss(network(torch.randn(shape)), (torch.rand(shape) > 0.5).float()).backward()
+        bad = [n for n, p in network.named_parameters() if p.requires_grad and p.grad is not None
+               and not torch.isfinite(p.grad).all()]
+        return f"non-finite gradients in {', '.join(bad[:3])}" if bad else None
+
+    def round_trip() -> str | None:
+        torch.manual_seed(0)
+        first = component.factory(in_channels=1, out_channels=1, width=SMALL.width).eval()
+        second = component.factory(in_channels=1, out_channels=1, width=SMALL.width).eval()
+        second.load_state_dict(first.state_dict())
+        x = torch.randn(shape)
+        with torch.no_grad():
+            return None if torch.equal(first(x), second(x)) else "a loaded state dict gives another output"
+
+    return findings + [_check(component, "finite gradients", gradients),
+                       _check(component, "state dict round trip", round_trip)]
+
+
+def _translator(component: Component) -> list[Finding]:
+    import torch
+
+    from cmedl_bench.translator import build_translator
+
+    translator = None
+
+    def build() -> str | None:
+        nonlocal translator
+        torch.manual_seed(0)
+        translator = build_translator(component, replace(SMALL, translator_width=0.125), torch.device("cpu"))
+        return None
+
+    def to_mri() -> str | None:
+        images = torch.rand(2, 1, 32, 32) * 2 - 1
+        with torch.no_grad():
+            out = translator.to_mri(images)
+        if tuple(out.shape) != (2, 1, 32, 32):
+            return f"to_mri returned shape {tuple(out.shape)} for (2, 1, 32, 32)"
+        if not torch.isfinite(out).all() or out.abs().max() > 1.5:
+            return "to_mri output is not finite or far outside [-1, 1]"
+        return None
+
+    def step() -> str | None:
+        losses = translator.train_step(torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 1, 32, 32) * 2 - 1)
+        bad = [k for k, v in losses.items() if not torch.isfinite(torch.as_tensor(v)).all()]
+        return f"non-finite losses {', '.join(bad)}" if bad else None
+
+    findings = [_check(component, "builds from a TranslatorSpec", build)]
+    if translator is not None:
+        findings.append(_check(component, "to_mri keeps shape and range", to_mri))
+        if translator.trainable:
+            findings.append(_check(component, "one training step", step))
+    return findings
+
+
+def _metric(component: Component) -> list[Finding]:
+    import numpy as np
+
+    from cmedl_bench.scoring import MetricValue, ScoredCase
+
+    if component.capabilities.get("scope", "segmentation") != "segmentation":
+        return []
+    fn = component.factory()
+    blob = np.zeros((6, 16, 16), bool)
+    blob[2:5, 4:10, 4:10] = True
+    shifted = np.roll(blob, 2, axis=2)
+    empty = np.zeros_like(blob)
+    cases = {"empty prediction": (empty, blob), "empty reference": (blob, empty), "both empty": (empty, empty),
+             "overlapping masks": (shifted, blob)}
+
+    def case_check(prediction, reference) -> str | None:
+        first = fn(ScoredCase(prediction, reference, (3.0, 1.0, 1.0)))
+        second = fn(ScoredCase(prediction, reference, (3.0, 1.0, 1.0)))
+        if not isinstance(first, MetricValue):
+            return f"returned {type(first).__name__}, not a MetricValue"
+        if not (np.isfinite(first.value) or first.flag):
+            return f"value {first.value} without a flag"
+        same = first.value == second.value or (np.isnan(first.value) and np.isnan(second.value))
+        return None if same else "two calls on the same case differ"
+
+    return [_check(component, name, lambda p=p, r=r: case_check(p, r)) for name, (p, r) in cases.items()]
+
+
+def _dataset(component: Component) -> list[Finding]:
+    from cmedl_bench.data.checks import check_dataset
+
+    def generate_and_check() -> str | None:
+        size = "small" if "small" in tuple(component.capabilities.get("sizes", ("small",))) else \
+            tuple(component.capabilities.get("sizes"))[-1]
+        with tempfile.TemporaryDirectory() as folder:
+            root = component.factory(Path(folder) / component.name, seed=0, size=size)
+            errors = check_dataset(Path(root)).errors
+            return f"{len(errors)} data check errors, e.g. {errors[0].problem}" if errors else None
+
+    return [_check(component, "generates a dataset that passes data check", generate_and_check)]
+
+
+CHECKS: dict[str, Callable[[Component], list[Finding]]] = {
+    "segmenter": _segmenter, "translator": _translator, "metric": _metric, "dataset": _dataset}
+
+
+def check_components(distribution: str | None = None, kinds: tuple[str, ...] = tuple(CHECKS),
+                     names: tuple[str, ...] = ()) -> list[Finding]:
+    """The findings of every installed component of the given kinds (of one distribution, or named)."""
+    registry = get_registry()
+    chosen = [c for c in registry.all() if c.kind in kinds and (distribution is None or c.distribution == distribution)
+              and (not names or c.name in names)]
+    if not chosen:
+        raise CmedlError(f"no installed {'/'.join(kinds)} component" + (f" from {distribution}" if distribution else "")
+                         + (f" named {', '.join(names)}" if names else ""))
+    return [finding for component in chosen for finding in CHECKS[component.kind](component)]
+
+
+def summary(findings: list[Finding]) -> dict[str, Any]:
+    return {"passed": sum(f.passed for f in findings), "failed": sum(not f.passed for f in findings)}
