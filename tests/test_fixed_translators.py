@@ -10,7 +10,6 @@ import torch
 
 from cmedl_bench import api, hookimpl
 from cmedl_bench.errors import PluginError
-from cmedl_bench.registry import register_plugin, unregister_plugin
 
 
 def _inverting(spec):
@@ -42,12 +41,8 @@ class FixedTranslators:
 
 
 @pytest.fixture
-def fixed():
-    register_plugin(FixedTranslators(), name="fixed", distribution="fixed-dist", version="1.0")
-    try:
-        yield
-    finally:
-        unregister_plugin("fixed")
+def fixed(cmedl_register):
+    cmedl_register(FixedTranslators(), name="fixed", distribution="fixed-dist", version="1.0")
 
 
 @pytest.mark.parametrize("fusion", ["hint", "pmri"])

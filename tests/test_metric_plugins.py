@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from cmedl_bench import api, hookimpl
-from cmedl_bench.registry import register_plugin, unregister_plugin
 from cmedl_bench.results.render import to_csv, to_json, to_markdown
 from cmedl_bench.stages.reporting import report
 
@@ -43,12 +42,8 @@ class ExtraMetrics:
 
 
 @pytest.fixture
-def extra_metrics():
-    register_plugin(ExtraMetrics(), name="extra", distribution="extra-dist", version="1.0")
-    try:
-        yield
-    finally:
-        unregister_plugin("extra")
+def extra_metrics(cmedl_register):
+    cmedl_register(ExtraMetrics(), name="extra", distribution="extra-dist", version="1.0")
 
 
 def test_extra_metrics_reach_every_format_and_a_failing_one_is_flagged(extra_metrics, tmp_path, small_phantom):
