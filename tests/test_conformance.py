@@ -25,6 +25,11 @@ def _bare_float():
     return lambda case: float(case.prediction.sum())
 
 
+def _the_metric_itself(case):
+    """Registered as the factory (a common slip): calling the factory without a case fails."""
+    return case.prediction.sum()
+
+
 def _exploding_output(in_channels, out_channels, width):
     import torch
 
@@ -43,6 +48,7 @@ class Faulty:
     @hookimpl
     def register_metrics(self, register):
         register("bare-float", _bare_float, description="returns a float, not a MetricValue")
+        register("not-a-factory", _the_metric_itself, description="the metric given as its own factory")
 
     @hookimpl
     def register_segmenters(self, register):
@@ -56,6 +62,7 @@ def test_a_faulty_plugin_fails_the_rules_it_breaks(cmedl_register):
     failed = {(f.name, f.rule) for f in check_components("faulty-dist") if not f.passed}
     assert ("bare-float", "overlapping masks") in failed
     assert ("exploding", "finite gradients") in failed
+    assert ("not-a-factory", "factory() returns the metric function (of a ScoredCase)") in failed
 
 
 def test_plugins_check_from_the_command_line():

@@ -122,7 +122,16 @@ def _metric(component: Component) -> list[Finding]:
 
     if component.capabilities.get("scope", "segmentation") != "segmentation":
         return []
-    fn = component.factory()
+    built: list = []
+
+    def factory() -> str | None:
+        built.append(component.factory())
+        return None if callable(built[0]) else f"factory() returned {type(built[0]).__name__}, not a function"
+
+    made = _check(component, "factory() returns the metric function (of a ScoredCase)", factory)
+    if not made.passed:
+        return [made]
+    fn = built[0]
     blob = np.zeros((6, 16, 16), bool)
     blob[2:5, 4:10, 4:10] = True
     shifted = np.roll(blob, 2, axis=2)
@@ -140,7 +149,7 @@ def _metric(component: Component) -> list[Finding]:
         same = first.value == second.value or (np.isnan(first.value) and np.isnan(second.value))
         return None if same else "two calls on the same case differ"
 
-    return [_check(component, name, lambda p=p, r=r: case_check(p, r)) for name, (p, r) in cases.items()]
+    return [made] + [_check(component, name, lambda p=p, r=r: case_check(p, r)) for name, (p, r) in cases.items()]
 
 
 def _dataset(component: Component) -> list[Finding]:
