@@ -288,3 +288,23 @@ def test_a_segmenter_that_breaks_the_contract_is_one_line_before_training(tmp_pa
     finally:
         unregister_plugin("bad")
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def test_a_fusion_whose_heads_differ_from_its_registration_is_one_line(tmp_path, small_phantom, cmedl_register):
+    """Heads and cohorts are read from the registration before the fusion exists and from the fusion after: a
+    plugin that declares them differently is stopped before training, naming both."""
+    none = get_registry().get("fusion", "none")
+
+    class Mislabelled:
+        @hookimpl
+        def register_fusions(self, register):
+            register("mislabelled", none.factory, description="CBCT only, heads declared wrongly",
+                     capabilities={**none.capabilities, "heads": ("student", "teacher")})
+
+    cmedl_register(Mislabelled(), name="mislabelled", distribution="mis-dist", version="1")
+    from cmedl_bench import api
+
+    with pytest.raises(PluginError, match=r"fusion 'mislabelled' \(mis-dist 1\): its heads \('student',\) differ "
+                                          r"from the registered capability \('student', 'teacher'\)"):
+        api.run(translator="none", fusion="mislabelled", data=small_phantom, preset="smoke", results=tmp_path,
+                quiet=True)

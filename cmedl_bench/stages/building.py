@@ -7,14 +7,24 @@ from typing import Any
 
 from cmedl_bench.config import Preset
 from cmedl_bench.fusion import Fusion, FusionSpec
+from cmedl_bench.errors import PluginError
 from cmedl_bench.registry import Registry, get_registry
 
 
 def build_fusion(fusion: str, segmenter: str, translator: str, preset: Preset, device,
                  options: dict[str, Any] | None = None, registry: Registry | None = None) -> Fusion:
-    """The named fusion with its segmenter and translator (``"none"`` for no translator), untrained."""
+    """The named fusion with its segmenter and translator (``"none"`` for no translator), untrained. The fusion's
+    ``heads`` and ``cohorts`` must be the ones its registration declared (the run reads the declared ones before the
+    fusion exists: which splits to read, which heads to score); a difference is one line naming the plugin."""
     registry = registry or get_registry()
     spec = FusionSpec(registry.get("segmenter", segmenter),
                       None if translator == "none" else registry.get("translator", translator), preset, device,
                       dict(options or {}))
-    return registry.get("fusion", fusion).factory(spec)
+    component = registry.get("fusion", fusion)
+    built = component.factory(spec)
+    for key, default in (("heads", ("student",)), ("cohorts", ("cbct",))):
+        declared = tuple(component.capabilities.get(key, default))
+        if tuple(getattr(built, key)) != declared:
+            raise PluginError(f"fusion {fusion!r} ({component.distribution} {component.version}): its {key} "
+                              f"{tuple(getattr(built, key))} differ from the registered capability {declared}")
+    return built
