@@ -57,13 +57,14 @@ def contrast(dataset: Path, spacing_mm: float | None = None, control_cases: int 
 def run(translator: str = "cx", segmenter: str = "unet", fusion: str = "hint", dataset: str = "phantom",
         data: Path | None = None, preset: str | None = None, seed: int = 0, results: Path | None = None,
         device: str | None = None, overrides: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
-        force: bool = False, quiet: bool = False) -> dict[str, Any]:
+        force: bool = False, quiet: bool = False, component_options: dict[str, str] | None = None) -> dict[str, Any]:
     """Train one combination and score it on the validation and test splits; returns the run record. A finished
-    run with the same configuration hash is returned as it is (``force`` retrains); an unfinished one resumes."""
+    run with the same configuration hash is returned as it is (``force`` retrains); an unfinished one resumes.
+    ``component_options``: ``--option KEY=VALUE`` texts for options the selected components declare."""
     from cmedl_bench.stages import training
 
     return training.run(_reporter(quiet), translator, segmenter, fusion, dataset, data, preset, seed,
-                        results or results_dir(), device, overrides, options, force)
+                        results or results_dir(), device, overrides, options, force, component_options)
 
 
 def run_parallel(processes: int, **run_kwargs: Any) -> dict[str, Any]:
@@ -85,12 +86,12 @@ def _run_one_rank(run_kwargs: dict[str, Any]) -> dict[str, Any]:
 def translate(translator: str = "cx", dataset: str = "phantom", data: Path | None = None, preset: str | None = None,
               seed: int = 0, results: Path | None = None, device: str | None = None,
               overrides: dict[str, Any] | None = None, options: dict[str, Any] | None = None, force: bool = False,
-              quiet: bool = False) -> dict[str, Any]:
+              quiet: bool = False, component_options: dict[str, str] | None = None) -> dict[str, Any]:
     """Train a translator alone and score translation quality (KL of pseudo-MRI and raw CBCT to real MRI)."""
     from cmedl_bench.stages import translation
 
     return translation.translate(_reporter(quiet), translator, dataset, data, preset, seed, results or results_dir(),
-                                 device, overrides, options, force)
+                                 device, overrides, options, force, component_options)
 
 
 def sweep(suite_name: str = "paper", seeds: tuple[int, ...] = (0,), rows: list[tuple[str, ...]] | None = None,

@@ -42,10 +42,12 @@ class Job:
         if overrides.get("foreground_fraction") is not None:
             args += ["--foreground", str(overrides["foreground_fraction"])]
         for key, value in (self.run.get("options") or {}).items():
-            if isinstance(value, bool):
-                args.append(f"--{'' if value else 'no-'}{key.replace('_', '-')}")
+            if key == "hint_teacher" and isinstance(value, bool):
+                args.append(f"--{'' if value else 'no-'}hint-teacher")
             elif value is not None and key in ("vgg19", "gan_mode", "lambda_hint", "segmenter_seg_weight"):
                 args += [f"--{key.replace('_', '-')}", str(value)]
+            elif value is not None:
+                args += ["--option", f"{key}={value}"]
         return shlex.join(args)
 
 

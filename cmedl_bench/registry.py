@@ -176,6 +176,11 @@ def _is_dims(value: Any) -> bool:
     return value in (2, 3) and not isinstance(value, bool)
 
 
+def _option_table(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (bool, int, float, str, type(None)))
+                                           for k, v in value.items())
+
+
 #: (kind or "*", capability) -> (test, what it must be): checked at registration, so a typo makes the plugin
 #: broken (listed by ``plugins``) instead of being ignored or failing deep inside a run
 _CAPABILITY_RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
@@ -192,6 +197,8 @@ _CAPABILITY_RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ("metric", "unit"): (lambda v: isinstance(v, str), "a string ('' for none)"),
     ("metric", "digits"): (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 8,
                            "a whole number from 0 to 8"),
+    ("translator", "options"): (lambda v: _option_table(v), "a dict of option name -> default value"),
+    ("fusion", "options"): (lambda v: _option_table(v), "a dict of option name -> default value"),
     ("*", "hint_features"): (lambda v: isinstance(v, bool), "True or False"),
     ("*", "needs_translator"): (lambda v: isinstance(v, bool), "True or False"),
     ("*", "needs_hint_features"): (lambda v: isinstance(v, bool), "True or False"),

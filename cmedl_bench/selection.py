@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from cmedl_bench.errors import PluginError
 from cmedl_bench.registry import Component, Registry
@@ -44,3 +45,44 @@ def select(registry: Registry, translator: str, segmenter: str, fusion: str, dat
         raise PluginError(f"fusion {fusion!r} distils decoder features, which segmenter {segmenter!r} "
                           f"does not expose")
     return Selection(fus, seg, trans, data)
+
+
+def declared_options(selection: Selection) -> dict[str, tuple[Component, Any]]:
+    """Option name -> (the component declaring it, its default), from the ``options`` capability of the selected
+    translator, segmenter and fusion."""
+    declared: dict[str, tuple[Component, Any]] = {}
+    for component in (selection.translator, selection.segmenter, selection.fusion):
+        if component is not None and isinstance(component.capabilities.get("options"), dict):
+            for key, default in component.capabilities["options"].items():
+                declared.setdefault(key, (component, default))
+    return declared
+
+
+def _convert(key: str, text: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            lowered = text.strip().lower()
+            if lowered not in ("true", "false", "yes", "no", "1", "0"):
+                raise ValueError
+            return lowered in ("true", "yes", "1")
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        raise PluginError(f"--option {key}={text!r}: expected a {type(default).__name__} like the default "
+                          f"{default!r}") from None
+    return text
+
+
+def component_options(selection: Selection, given: dict[str, str], strict: bool = True) -> dict[str, Any]:
+    """``--option KEY=VALUE`` pairs checked against the declared options and converted to their defaults' types;
+    an undeclared key is an error naming the options there are (with ``strict=False``, left out: a sweep's row
+    without the component that declares it)."""
+    declared = declared_options(selection)
+    unknown = sorted(set(given) - set(declared))
+    if unknown and strict:
+        known = ", ".join(f"{key} ({component.name}, default {default!r})"
+                          for key, (component, default) in sorted(declared.items())) or "none"
+        raise PluginError(f"--option {unknown[0]}: no selected component declares it; options: {known}")
+    return {key: _convert(key, text, declared[key][1]) for key, text in given.items() if key in declared}

@@ -11,7 +11,9 @@ def register_fusions(register):
     with_translator = {"needs_translator": True, "dims": (2,), "cohorts": ("cbct", "mri")}
     register("hint", lazy("cmedl_bench_plugins.cmedl_hint:build"),
              description="CMEDL: MRI teacher distils decoder features into the CBCT student (eq. 5-7)",
-             capabilities=with_translator | {"heads": ("student", "teacher"), "needs_hint_features": True})
+             capabilities=with_translator | {"heads": ("student", "teacher"), "needs_hint_features": True,
+                                             "options": {"lambda_hint": 1.0, "lambda_seg": 5.0,
+                                                         "segmenter_seg_weight": 1.0, "hint_teacher": False}})
     register("pmri", lazy("cmedl_bench_plugins.two_stage:build_pmri"),
              description="translator first, then a segmenter on MRI + pseudo-MRI; tests on pseudo-MRI",
              capabilities=with_translator | {"heads": ("pmri",)})

@@ -308,3 +308,43 @@ def test_a_fusion_whose_heads_differ_from_its_registration_is_one_line(tmp_path,
                                           r"from the registered capability \('student', 'teacher'\)"):
         api.run(translator="none", fusion="mislabelled", data=small_phantom, preset="smoke", results=tmp_path,
                 quiet=True)
+
+
+def _scaled_inversion(spec):
+    from cmedl_bench.plugin import Translator
+
+    class ScaledInversion(Translator):
+        def to_mri(self, cbct):
+            return -cbct * float(self.spec.options.get("scale", 1.0))
+
+    return ScaledInversion(spec)
+
+
+def test_component_options_are_declared_typed_and_enter_the_hash(tmp_path, small_phantom, cmedl_register):
+    """``--option KEY=VALUE`` reaches the component that declares KEY, converted to its default's type; a typo is
+    an error listing the declared options; a set option is another configuration with another result."""
+    from cmedl_bench import api
+
+    class WithOption:
+        @hookimpl
+        def register_translators(self, register):
+            register("scaled", _scaled_inversion, description="inversion with a declared scale",
+                     capabilities={"options": {"scale": 1.0, "clip": False}})
+
+    cmedl_register(WithOption(), name="opt", distribution="opt-dist", version="1")
+    kwargs = dict(translator="scaled", data=small_phantom, preset="smoke", results=tmp_path, quiet=True)
+    plain = api.translate(**kwargs)
+    tuned = api.translate(**kwargs, component_options={"scale": "0.5", "clip": "yes"})
+    assert {k: tuned["config"]["options"][k] for k in ("scale", "clip")} == {"scale": 0.5, "clip": True}
+    assert tuned["run_id"] != plain["run_id"]
+    assert tuned["summary"]["test"]["pmri"]["kl"]["mean"] != plain["summary"]["test"]["pmri"]["kl"]["mean"]
+    with pytest.raises(PluginError, match=r"--option sclae: no selected component declares it; options: "
+                                          r"clip \(scaled, default False\), scale \(scaled, default 1.0\)"):
+        api.translate(**kwargs, component_options={"sclae": "2"})
+    with pytest.raises(PluginError, match=r"--option clip='maybe': expected a bool"):
+        api.translate(**kwargs, component_options={"clip": "maybe"})
+
+
+def test_cmedl_loss_weight_from_the_command_line(tmp_path):
+    result = cli("run", "--option", "lambda_seg=not-a-number", "--preset", "smoke", "--results", str(tmp_path))
+    assert result.returncode == 2 and "expected a float like the default 5.0" in result.stderr

@@ -43,6 +43,9 @@ OPTS = {
     "results": typer.Option(results_dir(), help="Folder that receives one sub-folder per run."),
     "device": typer.Option(None, help="cpu, cuda or cuda:N (default: CUDA when present)."),
     "epochs": typer.Option(None, help="Override the preset's maximum number of epochs."),
+    "option": typer.Option([], "--option", help="KEY=VALUE for an option a selected component declares (see "
+                                                "'cmedl-bench plugins --json', capability options), e.g. "
+                                                "lambda_seg=5; repeatable; typed like its default."),
     "patience": typer.Option(None, help="Override the preset's early-stopping patience: epochs without a better "
                                         "validation DSC before training stops."),
     "foreground": typer.Option(None, help="Share of each batch's crops centred on tumour; the rest are drawn anywhere "

@@ -27,7 +27,7 @@ def run(
     vgg19: Optional[Path] = OPTS["vgg19"], gan_mode: str = OPTS["gan_mode"],
     lambda_hint: Optional[float] = OPTS["lambda_hint"],
     segmenter_seg_weight: Optional[float] = OPTS["segmenter_seg_weight"],
-    hint_teacher: Optional[bool] = OPTS["hint_teacher"],
+    hint_teacher: Optional[bool] = OPTS["hint_teacher"], option: list[str] = OPTS["option"],
     compile_: bool = OPTS["compile"],
     gpus: int = typer.Option(1, help="Data-parallel processes, one per GPU (with --device cpu: gloo processes)."),
     force: bool = OPTS["force"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
@@ -42,7 +42,7 @@ def run(
     kwargs = dict(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset, data=data,
                   preset=preset, seed=seed, results=results, device=device,
                   overrides=_overrides(epochs, patience, compile_, foreground), options=options, force=force,
-                  quiet=quiet)
+                  quiet=quiet, component_options=key_values(option, "--option"))
     if gpus < 1:
         raise CmedlError("--gpus takes 1 or more")
     record = interruptible(lambda: run_parallel(gpus, **kwargs) if gpus > 1 else run_api(**kwargs))
@@ -59,6 +59,7 @@ def translate(
     dataset: str = OPTS["dataset"], data: Optional[Path] = OPTS["data"], preset: Optional[str] = OPTS["preset"],
     seed: int = OPTS["seed"], results: Path = OPTS["results"], device: Optional[str] = OPTS["device"],
     epochs: Optional[int] = OPTS["epochs"], vgg19: Optional[Path] = OPTS["vgg19"], gan_mode: str = OPTS["gan_mode"],
+    option: list[str] = OPTS["option"],
     force: bool = OPTS["force"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
 ) -> None:
     """Train a CBCT <-> MRI translator alone and report pseudo-MRI quality (KL divergence to real MRI)."""
@@ -67,7 +68,7 @@ def translate(
     record = interruptible(lambda: translate_api(
         translator=translator, dataset=dataset, data=data, preset=preset, seed=seed, results=results, device=device,
         overrides={"translator_epochs": epochs}, options=translator_options(vgg19, gan_mode), force=force,
-        quiet=quiet))
+        quiet=quiet, component_options=key_values(option, "--option")))
     if as_json:
         print(json.dumps(record, indent=2, default=str))
         return
@@ -94,7 +95,7 @@ def sweep(
     vgg19: Optional[Path] = OPTS["vgg19"], gan_mode: str = OPTS["gan_mode"],
     lambda_hint: Optional[float] = OPTS["lambda_hint"],
     segmenter_seg_weight: Optional[float] = OPTS["segmenter_seg_weight"],
-    hint_teacher: Optional[bool] = OPTS["hint_teacher"],
+    hint_teacher: Optional[bool] = OPTS["hint_teacher"], option: list[str] = OPTS["option"],
     compile_: bool = OPTS["compile"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
 ) -> None:
     """Run every row of a suite of the paper's tables with a launcher; finished rows are skipped, so an interrupted
@@ -109,7 +110,8 @@ def sweep(
     outcomes = interruptible(lambda: sweep_api(
         suite, seed_list, launcher=launcher, launcher_options=key_values(launcher_option, "--launcher-option"),
         dataset=dataset, data=data, preset=preset, results=results, device=device,
-        overrides=_overrides(epochs, patience, compile_, foreground), options=options, quiet=quiet))
+        overrides=_overrides(epochs, patience, compile_, foreground), options=options, quiet=quiet,
+        component_options=key_values(option, "--option")))
     failed = [o for o in outcomes if o.status != "finished"]
     if as_json:
         print(json.dumps([{"job": o.job.label, "status": o.status, "error": o.error,

@@ -11,7 +11,7 @@ from cmedl_bench.config import require_seed
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.launch import Job, JobOutcome
 from cmedl_bench.registry import get_registry
-from cmedl_bench.selection import select
+from cmedl_bench.selection import component_options, select
 from cmedl_bench.suites import Row, suite
 
 
@@ -30,8 +30,12 @@ def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seed
         named = sorted({row.dataset for row in grid if row.dataset})
         raise CmedlError(f"suite {suite_name!r} runs rows on named datasets ({', '.join(named)}); --data cannot "
                          f"replace them")
-    for row in grid:
-        select(registry, row.translator, row.segmenter, row.fusion, row.dataset or default_dataset)
+    given = run_kwargs.pop("component_options", None) or {}
+    per_row = [component_options(select(registry, row.translator, row.segmenter, row.fusion,
+                                        row.dataset or default_dataset), given, strict=False) for row in grid]
+    unused = sorted(set(given) - {key for options in per_row for key in options})
+    if unused:
+        raise CmedlError(f"--option {unused[0]}: no component of suite {suite_name!r} declares it")
     component = registry.get("launcher", launcher)
     allowed = set(component.capabilities.get("options", ()))
     unknown = set(launcher_options or {}) - allowed
@@ -42,8 +46,9 @@ def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seed
     given = {k: v for k, v in (run_kwargs.pop("overrides", None) or {}).items() if v is not None}
     budget = chosen.budget.get(_preset_name(run_kwargs), {}) if rows is None and chosen.budget else {}
     run_kwargs["overrides"] = budget | given
-    jobs = [_job(row, row.dataset or default_dataset, seed, results, runner, run_kwargs)
-            for seed in seeds for row in grid]
+    jobs = [_job(row, row.dataset or default_dataset, seed, results, runner,
+                 run_kwargs | {"options": {**(run_kwargs.get("options") or {}), **options}})
+            for seed in seeds for row, options in zip(grid, per_row)]
     return component.factory(dict(launcher_options or {})).launch(jobs)
 
 

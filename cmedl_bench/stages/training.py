@@ -12,6 +12,7 @@ from typing import Any
 from cmedl_bench.config import resolve_preset
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.registry import get_registry
+from cmedl_bench.selection import component_options as selected_options
 from cmedl_bench.selection import select
 from cmedl_bench.stages.inputs import RunInputs, open_run, prepare_groups, run_record, split_cases
 from cmedl_bench.stages.progress import Reporter
@@ -24,14 +25,19 @@ STALE_FILES = ("last.pt", "best.pt", "translator.pt")
 def run(reporter: Reporter, translator: str = "cx", segmenter: str = "unet", fusion: str = "hint",
         dataset: str = "phantom", data: Path | None = None, preset: str | None = None, seed: int = 0,
         results: Path = Path("cmedl-results"), device: str | None = None, overrides: dict[str, Any] | None = None,
-        options: dict[str, Any] | None = None, force: bool = False) -> dict[str, Any]:
-    """Train and score one combination; returns the run record."""
+        options: dict[str, Any] | None = None, force: bool = False,
+        component_options: dict[str, str] | None = None) -> dict[str, Any]:
+    """Train and score one combination; returns the run record. ``component_options`` are ``--option KEY=VALUE``
+    texts, checked against the options the selected components declare (:func:`cmedl_bench.selection.
+    component_options`) and added to ``options``."""
     registry = get_registry()
     selection = select(registry, translator, segmenter, fusion, dataset)  # fails before any heavy work
+    given = (options or {}) if translator != "none" else {}  # translator options mean nothing without one
+    options = {**given, **selected_options(selection, component_options or {})}
     tic = time.perf_counter()
     inputs = open_run(selection, registry, reporter, translator=translator, segmenter=segmenter, fusion=fusion,
                       dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
-                      options=options if translator != "none" else None, results=results)
+                      options=options, results=results)
     folder = RunFolder(inputs.run_dir, reporter)
     with folder.claim(force) as previous:
         if folder.already_finished(previous, force):

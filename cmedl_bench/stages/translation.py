@@ -10,6 +10,7 @@ from typing import Any
 
 from cmedl_bench.registry import get_registry
 from cmedl_bench.selection import Selection
+from cmedl_bench.selection import component_options as selected_options
 from cmedl_bench.stages.inputs import RunInputs, open_run, prepare_groups, run_record, split_cases
 from cmedl_bench.stages.progress import Reporter
 from cmedl_bench.stages.run_folder import RunFolder
@@ -20,10 +21,12 @@ from cmedl_bench.stages.training import losses_text
 def translate(reporter: Reporter, translator: str = "cx", dataset: str = "phantom", data: Path | None = None,
               preset: str | None = None, seed: int = 0, results: Path = Path("cmedl-results"),
               device: str | None = None, overrides: dict[str, Any] | None = None,
-              options: dict[str, Any] | None = None, force: bool = False) -> dict[str, Any]:
+              options: dict[str, Any] | None = None, force: bool = False,
+              component_options: dict[str, str] | None = None) -> dict[str, Any]:
     registry = get_registry()
     component = registry.get("translator", translator)
     selection = Selection(fusion=None, segmenter=None, translator=component, dataset=registry.get("dataset", dataset))
+    options = {**(options or {}), **selected_options(selection, component_options or {})}
     tic = time.perf_counter()
     inputs = open_run(selection, registry, reporter, translator=translator, segmenter="none", fusion="translate",
                       dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
