@@ -6,6 +6,12 @@ libraries (torch) inside their body so that listing plugins stays cheap.
 
 import pluggy
 
+#: the version of the plugin interface (:mod:`cmedl_bench.plugin`, these hooks, the capabilities): part of every
+#: run's configuration hash. Policy (docs/writing-plugins.md): 0.x may change in any minor release, with the change
+#: named in the changelog; from 1.0 a breaking change raises the major version and the old form keeps working, with
+#: a warning, for one minor release first.
+PLUGIN_API_VERSION = "0.9"
+
 hookspec = pluggy.HookspecMarker("cmedl_bench")
 
 

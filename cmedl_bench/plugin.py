@@ -46,6 +46,7 @@ _EXPORTS = {
     "image_path": "cmedl_bench.data.layout", "label_path": "cmedl_bench.data.layout",
     "write_meta": "cmedl_bench.data.layout", "write_volume": "cmedl_bench.io.images",
     "vgg19_weights": "cmedl_bench.settings",
+    "PLUGIN_API_VERSION": "cmedl_bench.hookspecs",
 }
 
 __all__ = ["hookimpl", "lazy", *_EXPORTS]

@@ -56,6 +56,7 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     from cmedl_bench.data.checks import require_clean
     from cmedl_bench.data.layout import load_index
     from cmedl_bench.engine.distributed import device_for_rank, init_from_environment, world_size
+    from cmedl_bench.hookspecs import PLUGIN_API_VERSION
     from cmedl_bench.stages.probing import probe_segmenter
 
     require_seed(seed)
@@ -70,7 +71,7 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
                        dataset_version=None if user_data else selection.dataset.capabilities.get("version"),
                        data_path=str(Path(data).resolve()) if user_data else None, seed=seed, preset=resolved,
                        options={k: v for k, v in (options or {}).items() if v is not None}, device_type=dev.type,
-                       processes=world_size(), plugin_versions={
+                       processes=world_size(), plugin_versions={"plugin_api": PLUGIN_API_VERSION} | {
                            role: f"{p['distribution']} {p['version']}"
                            for role, p in selection.provenance().items() if p is not None})
     if not user_data:
