@@ -49,9 +49,9 @@ def select(registry: Registry, translator: str, segmenter: str, fusion: str, dat
 
 def declared_options(selection: Selection) -> dict[str, tuple[Component, Any]]:
     """Option name -> (the component declaring it, its default), from the ``options`` capability of the selected
-    translator, segmenter and fusion."""
+    translator and fusion (the two that receive options, in ``spec.options``)."""
     declared: dict[str, tuple[Component, Any]] = {}
-    for component in (selection.translator, selection.segmenter, selection.fusion):
+    for component in (selection.translator, selection.fusion):
         if component is not None and isinstance(component.capabilities.get("options"), dict):
             for key, default in component.capabilities["options"].items():
                 declared.setdefault(key, (component, default))
@@ -75,14 +75,13 @@ def _convert(key: str, text: str, default: Any) -> Any:
     return text
 
 
-def component_options(selection: Selection, given: dict[str, str], strict: bool = True) -> dict[str, Any]:
+def component_options(selection: Selection, given: dict[str, str]) -> dict[str, Any]:
     """``--option KEY=VALUE`` pairs checked against the declared options and converted to their defaults' types;
-    an undeclared key is an error naming the options there are (with ``strict=False``, left out: a sweep's row
-    without the component that declares it)."""
+    an undeclared key is an error naming the options there are."""
     declared = declared_options(selection)
     unknown = sorted(set(given) - set(declared))
-    if unknown and strict:
+    if unknown:
         known = ", ".join(f"{key} ({component.name}, default {default!r})"
                           for key, (component, default) in sorted(declared.items())) or "none"
         raise PluginError(f"--option {unknown[0]}: no selected component declares it; options: {known}")
-    return {key: _convert(key, text, declared[key][1]) for key, text in given.items() if key in declared}
+    return {key: _convert(key, text, declared[key][1]) for key, text in given.items()}

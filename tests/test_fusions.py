@@ -207,3 +207,20 @@ def test_suite_budget_applies_to_its_preset_and_yields_to_the_command_line(tmp_p
     with pytest.raises(KeyboardInterrupt):
         sweeping.sweep(capture, "evidence", preset="cpu", results=tmp_path, overrides={"patience": 3})
     assert launched[0] == {"max_epochs": sweeping.suite("evidence").budget["cpu"]["max_epochs"], "patience": 3}
+
+
+def test_sweep_gives_each_row_the_options_its_components_declare(tmp_path):
+    from cmedl_bench.errors import CmedlError
+    from cmedl_bench.stages import sweeping
+
+    launched = []
+
+    def capture(**kwargs):
+        launched.append((kwargs["fusion"], kwargs["component_options"]))
+        return {"run_id": kwargs["fusion"]}
+
+    rows = [("none", "unet", "none"), ("cycle", "unet", "hint")]
+    sweeping.sweep(capture, rows=rows, preset="smoke", results=tmp_path, component_options={"lambda_seg": "2"})
+    assert launched == [("none", {}), ("hint", {"lambda_seg": "2"})]
+    with pytest.raises(CmedlError, match="--option lamda_seg: no component of suite"):
+        sweeping.sweep(capture, rows=rows, preset="smoke", results=tmp_path, component_options={"lamda_seg": "2"})

@@ -68,11 +68,12 @@ def test_rtstruct_and_seg_writers_round_trip(tmp_path):
 
     from cmedl_bench.data.seg_writer import write_seg
 
-    write_seg(tmp_path / "seg.dcm", mask.astype(np.uint8), series, "GTV_auto", "test model")
     uids = [str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID) for _, p in series.slices]
-    frames = hd.seg.segread(tmp_path / "seg.dcm").get_pixels_by_source_instance(
-        source_sop_instance_uids=uids, segment_numbers=[1])[..., 0]
-    assert np.array_equal(frames.astype(bool), mask)
+    for name, written in (("seg.dcm", mask), ("empty-seg.dcm", np.zeros_like(mask))):  # no tumour predicted too
+        write_seg(tmp_path / name, written.astype(np.uint8), series, "GTV_auto", "test model")
+        frames = hd.seg.segread(tmp_path / name).get_pixels_by_source_instance(
+            source_sop_instance_uids=uids, segment_numbers=[1])[..., 0]
+        assert np.array_equal(frames.astype(bool), written)
 
 
 def test_predict_dicom_nifti_and_dataset_inputs(tmp_path, trained, small_phantom):
@@ -112,10 +113,9 @@ def test_predict_dicom_nifti_and_dataset_inputs(tmp_path, trained, small_phantom
     seg = hd.seg.segread(tmp_path / "out" / dicom["seg"])
     uids = [str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID)
             for p in sorted((tmp_path / "dicom").glob("slice_*.dcm"), reverse=True)]  # written last slice first
-    if dicom_mask.any():
-        frames = seg.get_pixels_by_source_instance(source_sop_instance_uids=uids, segment_numbers=[1],
-                                                   ignore_spatial_locations=True)[..., 0]
-        assert np.array_equal(frames.astype(bool), dicom_mask.astype(bool))
+    frames = seg.get_pixels_by_source_instance(source_sop_instance_uids=uids, segment_numbers=[1],
+                                               ignore_spatial_locations=True)[..., 0]
+    assert np.array_equal(frames.astype(bool), dicom_mask.astype(bool))
     assert (tmp_path / "out" / "volume_over_time.png").is_file()  # dataset patients have two weeks each
     assert json.loads((tmp_path / "out" / "prediction.json").read_text())["model"]["run_id"] == run_dir.name
 

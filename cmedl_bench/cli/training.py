@@ -37,12 +37,12 @@ def run(
     from cmedl_bench.api import run as run_api
     from cmedl_bench.api import run_parallel
 
-    options = (translator_options(vgg19, gan_mode, lambda_hint, segmenter_seg_weight, hint_teacher)
-               if translator != "none" else {})
+    settings = _training_settings(epochs, patience, foreground, compile_, vgg19, gan_mode, lambda_hint,
+                                  segmenter_seg_weight, hint_teacher, option)
+    if translator == "none":
+        settings["options"] = {}  # translator options mean nothing without a translator (and stay out of the hash)
     kwargs = dict(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset, data=data,
-                  preset=preset, seed=seed, results=results, device=device,
-                  overrides=_overrides(epochs, patience, compile_, foreground), options=options, force=force,
-                  quiet=quiet, component_options=key_values(option, "--option"))
+                  preset=preset, seed=seed, results=results, device=device, force=force, quiet=quiet, **settings)
     if gpus < 1:
         raise CmedlError("--gpus takes 1 or more")
     record = interruptible(lambda: run_parallel(gpus, **kwargs) if gpus > 1 else run_api(**kwargs))
@@ -106,12 +106,11 @@ def sweep(
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
     except ValueError:
         raise CmedlError(f"--seeds takes comma-separated integers, not {seeds!r}") from None
-    options = translator_options(vgg19, gan_mode, lambda_hint, segmenter_seg_weight, hint_teacher)
+    settings = _training_settings(epochs, patience, foreground, compile_, vgg19, gan_mode, lambda_hint,
+                                  segmenter_seg_weight, hint_teacher, option)
     outcomes = interruptible(lambda: sweep_api(
         suite, seed_list, launcher=launcher, launcher_options=key_values(launcher_option, "--launcher-option"),
-        dataset=dataset, data=data, preset=preset, results=results, device=device,
-        overrides=_overrides(epochs, patience, compile_, foreground), options=options, quiet=quiet,
-        component_options=key_values(option, "--option")))
+        dataset=dataset, data=data, preset=preset, results=results, device=device, quiet=quiet, **settings))
     failed = [o for o in outcomes if o.status != "finished"]
     if as_json:
         print(json.dumps([{"job": o.job.label, "status": o.status, "error": o.error,
@@ -151,6 +150,15 @@ def sensitivity(
     stdout.print(table)
     stdout.print(f"mSD = {result['mean_sd']:.4f}")
     stderr.print(f"plot: {escape(str(Path(run_dir) / 'sensitivity.png'))}", highlight=False)
+
+
+def _training_settings(epochs, patience, foreground, compile_, vgg19, gan_mode, lambda_hint, segmenter_seg_weight,
+                       hint_teacher, option: list[str]) -> dict:
+    """What ``run`` and ``sweep`` pass on from the training options they share: preset overrides, the named
+    component options and the ``--option`` pairs."""
+    return {"overrides": _overrides(epochs, patience, compile_, foreground),
+            "options": translator_options(vgg19, gan_mode, lambda_hint, segmenter_seg_weight, hint_teacher),
+            "component_options": key_values(option, "--option")}
 
 
 def _overrides(epochs: Optional[int], patience: Optional[int], compile_: bool, foreground: Optional[float]) -> dict:

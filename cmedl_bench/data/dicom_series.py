@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from cmedl_bench.data.identifiers import sanitise_id
 from cmedl_bench.errors import DatasetError
 
 #: relative deviation of one slice step from the median step that is still "evenly spaced" (absorbs the rounding
@@ -75,6 +76,28 @@ def scan_folder(folder: Path) -> tuple[dict[str, SeriesFiles], list[Path]]:
     for entry in series.values():
         entry.slices.sort()
     return series, structures
+
+
+@dataclass(frozen=True)
+class SeriesIdentity:
+    """Who and when a series is, and the id a case or scan of it gets by default: ``PATIENT_DATE_SERIESNUMBER``
+    (the parts the header has), so ``data import`` and ``predict`` name the same series the same way."""
+
+    patient: str
+    date: str  # YYYYMMDD from SeriesDate, else StudyDate; "" when the header has neither
+    default_id: str
+
+
+def series_identity(header: Any, patient: str | None = None,
+                    patient_hint: str = "give the patient id with --patient",
+                    id_hint: str = "give the case id with --case") -> SeriesIdentity:
+    """The identity of a series from its first header; ``patient`` replaces the DICOM PatientID. Free text is made
+    an identifier (:func:`cmedl_bench.data.identifiers.sanitise_id`); the hints say which option to pass when
+    nothing usable is left."""
+    pid = patient or sanitise_id(str(getattr(header, "PatientID", "") or "patient"), "DICOM PatientID", patient_hint)
+    date = str(getattr(header, "SeriesDate", "") or getattr(header, "StudyDate", "") or "")
+    number = str(getattr(header, "SeriesNumber", "") or "")
+    return SeriesIdentity(pid, date, sanitise_id("_".join(p for p in (pid, date, number) if p), "case id", id_hint))
 
 
 def slice_geometry(files: SeriesFiles, resample: bool = False) -> SeriesGeometry:

@@ -116,7 +116,8 @@ def import_dicom(source: Path, dataset: Path, cohort: str = "cbct", roi: str = "
     match ``roi``. Case ids are ``PATIENT_DATE_SERIESNUMBER`` unless ``case_id`` names the only case. Slice geometry
     is verified (:mod:`cmedl_bench.data.dicom_series`); ``resample_slices`` interpolates an uneven series onto a
     uniform grid instead of refusing it. Warnings (empty ROI, resampled series) go through :mod:`warnings`."""
-    from cmedl_bench.data.dicom_series import (onto_uniform_slices, read_series, scan_folder, slice_geometry)
+    from cmedl_bench.data.dicom_series import (onto_uniform_slices, read_series, scan_folder, series_identity,
+                                               slice_geometry)
     from cmedl_bench.data.rtstruct import rasterise, read_structure_set
 
     source, dataset = Path(source), Path(dataset)
@@ -132,14 +133,9 @@ def import_dicom(source: Path, dataset: Path, cohort: str = "cbct", roi: str = "
     for path in structure_files:
         structure = read_structure_set(path)
         uid = _image_series_for(structure, series, series_uid, source)
-        header = series[uid].header
-        pid = patient or sanitise_id(str(getattr(header, "PatientID", "") or "patient"), "DICOM PatientID",
-                                     "give the patient id with --patient")
-        date = str(getattr(header, "SeriesDate", "") or getattr(header, "StudyDate", "") or "")
-        number = str(getattr(header, "SeriesNumber", "") or "")
-        name = case_id or sanitise_id("_".join(part for part in (pid, date, number) if part), "case id",
-                                      "give the case id with --case")
-        plans.append((name, pid, uid, structure, slice_geometry(series[uid], resample_slices)))
+        identity = series_identity(series[uid].header, patient)
+        name = case_id or identity.default_id
+        plans.append((name, identity.patient, uid, structure, slice_geometry(series[uid], resample_slices)))
     if case_id and len(plans) > 1:
         raise CmedlError(f"--case names one case but {source} holds {len(plans)} contoured series")
     _check_target(dataset, cohort, [p[0] for p in plans], overwrite)

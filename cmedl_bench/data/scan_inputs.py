@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from cmedl_bench.data.dicom_series import SeriesFiles, read_series, scan_folder, slice_geometry
+from cmedl_bench.data.dicom_series import SeriesFiles, read_series, scan_folder, series_identity, slice_geometry
 from cmedl_bench.data.identifiers import sanitise_id
 from cmedl_bench.data.layout import SPLITS, file_case_id, load_index
 from cmedl_bench.errors import CmedlError, DatasetError
@@ -28,7 +28,7 @@ CT_MODALITIES = ("CT",)
 class NewScan:
     scan_id: str
     patient: str
-    date: str | None  # ISO date of the acquisition, when the input records one
+    date: str | None  # ISO date of the series (else of the study), when the input records one
     timepoint: Any  # what orders a patient's scans: the date, a dataset's week, or None
     source: str
     kind: str  # "dicom", "image" or "dataset"
@@ -56,15 +56,10 @@ def _dicom_scans(folder: Path, series_uid: str | None) -> list[NewScan]:
             raise DatasetError(f"{folder}: series {uid} is {modality or 'of no modality'}; the model segments CBCT "
                                f"(DICOM modality CT)")
         geometry = slice_geometry(files)  # a missing, duplicated or unevenly spaced slice is an error here
-        header = files.header
-        patient = sanitise_id(str(getattr(header, "PatientID", "") or folder.name), "patient id",
-                              "the DICOM PatientID")
-        date = _iso(getattr(header, "AcquisitionDate", None) or getattr(header, "SeriesDate", None)
-                    or getattr(header, "StudyDate", None))
-        number = getattr(header, "SeriesNumber", None)
-        name = "_".join(str(part) for part in (patient, (date or "").replace("-", ""), number) if part not in
-                        (None, ""))
-        scans.append(NewScan(sanitise_id(name, "scan id", "the series"), patient, date, date, str(folder), "dicom",
+        identity = series_identity(files.header, patient_hint="predict needs a PatientID with a letter or digit",
+                                   id_hint="predict needs a PatientID with a letter or digit")
+        date = _iso(identity.date)
+        scans.append(NewScan(identity.default_id, identity.patient, date, date, str(folder), "dicom",
                              lambda files=files, geometry=geometry: read_series(files, geometry), files))
     return scans
 

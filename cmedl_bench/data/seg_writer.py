@@ -3,7 +3,7 @@
 highdicom builds the Segmentation IOD (DICOM PS3.3 A.51) from the source images: one BINARY segment, property
 category "Morphologically Abnormal Structure" and type "Neoplasm" (SNOMED CT 49755003 / 108369006), algorithm type
 AUTOMATIC with the model named in the algorithm identification (family "Artificial Intelligence", DCM 123110);
-frames follow the source slices (empty frames omitted, as highdicom does by default). Checked with highdicom 0.28,
+frames follow the source slices (empty frames omitted; all frames kept when the whole mask is empty). Checked with highdicom 0.28,
 pydicom 3.0 and numpy 2.4: the frames read back with ``highdicom.seg.segread`` are the mask.
 """
 
@@ -54,4 +54,5 @@ def _segmentation(hd, sources, mask_zyx: np.ndarray, segment, files: SeriesFiles
         segment_descriptions=[segment], series_instance_uid=generate_uid(),
         series_number=9500 + int(getattr(files.header, "SeriesNumber", 0) or 0) % 500, sop_instance_uid=generate_uid(),
         instance_number=1, manufacturer="cmedl-bench", manufacturer_model_name=model_name[:64],
-        software_versions=__version__, device_serial_number="none")
+        software_versions=__version__, device_serial_number="none",
+        omit_empty_frames=bool(mask_zyx.any()))  # a scan without predicted tumour keeps all its (empty) frames

@@ -145,14 +145,13 @@ def _write_dicom_objects(folder: Path, source_mask, image, scan: NewScan, model:
 def _write_summary(staging: Path, rows: list[dict[str, Any]], model: TrainedModel, options: dict[str, Any]) -> None:
     import pandas as pd
 
-    from cmedl_bench.io.atomic import atomic_write
+    from cmedl_bench.io.atomic import atomic_write, atomic_write_parquet
     from cmedl_bench.results.figures import plot_volume_over_time
 
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     table["timepoint"] = table["timepoint"].astype(object)
     atomic_write(staging / "predictions.csv", lambda tmp: table.to_csv(tmp, index=False))
-    atomic_write(staging / "predictions.parquet",
-                 lambda tmp: table.astype({"timepoint": str}).to_parquet(tmp, index=False))
+    atomic_write_parquet(table.astype({"timepoint": str}), staging / "predictions.parquet")
     plot_volume_over_time(table, staging / "volume_over_time.png")
     info = {"created": now(), "model": model.provenance, "head": model.head, "options": options,
             "scans": len(rows), "flagged": int(table["flagged"].sum()), "git": git_revision(),

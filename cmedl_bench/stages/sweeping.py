@@ -11,7 +11,7 @@ from cmedl_bench.config import require_seed
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.launch import Job, JobOutcome
 from cmedl_bench.registry import get_registry
-from cmedl_bench.selection import component_options, select
+from cmedl_bench.selection import declared_options, select
 from cmedl_bench.suites import Row, suite
 
 
@@ -31,8 +31,11 @@ def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seed
         raise CmedlError(f"suite {suite_name!r} runs rows on named datasets ({', '.join(named)}); --data cannot "
                          f"replace them")
     given = run_kwargs.pop("component_options", None) or {}
-    per_row = [component_options(select(registry, row.translator, row.segmenter, row.fusion,
-                                        row.dataset or default_dataset), given, strict=False) for row in grid]
+    per_row = []  # each row gets the --option pairs its own components declare; ``run`` checks and types them
+    for row in grid:
+        declared = declared_options(select(registry, row.translator, row.segmenter, row.fusion,
+                                           row.dataset or default_dataset))
+        per_row.append({key: text for key, text in given.items() if key in declared})
     unused = sorted(set(given) - {key for options in per_row for key in options})
     if unused:
         raise CmedlError(f"--option {unused[0]}: no component of suite {suite_name!r} declares it")
@@ -43,11 +46,11 @@ def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seed
         raise CmedlError(f"launcher {launcher!r} has no option(s) {', '.join(sorted(unknown))}; options: "
                          f"{', '.join(sorted(allowed)) or 'none'}")
     results = Path(run_kwargs.pop("results", "cmedl-results")).resolve()
-    given = {k: v for k, v in (run_kwargs.pop("overrides", None) or {}).items() if v is not None}
+    set_fields = {k: v for k, v in (run_kwargs.pop("overrides", None) or {}).items() if v is not None}
     budget = chosen.budget.get(_preset_name(run_kwargs), {}) if rows is None and chosen.budget else {}
-    run_kwargs["overrides"] = budget | given
+    run_kwargs["overrides"] = budget | set_fields
     jobs = [_job(row, row.dataset or default_dataset, seed, results, runner,
-                 run_kwargs | {"options": {**(run_kwargs.get("options") or {}), **options}})
+                 run_kwargs | {"component_options": options})
             for seed in seeds for row, options in zip(grid, per_row)]
     return component.factory(dict(launcher_options or {})).launch(jobs)
 
