@@ -47,6 +47,7 @@ class Preset:
     compile: bool = False  # torch.compile every module (opt-in: --compile)
     mixed_precision: bool = True  # bf16 autocast on CUDA (never on CPU); False trains in fp32 everywhere
     foreground_fraction: float = 1.0  # tumour-centred share of each batch; the rest anywhere (data/slices.py)
+    head_curves_every: int = 1  # validate a fusion's other heads every N epochs and at the last (curves only)
 
 
 PRESETS: dict[str, Preset] = {
@@ -58,7 +59,7 @@ PRESETS: dict[str, Preset] = {
     "cpu": Preset(
         "cpu", crop_size=96, spacing_xy_mm=2.5, width=0.25, batch_size=8, lr_segmenter=2e-3, lr_translator=2e-4,
         max_epochs=12, steps_per_epoch=30, patience=4, augment=True, translator_epochs=8, translator_batch_size=4,
-        translator_crop_size=64, translator_width=0.125, patch_depth=16),
+        translator_crop_size=64, translator_width=0.125, patch_depth=16, head_curves_every=4),
     "paper": Preset(
         "paper", crop_size=256, spacing_xy_mm=None, width=1.0, batch_size=2, lr_segmenter=2e-4, lr_translator=1e-4,
         max_epochs=100, steps_per_epoch=None, patience=10, augment=True),
@@ -118,7 +119,7 @@ def resolve_preset(name: str | None, cuda_available: bool, overrides: dict[str, 
 
 #: preset fields that count something and must be at least 1 (0 epochs would train nothing and leave no checkpoint)
 _POSITIVE = {"crop_size", "batch_size", "max_epochs", "patience", "translator_epochs", "translator_batch_size",
-             "translator_crop_size", "patch_depth"}
+             "translator_crop_size", "patch_depth", "head_curves_every"}
 _OPTION_NAMES = {"max_epochs": "--epochs", "translator_epochs": "--epochs", "patience": "--patience"}
 
 

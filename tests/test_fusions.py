@@ -51,6 +51,16 @@ def test_cx_hint_records_random_vgg19(tmp_path, small_phantom):
     assert on_disk["translator"]["cx_features"] == "random-init"
 
 
+@pytest.mark.filterwarnings("ignore:no VGG19 weights")
+def test_other_heads_are_validated_every_few_epochs_and_at_the_last(tmp_path, small_phantom):
+    record = api.run(translator="cycle", segmenter="unet", fusion="hint", data=small_phantom, preset="smoke",
+                     results=tmp_path, quiet=True, overrides={"max_epochs": 3, "patience": 3, "head_curves_every": 2})
+    history = json.loads((tmp_path / record["run_id"] / "history.json").read_text())
+    assert [("val_dsc_teacher" in row, "val_dsc" in row) for row in history] == [(False, True), (True, True),
+                                                                                  (True, True)]
+    assert (tmp_path / record["run_id"] / "learning_curves.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize("translator, segmenter, fusion, message", [
     ("none", "unet3d", "hint", "is 3D but fusion 'hint' supports only 2D"),
     ("cycle", "unet3d", "none", "cannot feed the 3D segmenter"),

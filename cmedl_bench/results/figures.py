@@ -27,10 +27,11 @@ def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:
         for key in panel_keys:
             ax.plot(epochs, [row[key] for row in history], marker="o", label=f"train {key[6:]}")
         if title == "segmentation" and "val_dsc" in history[0]:
-            per_head = sorted(k for k in history[0] if k.startswith("val_dsc_")) or ["val_dsc"]
-            for key in per_head:
+            per_head = sorted({k for row in history for k in row if k.startswith("val_dsc_")}) or ["val_dsc"]
+            for key in per_head:  # a head validated only every few epochs (head_curves_every) is drawn where it was
                 label = f"validation 1 - DSC {key[8:]}".rstrip()
-                ax.plot(epochs, [1 - row[key] for row in history], marker="s", label=label)
+                ax.plot([row["epoch"] + 1 for row in history if key in row],
+                        [1 - row[key] for row in history if key in row], marker="s", label=label)
             ax.set_ylim(0, max([1.05] + [row[k] * 1.05 for row in history for k in panel_keys]))
         ax.set_title(f"{title} losses", fontsize=10)
         ax.set_xlabel("epoch")

@@ -83,7 +83,8 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
         train_seconds = time.perf_counter() - tic
         trained_slices, trained_seconds = trained_slices + steps * slices_per_step, trained_seconds + train_seconds
         result.slices_per_second = trained_slices / trained_seconds
-        row.update(validate_heads(fusion, val))
+        every = preset.head_curves_every
+        row.update(validate_heads(fusion, val, all_heads=(epoch + 1) % every == 0 or epoch + 1 == preset.max_epochs))
         row["seconds"] = train_seconds
         result.history.append(row)
         if row["val_dsc"] > result.best_val_dsc:
@@ -100,11 +101,13 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
     return result
 
 
-def validate_heads(fusion: Fusion, val: list[PreparedVolume]) -> dict[str, float]:
-    """``val_dsc``, the selection head's validation DSC, and with several heads ``val_dsc_<head>`` for each, so the
-    learning curves show whether a teacher has learned before its features are trusted as hints."""
+def validate_heads(fusion: Fusion, val: list[PreparedVolume], all_heads: bool = True) -> dict[str, float]:
+    """``val_dsc``, the selection head's validation DSC (model selection and early stopping read only this), and with
+    several heads and ``all_heads`` ``val_dsc_<head>`` for each, so the learning curves show whether a teacher has
+    learned before its features are trusted as hints. Those curves cost most of a CMEDL epoch's validation (the
+    teacher's pseudo-MRI is translated again), so the preset's ``head_curves_every`` spaces them out."""
     scores = {"val_dsc": validate(fusion, val, fusion.selection_head)}
-    if len(fusion.heads) > 1:
+    if all_heads and len(fusion.heads) > 1:
         scores |= {f"val_dsc_{head}": scores["val_dsc"] if head == fusion.selection_head else
                    validate(fusion, val, head) for head in fusion.heads}
     return scores
