@@ -24,11 +24,12 @@ def _reporter(quiet: bool) -> RichReporter:
     return RichReporter(quiet or int(os.environ.get("RANK", "0")) > 0)  # in data-parallel runs rank 0 shows progress
 
 
-def synth(out: Path, dataset: str = "phantom", seed: int = 0, size: str = "full", quiet: bool = False) -> Path:
-    """Generate a dataset plugin's data into ``out``."""
+def synth(out: Path, dataset: str = "phantom", seed: int = 0, size: str = "full", quiet: bool = False,
+          options: dict[str, str] | None = None) -> Path:
+    """Write a dataset plugin's data into ``out`` (``options``: ``KEY=VALUE`` texts for the options it declares)."""
     from cmedl_bench.stages.datasets import synth as synth_stage
 
-    return synth_stage(_reporter(quiet), out, dataset, seed, size)
+    return synth_stage(_reporter(quiet), out, dataset, seed, size, options)
 
 
 def check_data(dataset: Path, quiet: bool = False):

@@ -199,6 +199,7 @@ _CAPABILITY_RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
                            "a whole number from 0 to 8"),
     ("translator", "options"): (lambda v: _option_table(v), "a dict of option name -> default value"),
     ("fusion", "options"): (lambda v: _option_table(v), "a dict of option name -> default value"),
+    ("dataset", "options"): (lambda v: _option_table(v), "a dict of option name -> default value"),
     ("*", "hint_features"): (lambda v: isinstance(v, bool), "True or False"),
     ("*", "needs_translator"): (lambda v: isinstance(v, bool), "True or False"),
     ("*", "needs_hint_features"): (lambda v: isinstance(v, bool), "True or False"),

@@ -49,9 +49,10 @@ def select(registry: Registry, translator: str, segmenter: str, fusion: str, dat
 
 def declared_options(selection: Selection) -> dict[str, tuple[Component, Any]]:
     """Option name -> (the component declaring it, its default), from the ``options`` capability of the selected
-    translator and fusion (the two that receive options, in ``spec.options``)."""
+    translator and fusion (which receive options in ``spec.options``) and dataset (keyword arguments of its
+    factory, :func:`dataset_options`)."""
     declared: dict[str, tuple[Component, Any]] = {}
-    for component in (selection.translator, selection.fusion):
+    for component in (selection.translator, selection.fusion, selection.dataset):
         if component is not None and isinstance(component.capabilities.get("options"), dict):
             for key, default in component.capabilities["options"].items():
                 declared.setdefault(key, (component, default))
@@ -76,12 +77,28 @@ def _convert(key: str, text: str, default: Any) -> Any:
 
 
 def component_options(selection: Selection, given: dict[str, str]) -> dict[str, Any]:
-    """``--option KEY=VALUE`` pairs checked against the declared options and converted to their defaults' types;
-    an undeclared key is an error naming the options there are."""
-    declared = declared_options(selection)
+    """``--option KEY=VALUE`` pairs checked against the options the selected components declare and converted to
+    their defaults' types; an undeclared key is an error naming the options there are."""
+    return _typed(declared_options(selection), given)
+
+
+def options_of(component: Component, given: dict[str, str]) -> dict[str, Any]:
+    """:func:`component_options` for one component (``data synth``, ``plugins check``)."""
+    return _typed({key: (component, default) for key, default in
+                   (component.capabilities.get("options") or {}).items()}, given)
+
+
+def _typed(declared: dict[str, tuple[Component, Any]], given: dict[str, str]) -> dict[str, Any]:
     unknown = sorted(set(given) - set(declared))
     if unknown:
         known = ", ".join(f"{key} ({component.name}, default {default!r})"
                           for key, (component, default) in sorted(declared.items())) or "none"
         raise PluginError(f"--option {unknown[0]}: no selected component declares it; options: {known}")
     return {key: _convert(key, text, declared[key][1]) for key, text in given.items()}
+
+
+def dataset_options(dataset: Component, options: dict[str, Any]) -> dict[str, Any]:
+    """The options a dataset plugin declares, each set value or its default: its factory's keyword arguments and
+    part of the cache key of the data it writes."""
+    declared = dataset.capabilities.get("options") or {}
+    return {key: options.get(key, default) for key, default in declared.items()}

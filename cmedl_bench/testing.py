@@ -7,9 +7,9 @@ Fixtures:
   session into a temporary folder; while it lives, generated datasets are cached in a temporary folder too;
 - ``cmedl_register``: ``cmedl_register(plugin, name="test-plugin", distribution="local", version="0")`` registers
   a plugin object in-process (what an entry point would do) and removes it after the test;
-- ``cmedl_conformance``: ``cmedl_conformance(distribution=None, kinds=(...), names=(...))`` runs the conformance
-  checks of :mod:`cmedl_bench.stages.conformance` (the ones ``cmedl-bench plugins check`` runs) and fails the test
-  with every rule that does not hold.
+- ``cmedl_conformance``: ``cmedl_conformance(distribution=None, kinds=(...), names=(...), options=None)`` runs the
+  conformance checks of :mod:`cmedl_bench.stages.conformance` (the ones ``cmedl-bench plugins check`` runs;
+  ``options``: ``KEY=VALUE`` texts for the checked datasets) and fails the test with every rule that does not hold.
 
 A smoke run of a fusion on the small phantom: ``cmedl_bench.api.run(..., data=cmedl_small_phantom,
 preset="smoke", results=tmp_path)``.
@@ -50,8 +50,8 @@ def cmedl_conformance():
     from cmedl_bench.stages.conformance import CHECKS, check_components
 
     def conforms(distribution: str | None = None, kinds: tuple[str, ...] = tuple(CHECKS),
-                 names: tuple[str, ...] = ()) -> list:
-        findings = check_components(distribution, kinds, names)
+                 names: tuple[str, ...] = (), options: dict[str, str] | None = None) -> list:
+        findings = check_components(distribution, kinds, names, options)
         failed = [f"{f.kind} {f.name}: {f.rule}: {f.detail}" for f in findings if not f.passed]
         if failed:
             pytest.fail("conformance: " + "; ".join(failed), pytrace=False)

@@ -348,3 +348,55 @@ def test_component_options_are_declared_typed_and_enter_the_hash(tmp_path, small
 def test_cmedl_loss_weight_from_the_command_line(tmp_path):
     result = cli("run", "--option", "lambda_seg=not-a-number", "--preset", "smoke", "--results", str(tmp_path))
     assert result.returncode == 2 and "expected a float like the default 5.0" in result.stderr
+
+
+def _serve_copy(root, seed=0, size="full", progress=None, source=""):
+    import shutil
+
+    if not source:
+        from cmedl_bench.plugin import DatasetError
+
+        raise DatasetError("dataset 'served' needs --option source=FOLDER")
+    shutil.copytree(source, root)
+    return root
+
+
+def test_a_dataset_plugin_takes_options_that_key_its_cache_and_name_its_rows(tmp_path, small_phantom,
+                                                                             cmedl_register):
+    """A dataset that serves a folder given as an option: each source is its own cached dataset, run.json names
+    the plugin and its options, and the report tells the two apart; an undeclared option and an option next to
+    ``--data`` are errors before any work."""
+    import shutil
+
+    from cmedl_bench import api
+    from cmedl_bench.errors import CmedlError
+    from cmedl_bench.results.collect import collect
+    from cmedl_bench.results.leaderboard import build_leaderboard
+
+    class Served:
+        @hookimpl
+        def register_datasets(self, register):
+            register("served", _serve_copy, description="a copy of a folder", capabilities={
+                "version": 1, "options": {"source": ""}})
+
+    cmedl_register(Served(), name="served", distribution="served-dist", version="1")
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(small_phantom, first)
+    shutil.copytree(small_phantom, second)
+    kwargs = dict(translator="none", fusion="none", dataset="served", preset="smoke", results=tmp_path / "results",
+                  quiet=True, overrides={"max_epochs": 1})
+    records = [api.run(**kwargs, component_options={"source": str(source)}) for source in (first, second)]
+    assert records[0]["run_id"] != records[1]["run_id"]
+    assert records[0]["dataset"]["path"] != records[1]["dataset"]["path"]  # two cached datasets, one per source
+    assert [r["dataset"]["options"] for r in records] == [{"source": str(first)}, {"source": str(second)}]
+    assert records[0]["dataset"]["plugin"] == "served"
+    labels = sorted(row.label for row in build_leaderboard(collect([tmp_path / "results"])).rows)
+    assert len(labels) == 2 and f"source={first}" in labels[0] and f"source={second}" in labels[1]
+    with pytest.raises(PluginError, match=r"--option sorce: no selected component declares it; options: source"):
+        api.run(**kwargs, component_options={"sorce": str(first)})
+    with pytest.raises(CmedlError, match="--option source configures dataset 'served', which --data replaces"):
+        api.run(**{**kwargs, "data": small_phantom}, component_options={"source": str(first)})
+    with pytest.raises(CmedlError, match="needs --option source=FOLDER"):
+        api.synth(tmp_path / "synth", dataset="served", quiet=True)
+    assert (api.synth(tmp_path / "synth", dataset="served", quiet=True, options={"source": str(first)})
+            / "dataset.json").is_file()

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cmedl_bench.cli.app import app, data_app, stdout
+from cmedl_bench.cli.app import OPTS, app, data_app, key_values, stdout
 from cmedl_bench.cli.summaries import contrast_table
 from cmedl_bench.errors import CmedlError
 
@@ -52,6 +52,8 @@ def plugins_check(
     kind: list[str] = typer.Option([], "--kind", help="segmenter, translator, metric or dataset (repeatable)."),
     name: list[str] = typer.Option([], "--name", help="Check only the components of this name (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    option: list[str] = typer.Option([], "--option", help="KEY=VALUE for an option a checked dataset declares "
+                                                          "(e.g. the folder it serves); repeatable."),
 ) -> None:
     """Run the conformance checks on installed segmenters, translators, metrics and datasets (small, on the CPU);
     exit code 1 when a rule does not hold."""
@@ -62,7 +64,8 @@ def plugins_check(
     unknown = set(kind) - set(CHECKS)
     if unknown:
         raise CmedlError(f"--kind {', '.join(sorted(unknown))} is not checked here; kinds: {', '.join(CHECKS)}")
-    findings = check_components(distribution, tuple(kind) or tuple(CHECKS), tuple(name))
+    findings = check_components(distribution, tuple(kind) or tuple(CHECKS), tuple(name),
+                                options=key_values(option, "--option"))
     if as_json:
         print(json.dumps([asdict(f) for f in findings], indent=2))
     else:
@@ -87,11 +90,12 @@ def data_synth(
     preview: bool = typer.Option(False, help="Also write OUT/preview.png: CBCT and MRI slices with tumour "
                                              "contours."),
     quiet: bool = typer.Option(False, help="No progress bar."),
+    option: list[str] = OPTS["option"],
 ) -> None:
-    """Generate a synthetic dataset (default: the thorax phantom) in the cmedl-bench layout."""
+    """Write a dataset plugin's data (default: the thorax phantom) in the cmedl-bench layout."""
     from cmedl_bench.api import synth
 
-    path = synth(out, dataset=dataset, seed=seed, size=size, quiet=quiet)
+    path = synth(out, dataset=dataset, seed=seed, size=size, quiet=quiet, options=key_values(option, "--option"))
     print(path)
     if preview:
         from cmedl_bench.data.preview import plot_preview

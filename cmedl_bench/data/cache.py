@@ -4,27 +4,36 @@ files of run folders (kept here so that a results folder holds nothing but run f
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from cmedl_bench.io.locks import exclusive
 from cmedl_bench.settings import cache_dir
 
 
 def ensure_dataset(name: str, version: object, generate: Callable[..., object], seed: int, size: str,
-                   progress=None, on_generated: Callable[[Path], None] | None = None) -> Path:
-    """A dataset plugin's data for (seed, size), generated on first use by ``generate(root, seed=, size=,
-    progress=)`` (then ``on_generated(root)`` is called); reused when already complete."""
+                   progress=None, on_generated: Callable[[Path], None] | None = None,
+                   options: dict[str, Any] | None = None) -> Path:
+    """A dataset plugin's data for (seed, size, options), generated on first use by ``generate(root, seed=, size=,
+    progress=, **options)`` (then ``on_generated(root)`` is called); reused when already complete. Options (a
+    source folder, say) are part of the cache key, so data written from one source is never served for another."""
     stem = name if name.endswith(f"-v{version}") else f"{name}-v{version}"
-    root = cache_dir() / "datasets" / f"{stem}-{size}-seed{seed}"
+    suffix = f"-{_options_key(options)}" if options else ""
+    root = cache_dir() / "datasets" / f"{stem}-{size}-seed{seed}{suffix}"
     if (root / "dataset.json").exists():
         return root
     with exclusive(root.parent / f".{root.name}.lock"):  # parallel sweep jobs: one generates, others wait
         if not (root / "dataset.json").exists():
-            generate(root, seed=seed, size=size, progress=progress)
+            generate(root, seed=seed, size=size, progress=progress, **(options or {}))
             if on_generated is not None:
                 on_generated(root)
     return root
+
+
+def _options_key(options: dict[str, Any]) -> str:
+    canonical = json.dumps(options, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 def disk_size_mb(root: Path) -> float:

@@ -47,11 +47,19 @@ class CollectedRun:
         config = {k: v for k, v in self.record.get("config", {}).items() if k != "seed"}
         plugins = {role: f"{p['distribution']} {p['version']}" for role, p in
                    (self.record.get("plugins") or {}).items() if p}
-        dataset = self.record.get("dataset") or {}
-        name = (f"{dataset.get('name')} v{dataset.get('version')}" if dataset.get("version") is not None
-                else str(dataset.get("path") or dataset.get("name")))
-        return {"dataset": name, "reference": self.reference_set, "preset": (config.get("preset") or {}).get("name"),
+        return {"dataset": self.dataset_name, "reference": self.reference_set, "preset": (config.get("preset") or {}).get("name"),
                 "config": config, "plugins": plugins}
+
+    @property
+    def dataset_name(self) -> str:
+        """The dataset plugin that wrote the data, with its version and the options it was given; for a ``--data``
+        folder (or a record older than this field) the name and version in its ``dataset.json``, else its path."""
+        dataset = self.record.get("dataset") or {}
+        if dataset.get("plugin"):
+            options = " ".join(f"{k}={v}" for k, v in sorted((dataset.get("options") or {}).items()))
+            return f"{dataset['plugin']} v{dataset.get('version')}" + (f" ({options})" if options else "")
+        return (f"{dataset.get('name')} v{dataset.get('version')}" if dataset.get("version") is not None
+                else str(dataset.get("path") or dataset.get("name")))
 
     @property
     def reference_set(self) -> str:

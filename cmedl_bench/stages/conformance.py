@@ -152,14 +152,19 @@ def _metric(component: Component) -> list[Finding]:
     return [made] + [_check(component, name, lambda p=p, r=r: case_check(p, r)) for name, (p, r) in cases.items()]
 
 
-def _dataset(component: Component) -> list[Finding]:
+def _dataset(component: Component, options: dict[str, str] | None = None) -> list[Finding]:
     from cmedl_bench.data.checks import check_dataset
+    from cmedl_bench.selection import dataset_options, options_of
+
+    declared = component.capabilities.get("options") or {}
+    chosen = dataset_options(component, options_of(component, {k: v for k, v in (options or {}).items()
+                                                              if k in declared}))
 
     def generate_and_check() -> str | None:
         size = "small" if "small" in tuple(component.capabilities.get("sizes", ("small",))) else \
             tuple(component.capabilities.get("sizes"))[-1]
         with tempfile.TemporaryDirectory() as folder:
-            root = component.factory(Path(folder) / component.name, seed=0, size=size)
+            root = component.factory(Path(folder) / component.name, seed=0, size=size, **chosen)
             errors = check_dataset(Path(root)).errors
             return f"{len(errors)} data check errors, e.g. {errors[0].problem}" if errors else None
 
@@ -171,15 +176,22 @@ CHECKS: dict[str, Callable[[Component], list[Finding]]] = {
 
 
 def check_components(distribution: str | None = None, kinds: tuple[str, ...] = tuple(CHECKS),
-                     names: tuple[str, ...] = ()) -> list[Finding]:
-    """The findings of every installed component of the given kinds (of one distribution, or named)."""
+                     names: tuple[str, ...] = (), options: dict[str, str] | None = None) -> list[Finding]:
+    """The findings of every installed component of the given kinds (of one distribution, or named); ``options``
+    (``KEY=VALUE`` texts) configure the checked datasets that declare them."""
     registry = get_registry()
     chosen = [c for c in registry.all() if c.kind in kinds and (distribution is None or c.distribution == distribution)
               and (not names or c.name in names)]
     if not chosen:
         raise CmedlError(f"no installed {'/'.join(kinds)} component" + (f" from {distribution}" if distribution else "")
                          + (f" named {', '.join(names)}" if names else ""))
-    return [finding for component in chosen for finding in CHECKS[component.kind](component)]
+    options = options or {}
+    declared = {key for c in chosen if c.kind == "dataset" for key in (c.capabilities.get("options") or {})}
+    if set(options) - declared:
+        raise CmedlError(f"--option {sorted(set(options) - declared)[0]}: no checked dataset declares it; "
+                         f"options: {', '.join(sorted(declared)) or 'none'}")
+    return [finding for component in chosen for finding in
+            (_dataset(component, options) if component.kind == "dataset" else CHECKS[component.kind](component))]
 
 
 def summary(findings: list[Finding]) -> dict[str, Any]:

@@ -42,17 +42,22 @@ def require_replaceable(out: Path) -> None:
                          f"there would replace everything in it)")
 
 
-def synth(reporter: Reporter, out: Path, dataset: str = "phantom", seed: int = 0, size: str = "full") -> Path:
-    """Generate a dataset plugin's data into ``out``."""
+def synth(reporter: Reporter, out: Path, dataset: str = "phantom", seed: int = 0, size: str = "full",
+          options: dict[str, str] | None = None) -> Path:
+    """Write a dataset plugin's data into ``out``; ``options`` are ``--option KEY=VALUE`` texts for the options the
+    dataset declares."""
+    from cmedl_bench.selection import dataset_options, options_of
+
     component = get_registry().get("dataset", dataset)
     sizes = component.capabilities.get("sizes")
     if sizes and size not in sizes:
         raise CmedlError(f"dataset {dataset!r} has no size {size!r}; sizes: {', '.join(sizes)}")
+    chosen = dataset_options(component, options_of(component, options or {}))
     require_replaceable(Path(out))
     from cmedl_bench.data.cache import disk_size_mb
 
     with reporter.task(f"writing {dataset}") as task:
-        component.factory(Path(out), seed=seed, size=size, progress=task.tick)
+        component.factory(Path(out), seed=seed, size=size, progress=task.tick, **chosen)
     reporter.message(f"wrote {dataset} ({size}) into {out}: {disk_size_mb(Path(out)):.0f} MB")
     return Path(out)
 

@@ -10,7 +10,7 @@ from typing import Any
 from cmedl_bench.config import RunConfig, require_seed, resolve_preset
 from cmedl_bench.errors import CmedlError, DatasetError
 from cmedl_bench.registry import Registry
-from cmedl_bench.selection import Selection
+from cmedl_bench.selection import Selection, dataset_options
 from cmedl_bench.stages.progress import Reporter
 
 
@@ -67,6 +67,10 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     if selection.segmenter is not None:  # a broken segmenter contract is one line, before any work
         probe_segmenter(selection.segmenter, resolved)
     user_data = data is not None
+    ignored = sorted(set(options or {}) & set(selection.dataset.capabilities.get("options") or {}))
+    if user_data and ignored:
+        raise CmedlError(f"--option {ignored[0]} configures dataset {dataset!r}, which --data replaces; "
+                         f"drop one of them")
     config = RunConfig(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset,
                        dataset_version=None if user_data else selection.dataset.capabilities.get("version"),
                        data_path=str(Path(data).resolve()) if user_data else None, seed=seed, preset=resolved,
@@ -79,7 +83,8 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
             data = ensure_dataset(selection.dataset.name, selection.dataset.capabilities.get("version", "0"),
                                   selection.dataset.factory, config.data_seed, resolved.dataset_size,
                                   progress=task.tick, on_generated=lambda root: reporter.message(
-                                      f"generated {dataset} in {root}: {disk_size_mb(root):.0f} MB"))
+                                      f"generated {dataset} in {root}: {disk_size_mb(root):.0f} MB"),
+                                  options=dataset_options(selection.dataset, config.options))
     with reporter.task("checking the dataset") as task:
         require_clean(Path(data), progress=task.tick)
     return RunInputs(registry, selection, config, dev, load_index(Path(data)), results)
@@ -116,10 +121,12 @@ def run_record(inputs: RunInputs, kind: str) -> dict[str, Any]:
     from cmedl_bench.engine.devices import describe
     from cmedl_bench.results.records import new_record
 
-    config, index = inputs.config, inputs.index
+    config, index, dataset = inputs.config, inputs.index, inputs.selection.dataset
+    served = config.data_path is None  # written by the dataset plugin, not a --data folder
     record = new_record(kind, config.run_id, config.to_dict(), config.hash(), config.seed,
                         {"name": index.name, "version": index.version, "path": str(index.root),
-                         "generator": index.meta.get("generator")},
+                         "generator": index.meta.get("generator"), "plugin": dataset.name if served else None,
+                         "options": dataset_options(dataset, config.options) if served else {}},
                         inputs.registry, inputs.selection.provenance(), device=describe(inputs.device))
     record["versions"]["cuda"] = torch.version.cuda
     return record
