@@ -58,14 +58,17 @@ def contrast(dataset: Path, spacing_mm: float | None = None, control_cases: int 
 def run(translator: str = "cx", segmenter: str = "unet", fusion: str = "hint", dataset: str = "phantom",
         data: Path | None = None, preset: str | None = None, seed: int = 0, results: Path | None = None,
         device: str | None = None, overrides: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
-        force: bool = False, quiet: bool = False, component_options: dict[str, str] | None = None) -> dict[str, Any]:
+        force: bool = False, quiet: bool = False, component_options: dict[str, str] | None = None,
+        metrics: tuple[str, ...] = ()) -> dict[str, Any]:
     """Train one combination and score it on the validation and test splits; returns the run record. A finished
     run with the same configuration hash is returned as it is (``force`` retrains); an unfinished one resumes.
-    ``component_options``: ``--option KEY=VALUE`` texts for options the selected components declare."""
+    ``component_options``: ``--option KEY=VALUE`` texts for options the selected components declare; ``metrics``:
+    the metrics to score (``dsc`` always; every installed one when empty)."""
     from cmedl_bench.stages import training
 
     return training.run(_reporter(quiet), translator, segmenter, fusion, dataset, data, preset, seed,
-                        results or results_dir(), device, overrides, options, force, component_options)
+                        results or results_dir(), device, overrides, options, force, component_options,
+                        tuple(metrics))
 
 
 def run_parallel(processes: int, **run_kwargs: Any) -> dict[str, Any]:

@@ -85,6 +85,7 @@ class RunConfig:
     #: role -> "distribution version" of each selected plugin: a plugin upgrade is another configuration, so a run
     #: made with other plugin code is never reused or resumed
     plugin_versions: dict[str, str] = field(default_factory=dict)
+    metrics: tuple[str, ...] = ()  # the metrics scored (run --metrics; dsc always); empty: every installed one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -46,6 +46,8 @@ class Job:
                 args.append(f"--{'' if value else 'no-'}hint-teacher")
             elif value is not None and key in ("vgg19", "gan_mode", "lambda_hint", "segmenter_seg_weight"):
                 args += [f"--{key.replace('_', '-')}", str(value)]
+        if self.run.get("metrics"):
+            args += ["--metrics", ",".join(self.run["metrics"])]
         for key, text in (self.run.get("component_options") or {}).items():
             args += ["--option", f"{key}={text}"]
         return shlex.join(args)

@@ -80,6 +80,16 @@ class Registry:
         return {c.name: c.factory() for c in self.components["metric"].values()
                 if c.capabilities.get("scope", "segmentation") == scope}
 
+    def with_metrics(self, names: tuple[str, ...]) -> "Registry":
+        """This registry with only the named metrics (``run --metrics``), plus ``dsc``, which validation selects on
+        and reports rank by; no names keeps every installed metric. An unknown name is an error listing them."""
+        if not names:
+            return self
+        for name in names:
+            self.get("metric", name)
+        chosen = {n: c for n, c in self.components["metric"].items() if n in names or n == "dsc"}
+        return Registry({**self.components, "metric": chosen}, self.broken)
+
     def all(self) -> list[Component]:
         return [c for kind in KINDS for c in sorted(self.components[kind].values(), key=lambda c: c.name)]
 

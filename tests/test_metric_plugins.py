@@ -72,3 +72,22 @@ def test_extra_metrics_reach_every_format_and_a_failing_one_is_flagged(extra_met
     assert by_volume.rows[0].rank == 1 and "Rank by mean test VOLDIFF" in to_markdown(by_volume)
     with pytest.raises(Exception, match="--rank-by 'volume' is not a metric of these runs; metrics: dsc, sdsc"):
         report([tmp_path], rank_by="volume")
+
+
+def test_metrics_selects_what_a_run_scores_and_the_report_follows(extra_metrics, tmp_path, small_phantom):
+    """``--metrics voldiff``: only DSC (always) and the named metric are scored and recorded, the selection is
+    another configuration, and the report shows what was scored; the failing metric is never called."""
+    from cmedl_bench.errors import PluginError
+    from cmedl_bench.launch import Job
+
+    record = api.run(translator="none", fusion="none", data=small_phantom, preset="smoke", results=tmp_path,
+                     quiet=True, metrics=("voldiff",))
+    rows = pd.read_parquet(tmp_path / record["run_id"] / "per_case.parquet")
+    assert set(rows.metric) == {"dsc", "voldiff"} and set(record["metrics"]) == {"dsc", "voldiff"}
+    assert list(record["config"]["metrics"]) == ["dsc", "voldiff"]
+    assert [m.name for m in report([tmp_path]).metrics] == ["dsc", "voldiff"]
+    with pytest.raises(PluginError, match="unknown metric 'volume'; known metrics: .*voldiff"):
+        api.run(translator="none", fusion="none", data=small_phantom, preset="smoke", results=tmp_path,
+                quiet=True, metrics=("volume",))
+    job = Job("row", {"translator": "none", "metrics": ("dsc", "voldiff")}, tmp_path / "log")
+    assert "--metrics dsc,voldiff" in job.command()

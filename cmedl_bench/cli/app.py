@@ -43,6 +43,8 @@ OPTS = {
     "results": typer.Option(results_dir(), help="Folder that receives one sub-folder per run."),
     "device": typer.Option(None, help="cpu, cuda or cuda:N (default: CUDA when present)."),
     "epochs": typer.Option(None, help="Override the preset's maximum number of epochs."),
+    "metrics": typer.Option("", help="Comma-separated metrics to score, e.g. dsc,hd95,assd (dsc always); default: "
+                                      "every installed metric ('cmedl-bench plugins')."),
     "option": typer.Option([], "--option", help="KEY=VALUE for an option a selected component declares (see "
                                                 "'cmedl-bench plugins --json', capability options), e.g. "
                                                 "lambda_seg=5; repeatable; typed like its default."),

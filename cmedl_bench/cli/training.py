@@ -28,7 +28,7 @@ def run(
     lambda_hint: Optional[float] = OPTS["lambda_hint"],
     segmenter_seg_weight: Optional[float] = OPTS["segmenter_seg_weight"],
     hint_teacher: Optional[bool] = OPTS["hint_teacher"], option: list[str] = OPTS["option"],
-    compile_: bool = OPTS["compile"],
+    metrics: str = OPTS["metrics"], compile_: bool = OPTS["compile"],
     gpus: int = typer.Option(1, help="Data-parallel processes, one per GPU (with --device cpu: gloo processes)."),
     force: bool = OPTS["force"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
 ) -> None:
@@ -38,7 +38,7 @@ def run(
     from cmedl_bench.api import run_parallel
 
     settings = _training_settings(epochs, patience, foreground, compile_, vgg19, gan_mode, lambda_hint,
-                                  segmenter_seg_weight, hint_teacher, option)
+                                  segmenter_seg_weight, hint_teacher, option, metrics)
     if translator == "none":
         settings["options"] = {}  # translator options mean nothing without a translator (and stay out of the hash)
     kwargs = dict(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset, data=data,
@@ -96,7 +96,7 @@ def sweep(
     lambda_hint: Optional[float] = OPTS["lambda_hint"],
     segmenter_seg_weight: Optional[float] = OPTS["segmenter_seg_weight"],
     hint_teacher: Optional[bool] = OPTS["hint_teacher"], option: list[str] = OPTS["option"],
-    compile_: bool = OPTS["compile"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
+    metrics: str = OPTS["metrics"], compile_: bool = OPTS["compile"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
 ) -> None:
     """Run every row of a suite of the paper's tables with a launcher; finished rows are skipped, so an interrupted
     sweep resumes where it stopped. Exit code 1 when a job failed (each failure names its log)."""
@@ -107,7 +107,7 @@ def sweep(
     except ValueError:
         raise CmedlError(f"--seeds takes comma-separated integers, not {seeds!r}") from None
     settings = _training_settings(epochs, patience, foreground, compile_, vgg19, gan_mode, lambda_hint,
-                                  segmenter_seg_weight, hint_teacher, option)
+                                  segmenter_seg_weight, hint_teacher, option, metrics)
     outcomes = interruptible(lambda: sweep_api(
         suite, seed_list, launcher=launcher, launcher_options=key_values(launcher_option, "--launcher-option"),
         dataset=dataset, data=data, preset=preset, results=results, device=device, quiet=quiet, **settings))
@@ -153,12 +153,13 @@ def sensitivity(
 
 
 def _training_settings(epochs, patience, foreground, compile_, vgg19, gan_mode, lambda_hint, segmenter_seg_weight,
-                       hint_teacher, option: list[str]) -> dict:
+                       hint_teacher, option: list[str], metrics: str) -> dict:
     """What ``run`` and ``sweep`` pass on from the training options they share: preset overrides, the named
-    component options and the ``--option`` pairs."""
+    component options, the ``--option`` pairs and the metric selection."""
     return {"overrides": _overrides(epochs, patience, compile_, foreground),
             "options": translator_options(vgg19, gan_mode, lambda_hint, segmenter_seg_weight, hint_teacher),
-            "component_options": key_values(option, "--option")}
+            "component_options": key_values(option, "--option"),
+            "metrics": tuple(name.strip() for name in metrics.split(",") if name.strip())}
 
 
 def _overrides(epochs: Optional[int], patience: Optional[int], compile_: bool, foreground: Optional[float]) -> dict:

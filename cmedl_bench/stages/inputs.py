@@ -51,7 +51,7 @@ def require_results_folder(results: Path) -> None:
 
 def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, translator: str, segmenter: str,
              fusion: str, dataset: str, data: Path | None, preset: str | None, seed: int, device: str | None,
-             overrides, options, results: Path) -> RunInputs:
+             overrides, options, results: Path, metrics: tuple[str, ...] = ()) -> RunInputs:
     from cmedl_bench.data.cache import disk_size_mb, ensure_dataset
     from cmedl_bench.data.checks import require_clean
     from cmedl_bench.data.layout import load_index
@@ -61,6 +61,8 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
 
     require_seed(seed)
     require_results_folder(results)
+    metrics = tuple(sorted(set(metrics) | ({"dsc"} if metrics else set())))
+    registry = registry.with_metrics(metrics)
     init_from_environment()  # under torchrun
     dev = usable_device(device_for_rank(device))
     resolved = resolve_preset(preset, dev.type == "cuda", overrides)
@@ -75,7 +77,7 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
                        dataset_version=None if user_data else selection.dataset.capabilities.get("version"),
                        data_path=str(Path(data).resolve()) if user_data else None, seed=seed, preset=resolved,
                        options={k: v for k, v in (options or {}).items() if v is not None}, device_type=dev.type,
-                       processes=world_size(), plugin_versions={"plugin_api": PLUGIN_API_VERSION} | {
+                       processes=world_size(), metrics=metrics, plugin_versions={"plugin_api": PLUGIN_API_VERSION} | {
                            role: f"{p['distribution']} {p['version']}"
                            for role, p in selection.provenance().items() if p is not None})
     if not user_data:

@@ -26,10 +26,10 @@ def run(reporter: Reporter, translator: str = "cx", segmenter: str = "unet", fus
         dataset: str = "phantom", data: Path | None = None, preset: str | None = None, seed: int = 0,
         results: Path = Path("cmedl-results"), device: str | None = None, overrides: dict[str, Any] | None = None,
         options: dict[str, Any] | None = None, force: bool = False,
-        component_options: dict[str, str] | None = None) -> dict[str, Any]:
+        component_options: dict[str, str] | None = None, metrics: tuple[str, ...] = ()) -> dict[str, Any]:
     """Train and score one combination; returns the run record. ``component_options`` are ``--option KEY=VALUE``
     texts, checked against the options the selected components declare (:func:`cmedl_bench.selection.
-    component_options`) and added to ``options``."""
+    component_options`) and added to ``options``; ``metrics`` names the metrics to score (all when empty)."""
     registry = get_registry()
     selection = select(registry, translator, segmenter, fusion, dataset)  # fails before any heavy work
     given = (options or {}) if translator != "none" else {}  # translator options mean nothing without one
@@ -37,7 +37,7 @@ def run(reporter: Reporter, translator: str = "cx", segmenter: str = "unet", fus
     tic = time.perf_counter()
     inputs = open_run(selection, registry, reporter, translator=translator, segmenter=segmenter, fusion=fusion,
                       dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
-                      options=options, results=results)
+                      options=options, results=results, metrics=metrics)
     folder = RunFolder(inputs.run_dir, reporter)
     with folder.claim(force) as previous:
         if folder.already_finished(previous, force):
