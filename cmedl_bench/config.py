@@ -88,7 +88,8 @@ class RunConfig:
     metrics: tuple[str, ...] = ()  # the metrics scored (run --metrics; dsc always); empty: every installed one
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As JSON will hold it (lists, not tuples), so a fresh record and one read from run.json compare equal."""
+        return asdict(self) | {"metrics": list(self.metrics)}
 
     def hash(self) -> str:
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))

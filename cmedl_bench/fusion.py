@@ -41,7 +41,7 @@ class Fusion(ModuleGroup):
     def __init__(self, spec: FusionSpec):
         self.spec = spec
         self.device = spec.device
-        self.dims = spec.segmenter.capabilities.get("dims", 2)
+        self.dims = spec.segmenter.info.dims
 
     def predict_probability(self, head: str, prepared) -> "np.ndarray":
         """Tumour probability of one prepared CBCT volume on its original grid, as ``head`` sees it."""

@@ -1,16 +1,17 @@
 """Hook specifications. Each hook receives a ``register`` callback (the simonw/llm pattern).
 
-``register(name, factory, *, description, capabilities=None)`` adds one component. Factories must import heavy
-libraries (torch) inside their body so that listing plugins stays cheap.
+``register(name, factory, *, description, info=None)`` adds one component; ``info`` is the kind's record of
+:mod:`cmedl_bench.info` (defaults when omitted). Factories must import heavy libraries (torch) inside their body
+so that listing plugins stays cheap.
 """
 
 import pluggy
 
-#: the version of the plugin interface (:mod:`cmedl_bench.plugin`, these hooks, the capabilities): part of every
+#: the version of the plugin interface (:mod:`cmedl_bench.plugin`, these hooks, the info records): part of every
 #: run's configuration hash. Policy (docs/writing-plugins.md): 0.x may change in any minor release, with the change
 #: named in the changelog; from 1.0 a breaking change raises the major version and the old form keeps working, with
 #: a warning, for one minor release first.
-PLUGIN_API_VERSION = "0.9"
+PLUGIN_API_VERSION = "1.0"
 
 hookspec = pluggy.HookspecMarker("cmedl_bench")
 
@@ -43,7 +44,15 @@ def register_datasets(register):
 
 @hookspec
 def register_metrics(register):
-    """Register per-case metrics. Factory: ``factory() -> callable(case: ScoredCase) -> MetricValue``."""
+    """Register per-case segmentation metrics. Factory: ``factory() -> callable(case: ScoredCase) -> MetricValue``.
+    Info: :class:`cmedl_bench.info.MetricInfo`."""
+
+
+@hookspec
+def register_translation_metrics(register):
+    """Register translation metrics, scored per validation and test case on pseudo-MRI. Factory: ``factory() ->
+    callable(translated: ndarray, reference: ndarray) -> MetricValue``, both 1D arrays of body-voxel intensities in
+    [-1, 1] (the case's pseudo-MRI; the MRI training cohort's). Info: :class:`cmedl_bench.info.MetricInfo`."""
 
 
 @hookspec

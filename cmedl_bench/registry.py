@@ -12,34 +12,37 @@ from __future__ import annotations
 
 import importlib.metadata
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import pluggy
 
 from cmedl_bench import hookspecs, settings
 from cmedl_bench.errors import PluginError
+from cmedl_bench.info import make_info
 
 ENTRY_POINT_GROUP = "cmedl_bench"
-KINDS = ("translator", "segmenter", "fusion", "dataset", "metric", "launcher")
+KINDS = ("translator", "segmenter", "fusion", "dataset", "metric", "translation-metric", "launcher")
 _HOOK_FOR_KIND = {
     "translator": "register_translators",
     "segmenter": "register_segmenters",
     "fusion": "register_fusions",
     "dataset": "register_datasets",
     "metric": "register_metrics",
+    "translation-metric": "register_translation_metrics",
     "launcher": "register_launchers",
 }
 
 
 @dataclass(frozen=True)
 class Component:
-    """One registered translator, segmenter, fusion, dataset, metric or launcher."""
+    """One registered translator, segmenter, fusion, dataset, metric, translation metric or launcher, with its info
+    record (:mod:`cmedl_bench.info`)."""
 
     kind: str
     name: str
     description: str
     factory: Callable[..., Any]
-    capabilities: Mapping[str, Any]
+    info: Any
     distribution: str
     version: str
     plugin: str
@@ -75,20 +78,24 @@ class Registry:
             hint = f"; broken plugins, which may have held it: {broken} (see cmedl-bench plugins)" if broken else ""
             raise PluginError(f"unknown {kind} {name!r}; known {kind}s: {known}{hint}") from None
 
-    def metric_functions(self, scope: str = "segmentation") -> dict[str, Callable[..., Any]]:
-        """Built metric callables of one scope: ``segmentation`` (per-case masks) or ``translation`` (KL)."""
-        return {c.name: c.factory() for c in self.components["metric"].values()
-                if c.capabilities.get("scope", "segmentation") == scope}
+    def metric_functions(self, kind: str = "metric") -> dict[str, Callable[..., Any]]:
+        """Built metric functions of one kind: ``metric`` (per-case masks) or ``translation-metric`` (pseudo-MRI
+        intensities against real MRI's, e.g. KL)."""
+        return {c.name: c.factory() for c in self.components[kind].values()}
 
     def with_metrics(self, names: tuple[str, ...]) -> "Registry":
         """This registry with only the named metrics (``run --metrics``), plus ``dsc``, which validation selects on
         and reports rank by; no names keeps every installed metric. An unknown name is an error listing them."""
         if not names:
             return self
+        metrics = {**self.components["metric"], **self.components["translation-metric"]}
         for name in names:
-            self.get("metric", name)
-        chosen = {n: c for n, c in self.components["metric"].items() if n in names or n == "dsc"}
-        return Registry({**self.components, "metric": chosen}, self.broken)
+            if name not in metrics:
+                self.get("metric", name)
+        return Registry({**self.components, "metric": {n: c for n, c in self.components["metric"].items()
+                                                       if n in names or n == "dsc"},
+                         "translation-metric": {n: c for n, c in self.components["translation-metric"].items()
+                                                if n in names}}, self.broken)
 
     def all(self) -> list[Component]:
         return [c for kind in KINDS for c in sorted(self.components[kind].values(), key=lambda c: c.name)]
@@ -182,55 +189,14 @@ class _Loader:
         return found
 
 
-def _is_dims(value: Any) -> bool:
-    return value in (2, 3) and not isinstance(value, bool)
-
-
-def _option_table(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (bool, int, float, str, type(None)))
-                                           for k, v in value.items())
-
-
-#: (kind or "*", capability) -> (test, what it must be): checked at registration, so a typo makes the plugin
-#: broken (listed by ``plugins``) instead of being ignored or failing deep inside a run
-_CAPABILITY_RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
-    ("segmenter", "dims"): (_is_dims, "2 or 3"),
-    ("translator", "dims"): (_is_dims, "2 or 3"),
-    ("fusion", "dims"): (lambda v: isinstance(v, (tuple, list)) and v and all(map(_is_dims, v)),
-                         "a tuple of 2 and/or 3"),
-    ("fusion", "cohorts"): (lambda v: isinstance(v, (tuple, list)) and v and set(v) <= {"cbct", "mri"},
-                            "a tuple of 'cbct' and/or 'mri'"),
-    ("fusion", "heads"): (lambda v: isinstance(v, (tuple, list)) and v and all(isinstance(h, str) for h in v),
-                          "a tuple of head names"),
-    ("metric", "scope"): (lambda v: v in ("segmentation", "translation"), "'segmentation' or 'translation'"),
-    ("metric", "higher_is_better"): (lambda v: isinstance(v, bool), "True or False"),
-    ("metric", "unit"): (lambda v: isinstance(v, str), "a string ('' for none)"),
-    ("metric", "digits"): (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 8,
-                           "a whole number from 0 to 8"),
-    ("translator", "options"): (lambda v: _option_table(v), "a dict of option name -> default value"),
-    ("fusion", "options"): (lambda v: _option_table(v), "a dict of option name -> default value"),
-    ("dataset", "options"): (lambda v: _option_table(v), "a dict of option name -> default value"),
-    ("*", "hint_features"): (lambda v: isinstance(v, bool), "True or False"),
-    ("*", "needs_translator"): (lambda v: isinstance(v, bool), "True or False"),
-    ("*", "needs_hint_features"): (lambda v: isinstance(v, bool), "True or False"),
-}
-
-
-def _check_capabilities(kind: str, name: str, capabilities: Mapping[str, Any]) -> None:
-    for key, value in capabilities.items():
-        rule = _CAPABILITY_RULES.get((kind, key)) or _CAPABILITY_RULES.get(("*", key))
-        if rule is not None and not rule[0](value):
-            raise PluginError(f"{kind} {name!r}: capability {key!r} must be {rule[1]}, not {value!r}")
-
-
 def _register_callback(kind: str, plugin: str, dist: str, version: str, found: list[Component]):
-    def register(name: str, factory: Callable[..., Any], *, description: str, capabilities=None) -> None:
+    def register(name: str, factory: Callable[..., Any], *, description: str, info=None, capabilities=None) -> None:
         if any(c.kind == kind and c.name == name for c in found):
             raise PluginError(f"{kind} {name!r} is registered twice by the same plugin")
         if not callable(factory):
             raise PluginError(f"{kind} {name!r}: the factory must be callable, not {type(factory).__name__}")
-        _check_capabilities(kind, name, dict(capabilities or {}))
-        found.append(Component(kind, name, description, factory, dict(capabilities or {}), dist, version, plugin))
+        record = make_info(kind, name, info, capabilities)
+        found.append(Component(kind, name, description, factory, record, dist, version, plugin))
 
     return register
 

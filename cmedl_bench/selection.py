@@ -27,34 +27,34 @@ def select(registry: Registry, translator: str, segmenter: str, fusion: str, dat
     seg = registry.get("segmenter", segmenter)
     trans = None if translator == "none" else registry.get("translator", translator)
     data = registry.get("dataset", dataset)
-    caps = fus.capabilities
-    seg_dims = seg.capabilities.get("dims", 2)
-    if trans is not None and trans.capabilities.get("dims", 2) != seg_dims:
-        raise PluginError(f"translator {translator!r} is {trans.capabilities.get('dims', 2)}D and cannot feed "
+    info = fus.info
+    seg_dims = seg.info.dims
+    if trans is not None and trans.info.dims != seg_dims:
+        raise PluginError(f"translator {translator!r} is {trans.info.dims}D and cannot feed "
                           f"the {seg_dims}D segmenter {segmenter!r}; use --translator none with it")
-    if seg_dims not in caps.get("dims", (2,)):
+    if seg_dims not in info.dims:
         raise PluginError(f"segmenter {segmenter!r} is {seg_dims}D but fusion {fusion!r} supports only "
-                          f"{'/'.join(f'{d}D' for d in caps.get('dims', (2,)))} segmenters")
-    if caps.get("needs_translator") and trans is None:
+                          f"{'/'.join(f'{d}D' for d in info.dims)} segmenters")
+    if info.needs_translator and trans is None:
         raise PluginError(f"fusion {fusion!r} needs a translator; pass --translator (one of: "
                           f"{', '.join(registry.names('translator')) or 'none installed'})")
-    if not caps.get("needs_translator") and trans is not None:
+    if not info.needs_translator and trans is not None:
         raise PluginError(f"fusion {fusion!r} trains on CBCT alone and takes no translator; "
                           f"use --translator none or a fusion that uses one")
-    if caps.get("needs_hint_features") and not seg.capabilities.get("hint_features"):
+    if info.needs_hint_features and not seg.info.hint_features:
         raise PluginError(f"fusion {fusion!r} distils decoder features, which segmenter {segmenter!r} "
                           f"does not expose")
     return Selection(fus, seg, trans, data)
 
 
 def declared_options(selection: Selection) -> dict[str, tuple[Component, Any]]:
-    """Option name -> (the component declaring it, its default), from the ``options`` capability of the selected
+    """Option name -> (the component declaring it, its default), from the info ``options`` of the selected
     translator and fusion (which receive options in ``spec.options``) and dataset (keyword arguments of its
     factory, :func:`dataset_options`)."""
     declared: dict[str, tuple[Component, Any]] = {}
     for component in (selection.translator, selection.fusion, selection.dataset):
-        if component is not None and isinstance(component.capabilities.get("options"), dict):
-            for key, default in component.capabilities["options"].items():
+        if component is not None:
+            for key, default in component.info.options.items():
                 declared.setdefault(key, (component, default))
     return declared
 
@@ -85,7 +85,7 @@ def component_options(selection: Selection, given: dict[str, str]) -> dict[str, 
 def options_of(component: Component, given: dict[str, str]) -> dict[str, Any]:
     """:func:`component_options` for one component (``data synth``, ``plugins check``)."""
     return _typed({key: (component, default) for key, default in
-                   (component.capabilities.get("options") or {}).items()}, given)
+                   component.info.options.items()}, given)
 
 
 def _typed(declared: dict[str, tuple[Component, Any]], given: dict[str, str]) -> dict[str, Any]:
@@ -100,5 +100,5 @@ def _typed(declared: dict[str, tuple[Component, Any]], given: dict[str, str]) ->
 def dataset_options(dataset: Component, options: dict[str, Any]) -> dict[str, Any]:
     """The options a dataset plugin declares, each set value or its default: its factory's keyword arguments and
     part of the cache key of the data it writes."""
-    declared = dataset.capabilities.get("options") or {}
+    declared = dataset.info.options
     return {key: options.get(key, default) for key, default in declared.items()}

@@ -9,7 +9,11 @@ Fixtures:
   a plugin object in-process (what an entry point would do) and removes it after the test;
 - ``cmedl_conformance``: ``cmedl_conformance(distribution=None, kinds=(...), names=(...), options=None)`` runs the
   conformance checks of :mod:`cmedl_bench.stages.conformance` (the ones ``cmedl-bench plugins check`` runs;
-  ``options``: ``KEY=VALUE`` texts for the checked datasets) and fails the test with every rule that does not hold.
+  ``options``: ``KEY=VALUE`` texts for the checked datasets) and fails the test with every rule that does not hold;
+- ``cmedl_cli``: ``cmedl_cli("run", "--preset", "smoke", ..., env={...})`` runs the command line in a subprocess,
+  as a user would (:func:`run_cli`), and returns the ``subprocess.CompletedProcess`` (``returncode``, ``stdout``,
+  ``stderr``); plugins registered with ``cmedl_register`` live in this process only, so the CLI sees installed
+  distributions (or a ``PYTHONPATH`` given in ``env``).
 
 A smoke run of a fusion on the small phantom: ``cmedl_bench.api.run(..., data=cmedl_small_phantom,
 preset="smoke", results=tmp_path)``.
@@ -17,7 +21,25 @@ preset="smoke", results=tmp_path)``.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -m cmedl_bench ARGS`` in a subprocess with this environment (plus ``env``), output captured."""
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "cmedl_bench", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture
+def cmedl_cli():
+    return run_cli
 
 
 @pytest.fixture(scope="session")

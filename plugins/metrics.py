@@ -1,6 +1,6 @@
 """Registration of the built-in metrics (no heavy import here). Definitions: :mod:`cmedl_bench_plugins.surface_metrics`."""
 
-from cmedl_bench.plugin import SURFACE_DICE_TOLERANCE_MM, hookimpl
+from cmedl_bench.plugin import SURFACE_DICE_TOLERANCE_MM, MetricInfo, hookimpl
 
 
 def _factory(name: str, module: str = "surface_metrics"):
@@ -15,20 +15,24 @@ def _factory(name: str, module: str = "surface_metrics"):
 @hookimpl
 def register_metrics(register):
     register("dsc", _factory("dsc"), description="Dice similarity coefficient on voxels",
-             capabilities={"unit": "", "higher_is_better": True, "scope": "segmentation",
-                           "definition": "2|P&R|/(|P|+|R|); both empty 1, one empty 0"})
+             info=MetricInfo(unit="", higher_is_better=True,
+                             definition="2|P&R|/(|P|+|R|); both empty 1, one empty 0"))
     register("sdsc", _factory("sdsc"), description=f"surface Dice at tau = {SURFACE_DICE_TOLERANCE_MM} mm",
-             capabilities={"unit": "", "higher_is_better": True, "scope": "segmentation",
-                           "definition": f"surface-distance compute_surface_dice_at_tolerance, tau "
-                                         f"{SURFACE_DICE_TOLERANCE_MM} mm, corner-lattice surfels, area-weighted; "
-                                         f"both empty 1, one empty 0"})
+             info=MetricInfo(unit="", higher_is_better=True,
+                             definition=f"surface-distance compute_surface_dice_at_tolerance, tau "
+                                        f"{SURFACE_DICE_TOLERANCE_MM} mm, corner-lattice surfels, area-weighted; "
+                                        f"both empty 1, one empty 0"))
     register("hd95", _factory("hd95"), description="95th-percentile Hausdorff distance (mm)",
-             capabilities={"unit": "mm", "higher_is_better": False, "scope": "segmentation",
-                           "definition": "surface-distance compute_robust_hausdorff(95): max of the two directed "
-                                         "95th percentiles, area-weighted; both empty 0, one empty = volume "
-                                         "diagonal in mm (penalty, flagged)"})
+             info=MetricInfo(unit="mm", higher_is_better=False,
+                             definition="surface-distance compute_robust_hausdorff(95): max of the two directed "
+                                        "95th percentiles, area-weighted; both empty 0, one empty = volume "
+                                        "diagonal in mm (penalty, flagged)"))
+
+
+@hookimpl
+def register_translation_metrics(register):
     register("kl", _factory("kl", "translation_metrics"),
              description="KL divergence of pseudo-MRI vs real MRI intensity histograms",
-             capabilities={"unit": "nats", "higher_is_better": False, "scope": "translation",
-                           "definition": "D_KL(P_MRI || P_pseudo), body voxels, [-1, 1] range, 100 bins, add-one "
-                                         "smoothing, natural log"})
+             info=MetricInfo(unit="nats", higher_is_better=False,
+                             definition="D_KL(P_MRI || P_pseudo), body voxels, [-1, 1] range, 100 bins, add-one "
+                                        "smoothing, natural log"))

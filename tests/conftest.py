@@ -1,9 +1,9 @@
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from cmedl_bench.testing import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,8 +29,5 @@ def small_phantom(tmp_path_factory):
     return synth(tmp_path_factory.mktemp("data") / "phantom", size="small", quiet=True)
 
 
-def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m cmedl_bench ARGS`` in a subprocess, as a user would."""
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "cmedl_bench", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=600)
+#: the kit's subprocess runner (``cmedl_bench.testing``), which the project's own tests use as plugin authors do
+cli = run_cli

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from cmedl_bench import api, hookimpl
+from cmedl_bench.plugin import SegmenterInfo
 from cmedl_bench.registry import register_plugin
 
 
@@ -28,7 +29,7 @@ class PlainFCN(nn.Module):
 
 @hookimpl
 def register_segmenters(register):
-    register("plain-fcn", PlainFCN, description="test segmenter without batch norm", capabilities={"dims": 2})
+    register("plain-fcn", PlainFCN, description="test segmenter without batch norm", info=SegmenterInfo(dims=2))
 
 
 def ensure_registered() -> None:

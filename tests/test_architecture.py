@@ -76,16 +76,20 @@ def test_the_public_plugin_module_is_light_and_complete():
     assert int(result.stdout) >= 30
 
 
-def test_every_hook_and_capability_is_documented_for_plugin_authors():
-    """docs/writing-plugins.md names every hook and every capability key the core checks (datasette's rule: an
-    undocumented hook is a failing test)."""
+def test_every_hook_and_info_field_is_documented_for_plugin_authors():
+    """docs/writing-plugins.md names every hook, and every field of every info record in that record's own section
+    (datasette's rule: an undocumented hook is a failing test)."""
+    import re
+    from dataclasses import fields
+
     from cmedl_bench import hookspecs
-    from cmedl_bench.registry import _CAPABILITY_RULES
+    from cmedl_bench.info import INFO_FOR_KIND
 
     guide = (REPO / "docs" / "writing-plugins.md").read_text()
     hooks = [name for name in dir(hookspecs) if name.startswith("register_")]
-    keys = {key for _, key in _CAPABILITY_RULES} | {"paper_parameters", "uses_vgg19", "definition", "version",
-                                                     "sizes", "isodense_control", "options"}
-    missing = [f"hook {h}" for h in hooks if f"`{h}`" not in guide] + [f"capability {k}" for k in sorted(keys)
-                                                                       if f"| `{k}` |" not in guide]
-    assert len(hooks) == 6 and not missing, missing
+    missing = [f"hook {h}" for h in hooks if f"`{h}`" not in guide]
+    for record in set(INFO_FOR_KIND.values()):
+        section = re.search(rf"^### {record.__name__}\n(.*?)(?=^##)", guide, re.S | re.M)
+        missing += [f"{record.__name__}.{f.name}" for f in fields(record)
+                    if section is None or f"| `{f.name}` |" not in section.group(1)]
+    assert len(hooks) == 7 and not missing, missing

@@ -15,7 +15,7 @@ FUSIONS = get_registry().names("fusion")
 def test_segmenters_have_the_papers_parameter_counts(name, expected):
     component = get_registry().get("segmenter", name)
     model = component.factory(in_channels=1, out_channels=1, width=1.0)
-    assert sum(p.numel() for p in model.parameters()) == expected == component.capabilities["paper_parameters"]
+    assert sum(p.numel() for p in model.parameters()) == expected == component.info.paper_parameters
 
 
 def test_unet_hint_layers_have_the_papers_shapes():
@@ -29,7 +29,7 @@ def test_unet_hint_layers_have_the_papers_shapes():
 @pytest.mark.parametrize("name", SEGMENTERS)
 def test_segmenter_forward_backward(name):
     component = get_registry().get("segmenter", name)
-    spatial = (32, 32) if component.capabilities.get("dims", 2) == 2 else (8, 32, 32)
+    spatial = (32, 32) if component.info.dims == 2 else (8, 32, 32)
     torch.manual_seed(0)
     model = component.factory(in_channels=2, out_channels=1, width=0.125)
     x = torch.randn(2, 2, *spatial)
@@ -38,7 +38,7 @@ def test_segmenter_forward_backward(name):
     logits.mean().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
-    if component.capabilities.get("hint_features"):
+    if component.info.hint_features:
         _, features = model(x, return_features=True)
         assert len(features) == 2 and all(f.shape[0] == 2 for f in features)
 
@@ -82,5 +82,5 @@ def test_fusion_trains_one_step_and_predicts(fusion_name, segmenter_name, transl
     changed = {name for name in before if any(not torch.equal(before[name][k], after[name][k]) for k in before[name])}
     assert changed & {"segmenter", "student", "teacher"}, changed
     obj.train(False)
-    for head in get_registry().get("fusion", fusion_name).capabilities["heads"]:
+    for head in get_registry().get("fusion", fusion_name).info.heads:
         assert obj.predict_logits(head, batch["cbct"]).shape == shape

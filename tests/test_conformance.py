@@ -8,6 +8,7 @@ import json
 import pytest
 
 from cmedl_bench import hookimpl
+from cmedl_bench.plugin import MetricInfo, SegmenterInfo
 from tests.conftest import cli
 
 
@@ -51,8 +52,22 @@ class Faulty:
         register("not-a-factory", _the_metric_itself, description="the metric given as its own factory")
 
     @hookimpl
+    def register_translation_metrics(self, register):
+        register("inverted-kl", _inverted_kl, description="a divergence declared higher-is-better",
+                 info=MetricInfo(higher_is_better=True))
+
+    @hookimpl
     def register_segmenters(self, register):
-        register("exploding", _exploding_output, description="infinite logits", capabilities={"dims": 2})
+        register("exploding", _exploding_output, description="infinite logits", info=SegmenterInfo(dims=2))
+
+
+def _inverted_kl():
+    from cmedl_bench.plugin import MetricValue
+
+    def inverted(translated, reference):
+        return MetricValue(abs(float(translated.mean() - reference.mean())))
+
+    return inverted
 
 
 def test_a_faulty_plugin_fails_the_rules_it_breaks(cmedl_register):
@@ -62,6 +77,7 @@ def test_a_faulty_plugin_fails_the_rules_it_breaks(cmedl_register):
     failed = {(f.name, f.rule) for f in check_components("faulty-dist") if not f.passed}
     assert ("bare-float", "overlapping masks") in failed
     assert ("exploding", "finite gradients") in failed
+    assert ("inverted-kl", "finite values; a shifted histogram scores farther than an alike one") in failed
     assert ("not-a-factory", "factory() returns the metric function (of a ScoredCase)") in failed
 
 

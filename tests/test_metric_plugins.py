@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from cmedl_bench import api, hookimpl
+from cmedl_bench.plugin import MetricInfo
 from cmedl_bench.results.render import to_csv, to_json, to_markdown
 from cmedl_bench.stages.reporting import report
 
@@ -36,9 +37,9 @@ class ExtraMetrics:
     @hookimpl
     def register_metrics(self, register):
         register("voldiff", _volume_difference, description="absolute volume difference",
-                 capabilities={"unit": "ml", "higher_is_better": False, "scope": "segmentation", "digits": 1})
+                 info=MetricInfo(unit="ml", higher_is_better=False, digits=1))
         register("failing", _failing, description="raises on every case",
-                 capabilities={"unit": "", "higher_is_better": True, "scope": "segmentation"})
+                 info=MetricInfo(unit="", higher_is_better=True))
 
 
 @pytest.fixture

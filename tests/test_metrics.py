@@ -14,7 +14,7 @@ SPACING = (3.0, 0.9, 1.3)  # z, y, x, anisotropic
 
 @pytest.fixture(scope="module")
 def metrics():
-    return get_registry().metric_functions("segmentation")
+    return get_registry().metric_functions()
 
 
 def _blob(rng, shape):

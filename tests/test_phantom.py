@@ -66,6 +66,6 @@ def test_v2_dataset_layout_grids_and_preview(tmp_path):
 
 def test_earlier_versions_stay_selectable():
     registry = get_registry()
-    assert registry.get("dataset", "phantom").capabilities["version"] == 3
-    assert registry.get("dataset", "phantom-v2").capabilities["version"] == 2
-    assert registry.get("dataset", "phantom-v1").capabilities["version"] == 1
+    assert registry.get("dataset", "phantom").info.version == 3
+    assert registry.get("dataset", "phantom-v2").info.version == 2
+    assert registry.get("dataset", "phantom-v1").info.version == 1

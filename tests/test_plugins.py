@@ -1,5 +1,6 @@
 """Plugin discovery, registry errors and the controls (docs/reference.md §1)."""
 
+import dataclasses
 import json
 import textwrap
 
@@ -7,6 +8,7 @@ import pytest
 
 from cmedl_bench import hookimpl
 from cmedl_bench.errors import PluginError
+from cmedl_bench.plugin import DatasetInfo, SegmenterInfo, TranslatorInfo
 from cmedl_bench.registry import get_registry, register_plugin, unregister_plugin
 from tests.conftest import cli
 
@@ -14,7 +16,7 @@ from tests.conftest import cli
 class FakeSegmenterPlugin:
     @hookimpl
     def register_segmenters(self, register):
-        register("fake-seg", lambda **kw: None, description="fake", capabilities={"dims": 2})
+        register("fake-seg", lambda **kw: None, description="fake", info=SegmenterInfo(dims=2))
 
 
 @pytest.fixture
@@ -129,22 +131,41 @@ def test_a_faulty_plugin_is_broken_alone_and_every_command_still_works(tmp_path,
     assert unknown.returncode == 2 and "broken plugins, which may have held it: clash (faulty_plugin)" in unknown.stderr
 
 
-@pytest.mark.parametrize("kind, capabilities, message", [
-    ("segmenter", {"dims": "2d"}, "capability 'dims' must be 2 or 3, not '2d'"),
-    ("metric", {"scope": "segmentaton"}, "capability 'scope' must be 'segmentation' or 'translation'"),
-    ("metric", {"higher_is_better": "yes"}, "capability 'higher_is_better' must be True or False"),
+@pytest.mark.parametrize("kind, fields, message", [
+    ("segmenter", {"dims": "2d"}, "segmenter info field 'dims' must be 2 or 3, not '2d'"),
+    ("metric", {"higher_is_better": "yes"}, "metric info field 'higher_is_better' must be True or False"),
+    ("metric", {"scop": "segmentation"}, "metric 'typo': unknown info field 'scop'; MetricInfo has unit, "
+                                         "higher_is_better, digits, definition"),
+    ("metric", {"scope": "translation"}, "a translation metric registers with the hook register_translation_metrics"),
+    ("segmenter", {"dims": 2}, None),  # the 0.9 mapping form is read into the record
+    ("metric", SegmenterInfo(), "metric 'typo': info must be a MetricInfo, not SegmenterInfo"),
 ])
-def test_a_capability_of_the_wrong_type_breaks_the_plugin_at_registration(kind, capabilities, message):
+def test_an_info_field_of_the_wrong_type_or_name_breaks_the_plugin_at_registration(kind, fields, message):
+    """Records are checked when they are made (inside the hook, so the plugin is broken); the 0.9
+    ``capabilities={...}`` mapping is read into the same record with a DeprecationWarning."""
+    def register_with(register, factory):
+        if isinstance(fields, dict):
+            with pytest.warns(DeprecationWarning, match="capabilities=.* is plugin API 0.9"):
+                register("typo", factory, description="typo", capabilities=fields)
+        else:
+            register("typo", factory, description="typo", info=fields)
+
     class Typo:
         @hookimpl
         def register_segmenters(self, register):
             if kind == "segmenter":
-                register("typo", lambda **kw: None, description="typo", capabilities=capabilities)
+                register_with(register, lambda **kw: None)
 
         @hookimpl
         def register_metrics(self, register):
             if kind == "metric":
-                register("typo", lambda: None, description="typo", capabilities=capabilities)
+                register_with(register, lambda: None)
+
+    if message is None:
+        register_plugin(Typo(), name="typo", distribution="typo-dist", version="1")
+        assert get_registry().get(kind, "typo").info == SegmenterInfo()
+        unregister_plugin("typo")
+        return
 
     with pytest.raises(PluginError, match=__import__("re").escape(message)):
         register_plugin(Typo(), name="typo", distribution="typo-dist", version="1")
@@ -176,7 +197,7 @@ def test_plugin_descriptions_are_printed_as_written():
 
 def test_allow_list_and_block_list():
     only_metrics = json.loads(cli("plugins", "--json", env={"CMEDL_BENCH_PLUGINS": "metrics"}).stdout)
-    assert {c["kind"] for c in only_metrics["components"]} == {"metric"}
+    assert {c["kind"] for c in only_metrics["components"]} == {"metric", "translation-metric"}
     blocked = json.loads(cli("plugins", "--json", env={"CMEDL_BENCH_DISABLE": "segmenters"}).stdout)
     assert "segmenter" not in {c["kind"] for c in blocked["components"]}
 
@@ -192,7 +213,7 @@ def test_a_plugin_upgrade_is_a_new_configuration(tmp_path, small_phantom):
     class OwnUNet:
         @hookimpl
         def register_segmenters(self, register):
-            register("own-unet", unet.factory, description="the U-Net, shipped again", capabilities=unet.capabilities)
+            register("own-unet", unet.factory, description="the U-Net, shipped again", info=unet.info)
 
     records = []
     for version in ("0.1.0", "0.2.0"):
@@ -207,11 +228,11 @@ def test_a_plugin_upgrade_is_a_new_configuration(tmp_path, small_phantom):
     assert RunConfig(plugin_versions={"segmenter": "a 1"}).hash() != RunConfig(plugin_versions={"segmenter": "a 2"}).hash()
 
 
-def _segmenter_plugin(factory, capabilities):
+def _segmenter_plugin(factory, info):
     class Plugin:
         @hookimpl
         def register_segmenters(self, register):
-            register("bad-seg", factory, description="a segmenter that breaks one rule", capabilities=capabilities)
+            register("bad-seg", factory, description="a segmenter that breaks one rule", info=info)
 
     return Plugin()
 
@@ -268,18 +289,18 @@ def _no_features(in_channels, out_channels, width):
     return Plain()
 
 
-@pytest.mark.parametrize("factory, capabilities, rule", [
-    (lambda in_channels, out_channels: None, {"dims": 2}, "must take in_channels, out_channels and width"),
-    (_half_resolution, {"dims": 2}, "must return one tensor of logits shaped (2, 1, 32, 32)"),
-    (_two_channels, {"dims": 2}, "it returned (2, 2, 32, 32)"),
-    (_tuple_output, {"dims": 2}, "it returned tuple"),
-    (_no_features, {"dims": 2, "hint_features": True}, "forward(x, return_features=True) failed"),
+@pytest.mark.parametrize("factory, info, rule", [
+    (lambda in_channels, out_channels: None, SegmenterInfo(), "must take in_channels, out_channels and width"),
+    (_half_resolution, SegmenterInfo(), "must return one tensor of logits shaped (2, 1, 32, 32)"),
+    (_two_channels, SegmenterInfo(), "it returned (2, 2, 32, 32)"),
+    (_tuple_output, SegmenterInfo(), "it returned tuple"),
+    (_no_features, SegmenterInfo(hint_features=True), "forward(x, return_features=True) failed"),
 ], ids=["factory-without-width", "half-resolution", "two-channel-output", "tuple-output", "features-undeclared"])
 def test_a_segmenter_that_breaks_the_contract_is_one_line_before_training(tmp_path, small_phantom, factory,
-                                                                          capabilities, rule):
+                                                                          info, rule):
     from cmedl_bench import api
 
-    register_plugin(_segmenter_plugin(factory, capabilities), name="bad", distribution="bad-dist", version="0.1")
+    register_plugin(_segmenter_plugin(factory, info), name="bad", distribution="bad-dist", version="0.1")
     try:
         with pytest.raises(PluginError, match=r"segmenter 'bad-seg' \(bad-dist 0.1, plugin bad\): .*"
                                               + __import__("re").escape(rule)):
@@ -299,13 +320,13 @@ def test_a_fusion_whose_heads_differ_from_its_registration_is_one_line(tmp_path,
         @hookimpl
         def register_fusions(self, register):
             register("mislabelled", none.factory, description="CBCT only, heads declared wrongly",
-                     capabilities={**none.capabilities, "heads": ("student", "teacher")})
+                     info=dataclasses.replace(none.info, heads=("student", "teacher")))
 
     cmedl_register(Mislabelled(), name="mislabelled", distribution="mis-dist", version="1")
     from cmedl_bench import api
 
     with pytest.raises(PluginError, match=r"fusion 'mislabelled' \(mis-dist 1\): its heads \('student',\) differ "
-                                          r"from the registered capability \('student', 'teacher'\)"):
+                                          r"from its registered FusionInfo \('student', 'teacher'\)"):
         api.run(translator="none", fusion="mislabelled", data=small_phantom, preset="smoke", results=tmp_path,
                 quiet=True)
 
@@ -329,7 +350,7 @@ def test_component_options_are_declared_typed_and_enter_the_hash(tmp_path, small
         @hookimpl
         def register_translators(self, register):
             register("scaled", _scaled_inversion, description="inversion with a declared scale",
-                     capabilities={"options": {"scale": 1.0, "clip": False}})
+                     info=TranslatorInfo(options={"scale": 1.0, "clip": False}))
 
     cmedl_register(WithOption(), name="opt", distribution="opt-dist", version="1")
     kwargs = dict(translator="scaled", data=small_phantom, preset="smoke", results=tmp_path, quiet=True)
@@ -376,8 +397,8 @@ def test_a_dataset_plugin_takes_options_that_key_its_cache_and_name_its_rows(tmp
     class Served:
         @hookimpl
         def register_datasets(self, register):
-            register("served", _serve_copy, description="a copy of a folder", capabilities={
-                "version": 1, "options": {"source": ""}})
+            register("served", _serve_copy, description="a copy of a folder",
+                     info=DatasetInfo(version=1, options={"source": ""}))
 
     cmedl_register(Served(), name="served", distribution="served-dist", version="1")
     first, second = tmp_path / "first", tmp_path / "second"

@@ -12,6 +12,7 @@ import torch
 
 from cmedl_bench import api, hookimpl
 from cmedl_bench.errors import PluginError
+from cmedl_bench.plugin import SegmenterInfo
 from cmedl_bench.registry import register_plugin, unregister_plugin
 from tests.conftest import cli
 
@@ -116,7 +117,7 @@ def test_translator_with_fusion_none_is_one_line(tmp_path):
 class _Fake3DSegmenter:
     @hookimpl
     def register_segmenters(self, register):
-        register("fake-3d", lambda **kw: None, description="fake 3D", capabilities={"dims": 3})
+        register("fake-3d", lambda **kw: None, description="fake 3D", info=SegmenterInfo(dims=3))
 
 
 def test_translator_with_3d_segmenter_is_rejected_before_training(tmp_path, monkeypatch, capsys):

@@ -19,7 +19,7 @@ TRANSLATORS = get_registry().names("translator")
 def test_cyclegan_has_the_reference_parameter_counts():
     from cmedl_bench_plugins.cyclegan_nets import PatchDiscriminator, ResnetGenerator
 
-    expected = get_registry().get("translator", "cycle").capabilities["paper_parameters"]
+    expected = get_registry().get("translator", "cycle").info.paper_parameters
     assert sum(p.numel() for p in ResnetGenerator(1, 1, 1.0).parameters()) == expected["generator"] == 11_365_633
     assert sum(p.numel() for p in PatchDiscriminator(1, 1.0).parameters()) == expected["discriminator"] == 2_763_585
 

@@ -46,7 +46,7 @@ OPTS = {
     "metrics": typer.Option("", help="Comma-separated metrics to score, e.g. dsc,hd95,assd (dsc always); default: "
                                       "every installed metric ('cmedl-bench plugins')."),
     "option": typer.Option([], "--option", help="KEY=VALUE for an option a selected component declares (see "
-                                                "'cmedl-bench plugins --json', capability options), e.g. "
+                                                "'cmedl-bench plugins --json', info options), e.g. "
                                                 "lambda_seg=5; repeatable; typed like its default."),
     "patience": typer.Option(None, help="Override the preset's early-stopping patience: epochs without a better "
                                         "validation DSC before training stops."),

@@ -49,7 +49,8 @@ def print_plugins(as_json: bool) -> None:
 @plugins_app.command("check")
 def plugins_check(
     distribution: Optional[str] = typer.Argument(None, help="Check only this distribution's components."),
-    kind: list[str] = typer.Option([], "--kind", help="segmenter, translator, metric or dataset (repeatable)."),
+    kind: list[str] = typer.Option([], "--kind", help="segmenter, translator, metric, translation-metric or dataset "
+                                                     "(repeatable)."),
     name: list[str] = typer.Option([], "--name", help="Check only the components of this name (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     option: list[str] = typer.Option([], "--option", help="KEY=VALUE for an option a checked dataset declares "

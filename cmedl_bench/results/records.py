@@ -77,11 +77,12 @@ def write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def metric_definitions(registry) -> dict[str, dict[str, Any]]:
-    """What each installed metric computes, and from which distribution: recorded with every result."""
-    return {c.name: {"definition": c.capabilities.get("definition"), "unit": c.capabilities.get("unit"),
-                     "higher_is_better": c.capabilities.get("higher_is_better"), "digits": c.capabilities.get("digits"),
-                     "scope": c.capabilities.get("scope", "segmentation"), "distribution": c.distribution,
-                     "version": c.version} for c in registry.components["metric"].values()}
+    """What each metric of the run computes (its :class:`cmedl_bench.info.MetricInfo`), and from which
+    distribution: recorded with every result; ``scope`` is ``segmentation`` or ``translation``."""
+    return {c.name: {"definition": c.info.definition, "unit": c.info.unit, "higher_is_better": c.info.higher_is_better,
+                     "digits": c.info.digits, "scope": scope, "distribution": c.distribution, "version": c.version}
+            for kind, scope in (("metric", "segmentation"), ("translation-metric", "translation"))
+            for c in registry.components[kind].values()}
 
 
 def new_record(kind: str, run_id: str, config: dict[str, Any], config_hash: str, seed: int | None,

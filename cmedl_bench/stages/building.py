@@ -22,9 +22,9 @@ def build_fusion(fusion: str, segmenter: str, translator: str, preset: Preset, d
                       dict(options or {}))
     component = registry.get("fusion", fusion)
     built = component.factory(spec)
-    for key, default in (("heads", ("student",)), ("cohorts", ("cbct",))):
-        declared = tuple(component.capabilities.get(key, default))
+    for key in ("heads", "cohorts"):
+        declared = tuple(getattr(component.info, key))
         if tuple(getattr(built, key)) != declared:
             raise PluginError(f"fusion {fusion!r} ({component.distribution} {component.version}): its {key} "
-                              f"{tuple(getattr(built, key))} differ from the registered capability {declared}")
+                              f"{tuple(getattr(built, key))} differ from its registered FusionInfo {declared}")
     return built

@@ -8,6 +8,8 @@ CPU, and returns findings (a rule and whether it held), never raising for a plug
   ``train_step`` returns finite losses;
 - metric: a finite value (or a flag) for an empty prediction, an empty reference, both empty and overlapping
   masks; the same value twice for the same case;
+- translation metric: a finite ``MetricValue`` for pseudo-MRI intensities drawn like the reference's and for
+  shifted ones, the shifted ones no closer by the metric's own direction (``MetricInfo.higher_is_better``);
 - dataset: generated at its smallest size into a temporary folder, it passes every ``data check``.
 
 Fusions and launchers are checked by running them (``run --preset smoke``, ``sweep``), not here.
@@ -55,7 +57,7 @@ def _segmenter(component: Component) -> list[Finding]:
     findings = [_check(component, f"contract at crop size {size}",
                        lambda size=size: probe_segmenter(component, replace(SMALL, crop_size=size)))
                 for size in (32, 64)]
-    dims = component.capabilities.get("dims", 2)
+    dims = component.info.dims
     shape = (2, 1, 32, 32) if dims == 2 else (1, 1, 8, 32, 32)
 
     def gradients() -> str | None:
@@ -120,8 +122,6 @@ def _metric(component: Component) -> list[Finding]:
 
     from cmedl_bench.scoring import MetricValue, ScoredCase
 
-    if component.capabilities.get("scope", "segmentation") != "segmentation":
-        return []
     built: list = []
 
     def factory() -> str | None:
@@ -156,13 +156,13 @@ def _dataset(component: Component, options: dict[str, str] | None = None) -> lis
     from cmedl_bench.data.checks import check_dataset
     from cmedl_bench.selection import dataset_options, options_of
 
-    declared = component.capabilities.get("options") or {}
+    declared = component.info.options
     chosen = dataset_options(component, options_of(component, {k: v for k, v in (options or {}).items()
                                                               if k in declared}))
 
     def generate_and_check() -> str | None:
-        size = "small" if "small" in tuple(component.capabilities.get("sizes", ("small",))) else \
-            tuple(component.capabilities.get("sizes"))[-1]
+        sizes = component.info.sizes or ("small",)
+        size = "small" if "small" in sizes else sizes[-1]
         with tempfile.TemporaryDirectory() as folder:
             root = component.factory(Path(folder) / component.name, seed=0, size=size, **chosen)
             errors = check_dataset(Path(root)).errors
@@ -171,8 +171,32 @@ def _dataset(component: Component, options: dict[str, str] | None = None) -> lis
     return [_check(component, "generates a dataset that passes data check", generate_and_check)]
 
 
+def _translation_metric(component: Component) -> list[Finding]:
+    import numpy as np
+
+    from cmedl_bench.scoring import MetricValue
+
+    rng = np.random.default_rng(0)
+    reference = np.clip(rng.normal(-0.2, 0.3, 20000), -1, 1)
+    alike, shifted = np.clip(rng.normal(-0.2, 0.3, 5000), -1, 1), np.clip(rng.normal(0.4, 0.3, 5000), -1, 1)
+
+    def values() -> str | None:
+        fn = component.factory()
+        near, far = fn(alike, reference), fn(shifted, reference)
+        if not (isinstance(near, MetricValue) and isinstance(far, MetricValue)):
+            return f"returned {type(near).__name__}, not a MetricValue"
+        if not (np.isfinite(near.value) and np.isfinite(far.value)):
+            return f"values {near.value}, {far.value} are not finite"
+        closer = far.value > near.value if component.info.higher_is_better else far.value < near.value
+        return f"shifted intensities scored closer ({far.value:.4g}) than alike ones ({near.value:.4g})" \
+            if closer else None
+
+    return [_check(component, "finite values; a shifted histogram scores farther than an alike one", values)]
+
+
 CHECKS: dict[str, Callable[[Component], list[Finding]]] = {
-    "segmenter": _segmenter, "translator": _translator, "metric": _metric, "dataset": _dataset}
+    "segmenter": _segmenter, "translator": _translator, "metric": _metric,
+    "translation-metric": _translation_metric, "dataset": _dataset}
 
 
 def check_components(distribution: str | None = None, kinds: tuple[str, ...] = tuple(CHECKS),
@@ -186,7 +210,7 @@ def check_components(distribution: str | None = None, kinds: tuple[str, ...] = t
         raise CmedlError(f"no installed {'/'.join(kinds)} component" + (f" from {distribution}" if distribution else "")
                          + (f" named {', '.join(names)}" if names else ""))
     options = options or {}
-    declared = {key for c in chosen if c.kind == "dataset" for key in (c.capabilities.get("options") or {})}
+    declared = {key for c in chosen if c.kind == "dataset" for key in c.info.options}
     if set(options) - declared:
         raise CmedlError(f"--option {sorted(set(options) - declared)[0]}: no checked dataset declares it; "
                          f"options: {', '.join(sorted(declared)) or 'none'}")

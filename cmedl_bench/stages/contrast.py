@@ -81,6 +81,6 @@ def _control_renderer(index):
     registry = get_registry()
     for component in registry.components["dataset"].values():
         if (component.name in (index.name, f"{index.name}-v{index.version}")
-                and component.capabilities.get("version") == index.version):
-            return component.capabilities.get("isodense_control")
+                and component.info.version == index.version):
+            return component.info.isodense_control
     return None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.registry import get_registry
@@ -18,7 +18,7 @@ def list_plugins() -> dict[str, Any]:
         "components": [
             {"kind": c.kind, "name": c.name, "description": c.description, "distribution": c.distribution,
              "version": c.version, "plugin": c.plugin,
-             "capabilities": {k: _plain(v) for k, v in c.capabilities.items()}}
+             "info": {f.name: _plain(getattr(c.info, f.name)) for f in fields(c.info)}}
             for c in registry.all()
         ],
         "broken": [asdict(b) for b in registry.broken],
@@ -26,9 +26,11 @@ def list_plugins() -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """A capability as JSON data: tuples become lists, callables their name."""
+    """An info field as JSON data: tuples become lists, mappings dicts, callables their name."""
     if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
     return getattr(value, "__name__", repr(value)) if callable(value) else value
 
 
@@ -49,7 +51,7 @@ def synth(reporter: Reporter, out: Path, dataset: str = "phantom", seed: int = 0
     from cmedl_bench.selection import dataset_options, options_of
 
     component = get_registry().get("dataset", dataset)
-    sizes = component.capabilities.get("sizes")
+    sizes = component.info.sizes
     if sizes and size not in sizes:
         raise CmedlError(f"dataset {dataset!r} has no size {size!r}; sizes: {', '.join(sizes)}")
     chosen = dataset_options(component, options_of(component, options or {}))

@@ -195,7 +195,7 @@ def evaluate(reporter: Reporter, pred: Path, ref: Path, name: str, results: Path
     tic = time.perf_counter()
     with reporter.task("scoring predictions", total=len(reference.cases)) as task:
         rows, used, problems, fingerprint = score_predictions(
-            Path(pred), reference, registry.metric_functions("segmentation"), label, on_case=task.advance)
+            Path(pred), reference, registry.metric_functions(), label, on_case=task.advance)
     if not used:
         raise CmedlError(f"no prediction in {pred} could be scored: " + "; ".join(problems.lines()))
     for line in problems.lines():

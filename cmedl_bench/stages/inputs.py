@@ -69,12 +69,12 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     if selection.segmenter is not None:  # a broken segmenter contract is one line, before any work
         probe_segmenter(selection.segmenter, resolved)
     user_data = data is not None
-    ignored = sorted(set(options or {}) & set(selection.dataset.capabilities.get("options") or {}))
+    ignored = sorted(set(options or {}) & set(selection.dataset.info.options))
     if user_data and ignored:
         raise CmedlError(f"--option {ignored[0]} configures dataset {dataset!r}, which --data replaces; "
                          f"drop one of them")
     config = RunConfig(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset,
-                       dataset_version=None if user_data else selection.dataset.capabilities.get("version"),
+                       dataset_version=None if user_data else selection.dataset.info.version,
                        data_path=str(Path(data).resolve()) if user_data else None, seed=seed, preset=resolved,
                        options={k: v for k, v in (options or {}).items() if v is not None}, device_type=dev.type,
                        processes=world_size(), metrics=metrics, plugin_versions={"plugin_api": PLUGIN_API_VERSION} | {
@@ -82,7 +82,7 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
                            for role, p in selection.provenance().items() if p is not None})
     if not user_data:
         with reporter.task(f"generating {dataset} (first use)") as task:
-            data = ensure_dataset(selection.dataset.name, selection.dataset.capabilities.get("version", "0"),
+            data = ensure_dataset(selection.dataset.name, selection.dataset.info.version,
                                   selection.dataset.factory, config.data_seed, resolved.dataset_size,
                                   progress=task.tick, on_generated=lambda root: reporter.message(
                                       f"generated {dataset} in {root}: {disk_size_mb(root):.0f} MB"),

@@ -8,7 +8,7 @@ The rules (docs/reference.md, the segmenter contract):
 1. ``factory(in_channels=1, out_channels=1, width=w)`` builds a ``torch.nn.Module``;
 2. ``module(x)`` returns one tensor of tumour logits with the input's batch size and spatial size and one channel:
    (B, 1, H, W) for 2D crops, (B, 1, D, H, W) for 3D patches;
-3. with the capability ``hint_features``, ``module(x, return_features=True)`` returns ``(logits, features)`` with
+3. with ``SegmenterInfo.hint_features``, ``module(x, return_features=True)`` returns ``(logits, features)`` with
    ``features`` a non-empty list of tensors (the hint layers of CMEDL, eq. 6).
 """
 
@@ -34,7 +34,7 @@ def probe_segmenter(component: Component, preset: Preset) -> None:
         raise _fail(component, f"the factory must take in_channels, out_channels and width keywords ({exc})") from None
     if not isinstance(network, torch.nn.Module):
         raise _fail(component, f"the factory returned {type(network).__name__}, not a torch.nn.Module")
-    dims = component.capabilities.get("dims", 2)
+    dims = component.info.dims
     size = (2, 1, preset.crop_size, preset.crop_size) if dims == 2 else (
         1, 1, preset.patch_depth, preset.crop_size, preset.crop_size)
     network.eval()
@@ -44,7 +44,7 @@ def probe_segmenter(component: Component, preset: Preset) -> None:
             shown = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
             raise _fail(component, f"forward(x) must return one tensor of logits shaped {(size[0], 1, *size[2:])} "
                                    f"for x shaped {size}; it returned {shown}")
-        if component.capabilities.get("hint_features"):
+        if component.info.hint_features:
             _check_features(component, _forward(component, network, torch.zeros(size), return_features=True))
 
 

@@ -52,7 +52,7 @@ def kl_rows(convert, prepared: dict[str, list], preset, device, registry, head: 
     """KL of pseudo-MRI to the MRI training cohort's intensities (paper III.D), per validation and test case;
     with ``baseline`` (a head name), also of the raw CBCT; ``on_volume(split, volume, pmri)`` sees every
     translated volume."""
-    kl = registry.metric_functions("translation")
+    kl = registry.metric_functions("translation-metric")
     reference = np.concatenate([unit_values(v) for v in prepared["mri_train"]])
     rows = []
     work = [(split, v) for split in ("val", "test") for v in prepared[split]]

@@ -40,7 +40,7 @@ def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seed
     if unused:
         raise CmedlError(f"--option {unused[0]}: no component of suite {suite_name!r} declares it")
     component = registry.get("launcher", launcher)
-    allowed = set(component.capabilities.get("options", ()))
+    allowed = set(component.info.options)
     unknown = set(launcher_options or {}) - allowed
     if unknown:
         raise CmedlError(f"launcher {launcher!r} has no option(s) {', '.join(sorted(unknown))}; options: "

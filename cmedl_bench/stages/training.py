@@ -51,11 +51,11 @@ def run(reporter: Reporter, translator: str = "cx", segmenter: str = "unet", fus
 def _read_splits(inputs: RunInputs, reporter: Reporter) -> dict[str, list]:
     p, index, selection = inputs.config.preset, inputs.index, inputs.selection
     groups = {"train": split_cases(index, "cbct", "train")}
-    if "mri" in tuple(selection.fusion.capabilities.get("cohorts", ("cbct",))):
+    if "mri" in selection.fusion.info.cohorts:
         groups["mri_train"] = split_cases(index, "mri", "train")
     groups |= {"val": split_cases(index, "cbct", "val", p.max_val_cases),
                "test": split_cases(index, "cbct", "test", p.max_test_cases)}
-    three_d = selection.segmenter.capabilities.get("dims", 2) == 3
+    three_d = selection.segmenter.info.dims == 3
     return prepare_groups(groups, p, reporter, min_depth=p.patch_depth if three_d else 1)
 
 
@@ -128,7 +128,7 @@ def predict_and_score(fusion, prepared, preset, run_dir: Path, registry, reporte
 
     fusion.load_weights(load_checkpoint(run_dir / "best.pt", fusion.device)["weights"])
     fusion.train(False)
-    metrics = registry.metric_functions("segmentation")
+    metrics = registry.metric_functions()
     rows: list[dict[str, Any]] = []
     work = [(split, p) for split in ("val", "test") for p in prepared[split]]
     fingerprint = ReferenceFingerprint()

@@ -8,7 +8,7 @@
 Registration imports nothing heavy: factories are ``lazy`` references, resolved when a component is built.
 """
 
-from cmedl_bench.plugin import hookimpl, lazy
+from cmedl_bench.plugin import DatasetInfo, MetricInfo, SegmenterInfo, TranslatorInfo, hookimpl, lazy
 
 #: the histogram-matching translator's default target: evenly spaced deciles in [-1, 1] (histogram equalisation)
 DEFAULT_DECILES = ",".join(f"{-1 + i / 5:g}" for i in range(11))
@@ -18,26 +18,26 @@ DEFAULT_DECILES = ",".join(f"{-1 + i / 5:g}" for i in range(11))
 def register_segmenters(register):
     register("dilated-fcn", lazy("cmedl_bench_example.model:DilatedFCN"),
              description="small dilated fully convolutional network (example plugin)",
-             capabilities={"dims": 2, "hint_features": True})
+             info=SegmenterInfo(dims=2, hint_features=True))
 
 
 @hookimpl
 def register_translators(register):
     register("histogram-match", lazy("cmedl_bench_example.histogram:HistogramMatch"),
              description="CBCT -> MRI by per-slice histogram matching to target deciles; nothing to train",
-             capabilities={"options": {"mri_deciles": DEFAULT_DECILES}})
+             info=TranslatorInfo(options={"mri_deciles": DEFAULT_DECILES}))
 
 
 @hookimpl
 def register_metrics(register):
     register("assd", lazy("cmedl_bench_example.assd:build"),
              description="average symmetric surface distance (mm)",
-             capabilities={"unit": "mm", "higher_is_better": False, "digits": 2,
-                           "definition": "mean of the two directed mean surface distances, surfel-area weighted"})
+             info=MetricInfo(unit="mm", higher_is_better=False, digits=2,
+                             definition="mean of the two directed mean surface distances, surfel-area weighted"))
 
 
 @hookimpl
 def register_datasets(register):
     register("folder", lazy("cmedl_bench_example.folder:serve"),
              description="scans served from a folder (--option source=FOLDER)",
-             capabilities={"version": 1, "options": {"source": ""}})
+             info=DatasetInfo(version=1, options={"source": ""}))

@@ -1,5 +1,5 @@
 """The example package's own tests, written with the kit cmedl-bench ships (``cmedl_bench.testing``: the fixtures
-``cmedl_small_phantom`` and ``cmedl_conformance``). Run them with ``pytest`` once the package is installed."""
+``cmedl_small_phantom``, ``cmedl_conformance`` and ``cmedl_cli``). Run them with ``pytest`` once the package is installed."""
 
 from __future__ import annotations
 
@@ -66,3 +66,11 @@ def test_folder_dataset_needs_its_source(tmp_path):
 
     with pytest.raises(DatasetError, match="needs --option source"):
         serve(tmp_path / "data")
+
+
+def test_the_command_line_lists_the_four_components(cmedl_cli):
+    listing = json.loads(cmedl_cli("plugins", "--json").stdout)
+    ours = {(c["kind"], c["name"]) for c in listing["components"] if c["distribution"] == "cmedl-bench-example"}
+    assert ours == {("segmenter", "dilated-fcn"), ("translator", "histogram-match"), ("metric", "assd"),
+                    ("dataset", "folder")}
+    assert not listing["broken"]
