@@ -43,6 +43,26 @@ class ScoredCase:
     def diagonal_mm(self) -> float:
         return float(np.sqrt(sum((n * s) ** 2 for n, s in zip(self.prediction.shape, self.spacing_zyx))))
 
+    def empty_rule(self, both_empty: float, one_empty: float) -> MetricValue | None:
+        """The flagged value an empty mask sets (``both_empty`` when both masks are empty, ``one_empty`` when only
+        one is), or None when both hold tumour and the metric measures. The built-in rules: DSC and SDSC 1 / 0,
+        distances 0 / :attr:`diagonal_mm` (docs/writing-plugins.md, "Metrics")."""
+        flag = self.empty_flag
+        if flag is None:
+            return None
+        return MetricValue(both_empty if flag == "both_empty" else one_empty, flag)
+
+    def surface_distances(self) -> dict[str, Any]:
+        """DeepMind surface-distance's ``compute_surface_distances(reference, prediction, spacing)`` of two
+        non-empty masks, computed once per case and shared by every metric that asks (cache key
+        ``"surface_distances"``)."""
+        if "surface_distances" not in self.cache:
+            import surface_distance
+
+            self.cache["surface_distances"] = surface_distance.compute_surface_distances(
+                self.reference, self.prediction, self.spacing_zyx)
+        return self.cache["surface_distances"]
+
 
 @dataclass(frozen=True)
 class MetricValue:

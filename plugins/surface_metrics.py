@@ -18,37 +18,19 @@ from __future__ import annotations
 from cmedl_bench.plugin import SURFACE_DICE_TOLERANCE_MM, MetricValue, ScoredCase, dice
 
 
-def _surface_distances(case: ScoredCase):
-    if "surface_distances" not in case.cache:
-        import surface_distance
-
-        case.cache["surface_distances"] = surface_distance.compute_surface_distances(
-            case.reference, case.prediction, case.spacing_zyx)
-    return case.cache["surface_distances"]
-
-
 def dsc(case: ScoredCase) -> MetricValue:
     return MetricValue(dice(case.prediction, case.reference), case.empty_flag)
 
 
 def sdsc(case: ScoredCase, tolerance_mm: float = SURFACE_DICE_TOLERANCE_MM) -> MetricValue:
-    flag = case.empty_flag
-    if flag == "both_empty":
-        return MetricValue(1.0, flag)
-    if flag:
-        return MetricValue(0.0, flag)
     import surface_distance
 
-    return MetricValue(float(surface_distance.compute_surface_dice_at_tolerance(_surface_distances(case),
-                                                                               tolerance_mm)))
+    return case.empty_rule(both_empty=1.0, one_empty=0.0) or MetricValue(float(
+        surface_distance.compute_surface_dice_at_tolerance(case.surface_distances(), tolerance_mm)))
 
 
 def hd95(case: ScoredCase) -> MetricValue:
-    flag = case.empty_flag
-    if flag == "both_empty":
-        return MetricValue(0.0, flag)
-    if flag:
-        return MetricValue(case.diagonal_mm, flag)
     import surface_distance
 
-    return MetricValue(float(surface_distance.compute_robust_hausdorff(_surface_distances(case), 95)))
+    return case.empty_rule(both_empty=0.0, one_empty=case.diagonal_mm) or MetricValue(float(
+        surface_distance.compute_robust_hausdorff(case.surface_distances(), 95)))

@@ -2,8 +2,9 @@
 surfel area, with DeepMind's surface-distance (``compute_average_surface_distance``).
 
 Empty masks follow the built-in rules for distances: both empty -> 0 (flag ``both_empty``); exactly one empty ->
-the volume's diagonal in mm as a fixed penalty (flag ``empty_prediction`` / ``empty_reference``). Surface distances
-are shared with the built-in metrics through the case cache under ``"surface_distances"``.
+the volume's diagonal in mm as a fixed penalty (flag ``empty_prediction`` / ``empty_reference``), through
+``ScoredCase.empty_rule``; the surface distances are ``ScoredCase.surface_distances()``, computed once per case and
+shared with the built-in metrics.
 """
 
 from __future__ import annotations
@@ -12,17 +13,12 @@ from cmedl_bench.plugin import MetricValue, ScoredCase
 
 
 def assd(case: ScoredCase) -> MetricValue:
-    flag = case.empty_flag
-    if flag == "both_empty":
-        return MetricValue(0.0, flag)
-    if flag:
-        return MetricValue(case.diagonal_mm, flag)
     import surface_distance
 
-    if "surface_distances" not in case.cache:
-        case.cache["surface_distances"] = surface_distance.compute_surface_distances(
-            case.reference, case.prediction, case.spacing_zyx)
-    to_prediction, to_reference = surface_distance.compute_average_surface_distance(case.cache["surface_distances"])
+    ruled = case.empty_rule(both_empty=0.0, one_empty=case.diagonal_mm)
+    if ruled is not None:
+        return ruled
+    to_prediction, to_reference = surface_distance.compute_average_surface_distance(case.surface_distances())
     return MetricValue(float((to_prediction + to_reference) / 2))
 
 
