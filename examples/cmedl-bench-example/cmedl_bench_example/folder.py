@@ -5,6 +5,9 @@
 SimpleITK-readable format). The patient of a scan is the part of its file name before the first ``_``
 (``P007_week2.nii.gz`` -> ``P007``), so the weekly scans of one patient stay in one split. CBCT patients are split
 60/20/20 into train/val/test by a seeded shuffle; every MRI patient trains.
+
+cmedl-bench caches what this writes by the option's text (the path), not by the folder's content: after changing
+files inside the same source folder, remove its entry under ``datasets/folder-v1-*`` in the cache folder.
 """
 
 from __future__ import annotations
