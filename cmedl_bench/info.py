@@ -69,16 +69,18 @@ _RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
 
 
 class _Checked:
-    """Lists become tuples (so records stay hashable and frozen), then every field is checked."""
+    """Lists become tuples (so records stay hashable and frozen), then every field is checked (by the rule of the
+    record class that declares it, so a plugin's subclass keeps the checks; fields it adds are its own)."""
 
     def __post_init__(self) -> None:
+        record = next(k for k in type(self).__mro__ if k.__name__ in _KIND_OF)
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
             if isinstance(value, list):
                 object.__setattr__(self, f.name, value := tuple(value))
-            test, must = _RULES[(type(self).__name__, f.name)]
-            if not test(value):
-                raise PluginError(f"{_KIND_OF[type(self).__name__]} info field {f.name!r} must be {must}, "
+            rule = _RULES.get((record.__name__, f.name))
+            if rule is not None and not rule[0](value):
+                raise PluginError(f"{_KIND_OF[record.__name__]} info field {f.name!r} must be {rule[1]}, "
                                   f"not {value!r}")
 
 
