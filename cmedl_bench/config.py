@@ -12,12 +12,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from cmedl_bench.errors import CmedlError
+from cmedl_bench.io.digests import json_digest
 
 #: Surface Dice tolerance of the paper (III.B), mm.
 SURFACE_DICE_TOLERANCE_MM = 4.38
@@ -47,7 +46,7 @@ class Preset:
     compile: bool = False  # torch.compile every module (opt-in: --compile)
     mixed_precision: bool = True  # bf16 autocast on CUDA (never on CPU); False trains in fp32 everywhere
     foreground_fraction: float = 1.0  # tumour-centred share of each batch; the rest anywhere (data/slices.py)
-    head_curves_every: int = 1  # validate a fusion's other heads every N epochs and at the last (curves only)
+    head_curves_every: int = 1  # validate a fusion's other heads every N epochs and at max_epochs (curves only)
 
 
 PRESETS: dict[str, Preset] = {
@@ -92,8 +91,7 @@ class RunConfig:
         return asdict(self) | {"metrics": list(self.metrics)}
 
     def hash(self) -> str:
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return json_digest(self.to_dict())
 
     @property
     def run_id(self) -> str:

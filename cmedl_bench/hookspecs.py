@@ -8,9 +8,9 @@ so that listing plugins stays cheap.
 import pluggy
 
 #: the version of the plugin interface (:mod:`cmedl_bench.plugin`, these hooks, the info records): part of every
-#: run's configuration hash. Policy (docs/writing-plugins.md): 0.x may change in any minor release, with the change
-#: named in the changelog; from 1.0 a breaking change raises the major version and the old form keeps working, with
-#: a warning, for one minor release first.
+#: run's configuration hash. Policy (docs/writing-plugins.md, "Versions"): from 1.0 an incompatible change comes
+#: only with a new major version, and the form it replaces first warns (DeprecationWarning) for at least one minor
+#: release; additions come in minor releases.
 PLUGIN_API_VERSION = "1.0"
 
 hookspec = pluggy.HookspecMarker("cmedl_bench")

@@ -63,7 +63,8 @@ def test_example_package_passes_the_kit_trains_with_each_fusion_and_its_metric_i
         assert record["plugins"]["segmenter"] == {"name": "dilated-fcn", "distribution": "cmedl-bench-example",
                                                   "version": "0.2.0", "plugin": "example"}
         assert record["dataset"]["plugin"] == "folder" and record["dataset"]["options"] == {"source": str(source)}
-        assert all("assd" in metrics for metrics in record["summary"]["test"].values() if "dsc" in metrics)
+        scored = [metrics for metrics in record["summary"]["test"].values() if "dsc" in metrics]
+        assert scored and all("assd" in metrics for metrics in scored)
     for fmt in ("table", "md", "csv", "json", "html"):
         out = tmp_path / f"report.{fmt}"
         report = cli("report", str(results), "--format", fmt, *(() if fmt == "table" else ("--out", str(out))),

@@ -96,7 +96,8 @@ def sweep(
     lambda_hint: Optional[float] = OPTS["lambda_hint"],
     segmenter_seg_weight: Optional[float] = OPTS["segmenter_seg_weight"],
     hint_teacher: Optional[bool] = OPTS["hint_teacher"], option: list[str] = OPTS["option"],
-    metrics: str = OPTS["metrics"], compile_: bool = OPTS["compile"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
+    metrics: str = OPTS["metrics"], compile_: bool = OPTS["compile"], as_json: bool = OPTS["as_json"],
+    quiet: bool = OPTS["quiet"],
 ) -> None:
     """Run every row of a suite of the paper's tables with a launcher; finished rows are skipped, so an interrupted
     sweep resumes where it stopped. Exit code 1 when a job failed (each failure names its log)."""

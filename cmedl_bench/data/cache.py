@@ -4,10 +4,10 @@ files of run folders (kept here so that a results folder holds nothing but run f
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Callable
 
+from cmedl_bench.io.digests import json_digest
 from cmedl_bench.io.locks import exclusive
 from cmedl_bench.settings import cache_dir
 
@@ -19,7 +19,7 @@ def ensure_dataset(name: str, version: object, generate: Callable[..., object], 
     progress=, **options)`` (then ``on_generated(root)`` is called); reused when already complete. Options (a
     source folder, say) are part of the cache key, so data written from one source is never served for another."""
     stem = name if name.endswith(f"-v{version}") else f"{name}-v{version}"
-    suffix = f"-{_options_key(options)}" if options else ""
+    suffix = f"-{json_digest(options)[:12]}" if options else ""
     root = cache_dir() / "datasets" / f"{stem}-{size}-seed{seed}{suffix}"
     if (root / "dataset.json").exists():
         return root
@@ -29,11 +29,6 @@ def ensure_dataset(name: str, version: object, generate: Callable[..., object], 
             if on_generated is not None:
                 on_generated(root)
     return root
-
-
-def _options_key(options: dict[str, Any]) -> str:
-    canonical = json.dumps(options, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 def disk_size_mb(root: Path) -> float:

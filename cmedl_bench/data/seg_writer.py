@@ -3,8 +3,8 @@
 highdicom builds the Segmentation IOD (DICOM PS3.3 A.51) from the source images: one BINARY segment, property
 category "Morphologically Abnormal Structure" and type "Neoplasm" (SNOMED CT 49755003 / 108369006), algorithm type
 AUTOMATIC with the model named in the algorithm identification (family "Artificial Intelligence", DCM 123110);
-frames follow the source slices (empty frames omitted; all frames kept when the whole mask is empty). Checked with highdicom 0.28,
-pydicom 3.0 and numpy 2.4: the frames read back with ``highdicom.seg.segread`` are the mask.
+frames follow the source slices (empty frames omitted; all frames kept when the whole mask is empty). Checked with
+highdicom 0.28, pydicom 3.0 and numpy 2.4: the frames read back with ``highdicom.seg.segread`` are the mask.
 """
 
 from __future__ import annotations

@@ -9,13 +9,13 @@ Otherwise they become separate rows whose labels say what differs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cmedl_bench.errors import CmedlError
+from cmedl_bench.io.digests import json_digest
 from cmedl_bench.results.records import read_record
 from cmedl_bench.suites import paper_row_name
 
@@ -47,8 +47,8 @@ class CollectedRun:
         config = {k: v for k, v in self.record.get("config", {}).items() if k != "seed"}
         plugins = {role: f"{p['distribution']} {p['version']}" for role, p in
                    (self.record.get("plugins") or {}).items() if p}
-        return {"dataset": self.dataset_name, "reference": self.reference_set, "preset": (config.get("preset") or {}).get("name"),
-                "config": config, "plugins": plugins}
+        return {"dataset": self.dataset_name, "reference": self.reference_set,
+                "preset": (config.get("preset") or {}).get("name"), "config": config, "plugins": plugins}
 
     @property
     def dataset_name(self) -> str:
@@ -74,8 +74,7 @@ class CollectedRun:
 
     @property
     def setup_hash(self) -> str:
-        canonical = json.dumps(self.setup, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:8]
+        return json_digest(self.setup)[:8]
 
 
 @dataclass

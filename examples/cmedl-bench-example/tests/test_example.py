@@ -1,5 +1,6 @@
 """The example package's own tests, written with the kit cmedl-bench ships (``cmedl_bench.testing``: the fixtures
-``cmedl_small_phantom``, ``cmedl_conformance`` and ``cmedl_cli``). Run them with ``pytest`` once the package is installed."""
+``cmedl_small_phantom``, ``cmedl_conformance`` and ``cmedl_cli``). Run them with ``pytest`` once the package is
+installed."""
 
 from __future__ import annotations
 
