@@ -1,4 +1,5 @@
-"""Registration of the built-in metrics (no heavy import here). Definitions: :mod:`cmedl_bench_plugins.surface_metrics`."""
+"""Registration of the built-in metrics (no heavy import here). Definitions: :mod:`cmedl_bench_plugins.surface_metrics`
+and :mod:`cmedl_bench_plugins.detection_metrics`."""
 
 from cmedl_bench.plugin import SURFACE_DICE_TOLERANCE_MM, MetricInfo, hookimpl
 
@@ -27,6 +28,12 @@ def register_metrics(register):
                              definition="surface-distance compute_robust_hausdorff(95): max of the two directed "
                                         "95th percentiles, area-weighted; both empty 0, one empty = volume "
                                         "diagonal in mm (penalty, flagged)"))
+    register("fp", _factory("fp", "detection_metrics"),
+             description=f"false-positive tumour components farther than {SURFACE_DICE_TOLERANCE_MM} mm",
+             info=MetricInfo(unit="components", higher_is_better=False, digits=2,
+                             definition=f"26-connected components of the prediction with no voxel within "
+                                        f"{SURFACE_DICE_TOLERANCE_MM} mm of the reference (Euclidean, mm); empty "
+                                        f"reference: every component"))
 
 
 @hookimpl

@@ -48,7 +48,7 @@ def test_both_empty(metrics):
     empty = np.zeros((6, 20, 20), bool)
     scores = score_case(metrics, empty, empty, SPACING)
     assert {k: (v.value, v.flag) for k, v in scores.items()} == {
-        "dsc": (1.0, "both_empty"), "sdsc": (1.0, "both_empty"), "hd95": (0.0, "both_empty")}
+        "dsc": (1.0, "both_empty"), "sdsc": (1.0, "both_empty"), "hd95": (0.0, "both_empty"), "fp": (0.0, None)}
 
 
 @pytest.mark.parametrize("empty_side", ["prediction", "reference"])
@@ -62,10 +62,29 @@ def test_one_empty_is_penalised_and_flagged(metrics, empty_side):
     diagonal = math.sqrt((6 * 3.0) ** 2 + (20 * 0.9) ** 2 + (20 * 1.3) ** 2)
     assert scores["dsc"].value == 0.0 and scores["sdsc"].value == 0.0
     assert scores["hd95"].value == pytest.approx(diagonal)
-    assert {v.flag for v in scores.values()} == {f"empty_{empty_side}"}
+    assert {scores[m].flag for m in ("dsc", "sdsc", "hd95")} == {f"empty_{empty_side}"}
+    assert scores["fp"].value == (1.0 if empty_side == "reference" else 0.0)  # a measured count, not a rule
     assert not any(math.isnan(v.value) for v in scores.values())
 
 
 def test_shape_mismatch_is_refused(metrics):
     with pytest.raises(ValueError, match="shape"):
         score_case(metrics, np.zeros((2, 3, 4)), np.zeros((2, 3, 5)), SPACING)
+
+
+def test_false_positive_components_are_counted_beyond_the_tolerance(metrics):
+    """``fp``: a blob overlapping the tumour, one 3 mm from it (inside tau = 4.38 mm) and two far away; a
+    diagonal neighbour belongs to its component (26-connectivity)."""
+    spacing = (1.0, 1.0, 1.0)
+    ref, pred = np.zeros((10, 40, 40), bool), np.zeros((10, 40, 40), bool)
+    ref[4:7, 10:15, 10:15] = True
+    pred[4:7, 12:17, 12:17] = True  # overlaps
+    pred[5, 12, 19] = True  # 5 mm beyond the tumour's edge at x = 14 (> tau), apart from the blob (x <= 16)
+    pred[5, 18, 12] = True  # 4 mm from the tumour's edge at y = 14: within tau, not counted
+    pred[1, 30:33, 30:33] = True
+    pred[2, 33, 33] = True  # touches the blob above diagonally only: one component
+    pred[8, 2, 35] = True
+    assert score_case(metrics, pred, ref, spacing)["fp"].value == 3.0
+    assert score_case(metrics, ref, ref, spacing)["fp"].value == 0.0
+    coarse = score_case(metrics, pred, ref, (1.0, 1.0, 0.5))["fp"].value  # x spacing halved: the x blob is 2.5 mm off
+    assert coarse == 2.0

@@ -47,7 +47,7 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_run):
     assert on_disk["config_hash"] == record["config_hash"] and record["config_hash"][:8] in record["run_id"]
     rows = pd.read_parquet(run_dir / "per_case.parquet")
     assert list(rows.columns) == ["run_id", "split", "case", "head", "metric", "value", "flag"]
-    assert set(rows["metric"]) == {"dsc", "sdsc", "hd95"} and set(rows["split"]) == {"val", "test"}
+    assert set(rows["metric"]) == {"dsc", "sdsc", "hd95", "fp"} and set(rows["split"]) == {"val", "test"}
     assert rows["value"].notna().all()
     test_dsc = rows[(rows.split == "test") & (rows.metric == "dsc")]["value"]
     assert record["summary"]["test"]["student"]["dsc"]["mean"] == pytest.approx(test_dsc.mean())

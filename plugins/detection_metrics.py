@@ -1,0 +1,31 @@
+"""Tumour-level detection errors of a predicted mask: false-positive components away from the tumour
+(docs/reference.md §4).
+
+A 2D segmenter applied slice by slice to a whole volume can mark tissue far from the tumour; DSC hides how often
+(one stray blob and a large one cost the same overlap) and HD95 shows it only as a distance. ``fp`` counts them:
+the connected components of the prediction (26-connected, the usual 3D lesion definition, as in lesion-wise
+detection scores such as the BraTS 2023 lesion-wise metrics) that hold no voxel within tau = 4.38 mm of the
+reference tumour, the paper's surface tolerance (III.B), so a component that only overshoots the boundary is not
+counted. An empty reference makes every component a false positive; an empty prediction has none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cmedl_bench.plugin import SURFACE_DICE_TOLERANCE_MM, MetricValue, ScoredCase
+
+
+def fp(case: ScoredCase, tolerance_mm: float = SURFACE_DICE_TOLERANCE_MM) -> MetricValue:
+    from scipy import ndimage
+
+    components, count = ndimage.label(case.prediction, structure=np.ones((3, 3, 3), bool))
+    if count == 0 or not case.reference.any():
+        return MetricValue(float(count))
+    touching = set(np.unique(components[case.reference]).tolist())
+    apart = [k for k in range(1, count + 1) if k not in touching]
+    if not apart:
+        return MetricValue(0.0)
+    distance = ndimage.distance_transform_edt(~case.reference, sampling=case.spacing_zyx)
+    nearest = ndimage.minimum(distance, components, apart)
+    return MetricValue(float(np.sum(np.asarray(nearest) > tolerance_mm)))
