@@ -7,6 +7,9 @@ the connected components of the prediction (26-connected, the usual 3D lesion de
 detection scores such as the BraTS 2023 lesion-wise metrics) that hold no voxel within tau = 4.38 mm of the
 reference tumour, the paper's surface tolerance (III.B), so a component that only overshoots the boundary is not
 counted. An empty reference makes every component a false positive; an empty prediction has none.
+
+Distances are computed in the bounding box of both masks only: it holds every reference voxel, so the distance from
+any predicted voxel to the nearest reference voxel is the same as in the whole volume.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ def fp(case: ScoredCase, tolerance_mm: float = SURFACE_DICE_TOLERANCE_MM) -> Met
     apart = [k for k in range(1, count + 1) if k not in touching]
     if not apart:
         return MetricValue(0.0)
-    distance = ndimage.distance_transform_edt(~case.reference, sampling=case.spacing_zyx)
+    box = ndimage.find_objects((case.prediction | case.reference).astype(np.uint8))[0]
+    components = components[box]
+    distance = ndimage.distance_transform_edt(~case.reference[box], sampling=case.spacing_zyx)
     nearest = ndimage.minimum(distance, components, apart)
     return MetricValue(float(np.sum(np.asarray(nearest) > tolerance_mm)))
