@@ -3,9 +3,12 @@
 - ``smoke``: seconds, for tests; tiny widths and images, a couple of steps.
 - ``cpu``: the default without a GPU; a few minutes on 2 cores, images resampled to 2.5 mm in-plane, segmenters at
   a quarter and translators at an eighth of the paper's width, translators trained alone on 64 x 64 crops. Still
-  learns the phantom.
+  learns the phantom. A third of each batch is tumour-centred, the rest drawn anywhere (``foreground_fraction``
+  0.33, nnU-Net's rate): on validation (phantom v3, CBCT only, seed 0, 24 epochs) it gave DSC 0.642 against 0.630,
+  HD95 21.0 against 39.6 mm and distant false positives in 12 of 18 scans against 18 of 18 with tumour-only crops
+  (README, "What the benchmark shows").
 - ``paper``: the paper's settings (II.F): native in-plane spacing, 256 x 256 crops, batch 2, segmenter lr 2e-4,
-  translator lr 1e-4, up to 100 epochs with early stopping on validation DSC, full-width networks.
+  translator lr 1e-4, up to 100 epochs with early stopping on validation DSC, full-width networks, tumour-only crops.
 
 3D segmenters take ``batch_size // 4`` patches per step (at least one): a patch holds ``patch_depth`` slices.
 """
@@ -58,7 +61,8 @@ PRESETS: dict[str, Preset] = {
     "cpu": Preset(
         "cpu", crop_size=96, spacing_xy_mm=2.5, width=0.25, batch_size=8, lr_segmenter=2e-3, lr_translator=2e-4,
         max_epochs=12, steps_per_epoch=30, patience=4, augment=True, translator_epochs=8, translator_batch_size=4,
-        translator_crop_size=64, translator_width=0.125, patch_depth=16, head_curves_every=4),
+        translator_crop_size=64, translator_width=0.125, patch_depth=16, head_curves_every=4,
+        foreground_fraction=0.33),
     "paper": Preset(
         "paper", crop_size=256, spacing_xy_mm=None, width=1.0, batch_size=2, lr_segmenter=2e-4, lr_translator=1e-4,
         max_epochs=100, steps_per_epoch=None, patience=10, augment=True),

@@ -6,7 +6,8 @@ slice of a volume, marks distant false positives. nnU-Net forces a third of each
 draws the rest at random (``oversample_foreground_percent = 0.33``). ``foreground`` is that fraction here: the first
 ``ceil(foreground x batch)`` crops of a batch are tumour-centred, the others are drawn uniformly over all slices of
 all volumes (tumour-free slices included) at a uniform position of the body-cropped image. ``foreground = 1`` is the
-paper's tumour-only sampling.
+paper's tumour-only sampling (the ``paper`` preset's); the ``cpu`` preset uses 0.33, chosen on validation
+(:mod:`cmedl_bench.config`).
 
 Sampling is driven by a generator seeded per epoch, so a resumed run draws the same crops as an uninterrupted one.
 """
