@@ -22,15 +22,10 @@ from cmedl_bench.plugin import SURFACE_DICE_TOLERANCE_MM, MetricValue, ScoredCas
 def fp(case: ScoredCase, tolerance_mm: float = SURFACE_DICE_TOLERANCE_MM) -> MetricValue:
     from scipy import ndimage
 
-    components, count = ndimage.label(case.prediction, structure=np.ones((3, 3, 3), bool))
-    if count == 0 or not case.reference.any():
-        return MetricValue(float(count))
-    touching = set(np.unique(components[case.reference]).tolist())
-    apart = [k for k in range(1, count + 1) if k not in touching]
-    if not apart:
-        return MetricValue(0.0)
+    if not (case.prediction.any() and case.reference.any()):
+        return MetricValue(float(ndimage.label(case.prediction, structure=np.ones((3, 3, 3), bool))[1]))
     box = ndimage.find_objects((case.prediction | case.reference).astype(np.uint8))[0]
-    components = components[box]
+    components, count = ndimage.label(case.prediction[box], structure=np.ones((3, 3, 3), bool))
     distance = ndimage.distance_transform_edt(~case.reference[box], sampling=case.spacing_zyx)
-    nearest = ndimage.minimum(distance, components, apart)
+    nearest = ndimage.minimum(distance, components, range(1, count + 1))
     return MetricValue(float(np.sum(np.asarray(nearest) > tolerance_mm)))

@@ -73,8 +73,9 @@ def test_shape_mismatch_is_refused(metrics):
 
 
 def test_false_positive_components_are_counted_beyond_the_tolerance(metrics):
-    """``fp``: a blob overlapping the tumour, one 3 mm from it (inside tau = 4.38 mm) and two far away; a
-    diagonal neighbour belongs to its component (26-connectivity)."""
+    """``fp``: a blob overlapping the tumour (not counted), a voxel 4 mm from it (inside tau = 4.38 mm, not
+    counted), one 5 mm from it and two far away (counted); a diagonal neighbour belongs to its component
+    (26-connectivity)."""
     spacing = (1.0, 1.0, 1.0)
     ref, pred = np.zeros((10, 40, 40), bool), np.zeros((10, 40, 40), bool)
     ref[4:7, 10:15, 10:15] = True
