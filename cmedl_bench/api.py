@@ -25,11 +25,13 @@ def _reporter(quiet: bool) -> RichReporter:
 
 
 def synth(out: Path, dataset: str = "phantom", seed: int = 0, size: str = "full", quiet: bool = False,
-          options: dict[str, str] | None = None) -> Path:
-    """Write a dataset plugin's data into ``out`` (``options``: ``KEY=VALUE`` texts for the options it declares)."""
+          options: dict[str, str] | None = None, preview: bool = False, overwrite: bool = False) -> Path:
+    """Write a dataset plugin's data into ``out`` (``options``: ``KEY=VALUE`` texts for the options it declares;
+    ``preview``: also ``preview.png``); a folder that ``data synth`` did not write is replaced only with
+    ``overwrite``."""
     from cmedl_bench.stages.datasets import synth as synth_stage
 
-    return synth_stage(_reporter(quiet), out, dataset, seed, size, options)
+    return synth_stage(_reporter(quiet), out, dataset, seed, size, options, preview, overwrite)
 
 
 def check_data(dataset: Path, quiet: bool = False):
@@ -116,11 +118,13 @@ def sensitivity(run_dir: Path, head: str | None = None, passes: int = 10, rate: 
 
 
 def evaluate(pred: Path, ref: Path, name: str, results: Path | None = None, splits: tuple[str, ...] = ("test",),
-             label: int | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Score masks made by any tool against reference masks; stored as a run folder that ``report`` ranks."""
+             label: int | None = None, quiet: bool = False, threshold: float | None = None) -> dict[str, Any]:
+    """Score masks made by any tool against reference masks; stored as a run folder that ``report`` ranks.
+    ``label`` picks one value of multi-label predictions, ``threshold`` reads probability maps."""
     from cmedl_bench.stages import external
 
-    return external.evaluate(_reporter(quiet), pred, ref, name, results or results_dir(), splits, label)
+    return external.evaluate(_reporter(quiet), pred, ref, name, results or results_dir(), splits,
+                             external.MaskRule(label, threshold))
 
 
 def predict(model: Path, inputs: list[Path], out: Path, quiet: bool = False, **options: Any) -> dict[str, Any]:
@@ -132,8 +136,9 @@ def predict(model: Path, inputs: list[Path], out: Path, quiet: bool = False, **o
     return predict_stage(_reporter(quiet), model, inputs, out, **options)
 
 
-def export(run_dir: Path, out: Path, head: str | None = None) -> dict[str, Any]:
-    """A finished run's model as one self-contained file that ``predict`` accepts without the run folder."""
+def export(run_dir: Path, out: Path, head: str | None = None, overwrite: bool = False) -> dict[str, Any]:
+    """A finished run's model as one self-contained file that ``predict`` accepts without the run folder (an
+    existing file is replaced only with ``overwrite``)."""
     from cmedl_bench.stages.models import export_model
 
-    return export_model(Path(run_dir), Path(out), head)
+    return export_model(Path(run_dir), Path(out), head, overwrite)

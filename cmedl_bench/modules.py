@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import torch
 
+from cmedl_bench.errors import CmedlError
+
+
+class WeightsMismatch(CmedlError):
+    """Saved weights that do not fit the networks they are loaded into (a module missing, a tensor of another
+    shape): the file was made for other networks, or edited."""
+
 
 class ModuleGroup:
     """Named modules that switch mode, save and load together. Subclasses implement :meth:`modules`."""
@@ -19,8 +26,17 @@ class ModuleGroup:
         return {name: module.state_dict() for name, module in self.modules().items()}
 
     def load_weights(self, weights: dict[str, dict[str, torch.Tensor]]) -> None:
+        """Load every module's state dict; a missing module or a tensor that does not fit is a
+        :class:`WeightsMismatch` naming the module."""
         for name, module in self.modules().items():
-            module.load_state_dict(weights[name])
+            state = weights.get(name) if isinstance(weights, dict) else None
+            if not isinstance(state, dict):
+                raise WeightsMismatch(f"no weights for the network {name!r}")
+            try:
+                module.load_state_dict(state)
+            except (RuntimeError, TypeError, ValueError) as exc:
+                reason = " ".join(str(exc).split())[:160]
+                raise WeightsMismatch(f"the weights of {name!r} do not fit its network ({reason})") from None
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError

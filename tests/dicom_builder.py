@@ -32,10 +32,12 @@ def _file_dataset(sop_class: str, modality: str, patient: str, study_uid: str, f
 def write_series(folder: Path, hu_zyx: np.ndarray, spacing_xyz=(2.0, 2.0, 3.0), origin=(-48.0, -48.0, -12.0),
                  row_dir=(1.0, 0.0, 0.0), col_dir=(0.0, 1.0, 0.0), patient: str = "P001",
                  series_date: str = "20240102", series_number: int = 1, offsets=None, frame: str | None = None,
-                 study: str | None = None) -> dict:
+                 study: str | None = None, step=None, extra: dict | None = None) -> dict:
     """One CT image per slice (int16 with rescale intercept -1024); returns the series' UIDs and geometry.
     ``offsets`` (mm along the normal, one per slice) places slices anywhere (default: k * slice spacing), so
-    series with a missing, duplicated or unevenly spaced slice can be built."""
+    series with a missing, duplicated or unevenly spaced slice can be built; ``step`` (a vector in mm) puts slice k's
+    corner at ``origin + k * step`` instead, which is how a scanner with a tilted gantry moves the couch (the step
+    leaves the normal: a sheared series); ``extra`` sets more attributes on every slice (``GantryDetectorTilt``)."""
     folder.mkdir(parents=True, exist_ok=True)
     study, frame, series = study or generate_uid(), frame or generate_uid(), generate_uid()
     normal = np.cross(row_dir, col_dir)
@@ -46,7 +48,10 @@ def write_series(folder: Path, hu_zyx: np.ndarray, spacing_xyz=(2.0, 2.0, 3.0), 
         ds.SeriesDate = series_date
         ds.SeriesNumber = series_number
         ds.InstanceNumber = k + 1
-        ds.ImagePositionPatient = [float(v) for v in np.asarray(origin) + offsets[k] * normal]
+        corner = np.asarray(origin) + (k * np.asarray(step, float) if step is not None else offsets[k] * normal)
+        ds.ImagePositionPatient = [float(v) for v in corner]
+        for keyword, value in (extra or {}).items():
+            setattr(ds, keyword, value)
         ds.ImageOrientationPatient = [float(v) for v in (*row_dir, *col_dir)]
         ds.PixelSpacing = [float(spacing_xyz[1]), float(spacing_xyz[0])]  # row spacing (y), column spacing (x)
         ds.SliceThickness = float(spacing_xyz[2])
@@ -59,7 +64,18 @@ def write_series(folder: Path, hu_zyx: np.ndarray, spacing_xyz=(2.0, 2.0, 3.0), 
         # listed in reverse so that the reader must sort by position, not by file name
         ds.save_as(folder / f"slice_{len(hu_zyx) - k:03d}.dcm", enforce_file_format=True)
     return {"study": study, "frame": frame, "series": series, "patient": patient, "origin": origin,
-            "spacing": spacing_xyz, "normal": normal}
+            "spacing": spacing_xyz, "normal": normal, "row": np.asarray(row_dir, float),
+            "col": np.asarray(col_dir, float), "step": None if step is None else np.asarray(step, float)}
+
+
+def plane_rectangle(series: dict, k: int, columns: tuple[float, float], rows: tuple[float, float]) -> np.ndarray:
+    """A rectangle drawn on slice k's own plane, between continuous pixel indices ``columns`` and ``rows`` (corner
+    of slice k from ``step``, or along the normal), in patient coordinates: a contour as a planner draws it."""
+    corner = np.asarray(series["origin"], float) + k * series["step"]
+    dx, dy = series["spacing"][0], series["spacing"][1]
+    points = [(c, r) for c, r in ((columns[0], rows[0]), (columns[1], rows[0]), (columns[1], rows[1]),
+                                  (columns[0], rows[1]))]
+    return np.array([corner + c * dx * series["row"] + r * dy * series["col"] for c, r in points])
 
 
 def write_rtstruct(path: Path, series: dict, rois: dict[str, list[np.ndarray]]) -> None:

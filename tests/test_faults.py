@@ -22,6 +22,7 @@ import pytest
 import SimpleITK as sitk
 from pydicom.uid import generate_uid
 
+from cmedl_bench.stages.run_folder import LOCK_NAME
 from tests.conftest import cli
 from tests.dicom_builder import rectangle, write_rtstruct, write_series
 
@@ -127,6 +128,12 @@ def _truncate(path: Path) -> None:
     path.write_bytes(data[: len(data) // 3])
 
 
+def _save_without_weights(path: Path) -> None:
+    import torch
+
+    torch.save({"epoch": 1, "optimizers": {}}, path)
+
+
 def _interrupted(run_dir: Path) -> None:
     _edit_json(run_dir / "run.json", lambda r: r.update(status="interrupted"))
 
@@ -195,7 +202,7 @@ ROWS = [
         lambda w, W: (_dicom(w, EVEN, [6.0], patient="."), _import(w))[1], 2, "PatientID '.' gives no usable"),
     Row("DICOM PatientID '../../etc': made an identifier, written inside the dataset only",
         lambda w, W: (_dicom(w, EVEN, [6.0], patient="../../etc"), _import(w))[1], 0, "", changes=("out",),
-        check=lambda w: assert_listed(w / "out", "etc_20240102_1")),
+        check=lambda w: assert_listed(w / "out", "etc-7baf5c_20240102_1")),
     # 2. DICOM geometry is verified, not assumed
     Row("DICOM series with a missing slice: the gap is named",
         lambda w, W: (_dicom(w, [0, 3, 6, 12, 15, 18, 21], [6.0, 12.0]), _import(w))[1],
@@ -245,6 +252,9 @@ ROWS = [
     Row("corrupt last.pt of an interrupted run: one line, no torch traceback",
         lambda w, W: _trained(W, w, lambda d: (_interrupted(d), (d / "last.pt").write_bytes(b"PK\x03\x04junk"))),
         2, "last.pt is corrupt or unreadable", changes=("res",), absent=("Traceback", "weights_only")),
+    Row("last.pt without its weights: one line naming it",
+        lambda w, W: _trained(W, w, lambda d: (_interrupted(d), _save_without_weights(d / "last.pt"))),
+        2, "last.pt has no 'weights' dict", changes=("res",)),
     Row("corrupt best.pt found before training resumes",
         lambda w, W: _trained(W, w, lambda d: (_interrupted(d), _truncate(d / "best.pt"))),
         2, "best.pt is corrupt or unreadable", changes=("res",)),
@@ -429,9 +439,10 @@ def image_folders(work: Path, world: World) -> list[str]:
 
 
 def _tree(root: Path, allowed: tuple[str, ...]) -> dict[str, str]:
+    """Every file's digest, except under ``allowed`` and run folders' locks (a claim writes its pid there)."""
     skip = [root / a for a in allowed]
     return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
-            if p.is_file() and not any(s == p or s in p.parents for s in skip)}
+            if p.is_file() and p.name != LOCK_NAME and not any(s == p or s in p.parents for s in skip)}
 
 
 @pytest.fixture(scope="module")
@@ -491,7 +502,7 @@ def test_two_identical_runs_started_together_end_with_one_finished_run(tmp_path,
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "finished" and "error" not in record
     assert sum("already finished" in err for _, err in outputs) == 1  # the second waited, then found the first's
-    assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no temporary file left behind
+    assert [p.name for p in run_dir.iterdir() if p.name.startswith(".")] == [".lock"]  # no temporary file left
 
 
 def test_killed_generation_leaves_no_worker_and_its_staging_is_removed_next_time(tmp_path):
@@ -505,7 +516,7 @@ def test_killed_generation_leaves_no_worker_and_its_staging_is_removed_next_time
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     workers: set[int] = set()
-    while time.monotonic() < deadline and not (workers and list(tmp_path.glob(".phantom.staging-*/*/imagesTr/*"))):
+    while time.monotonic() < deadline and not (workers and list(tmp_path.glob(".phantom.synth-*/*/*/imagesTr/*"))):
         workers = _children(generation.pid)
         time.sleep(0.2)
     assert workers, "the generation started no worker"
@@ -515,10 +526,10 @@ def test_killed_generation_leaves_no_worker_and_its_staging_is_removed_next_time
     while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
         time.sleep(0.2)
     assert not any(_alive(pid) for pid in workers)
-    assert list(tmp_path.glob(".phantom.staging-*"))  # the killed run could not clean up ...
+    assert list(tmp_path.glob(".phantom.synth-*"))  # the killed run could not clean up ...
     result = cli("data", "synth", str(out), "--size", "small", "--quiet")
     assert result.returncode == 0, result.stderr
-    assert not list(tmp_path.glob(".phantom.staging-*"))  # ... the next start did
+    assert not list(tmp_path.glob(".phantom.*"))  # ... the next start did
 
 
 def _children(pid: int) -> set[int]:

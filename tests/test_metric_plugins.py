@@ -61,7 +61,7 @@ def test_extra_metrics_reach_every_format_and_a_failing_one_is_flagged(extra_met
     board = report([tmp_path])
     assert [m.name for m in board.metrics][:3] == ["dsc", "sdsc", "hd95"]
     assert next(m for m in board.metrics if m.name == "voldiff").digits == 1
-    assert "Test VOLDIFF (ml)" in to_markdown(board) and "Test FAILING" in to_markdown(board)
+    assert "Test VOLDIFF \\(ml\\)" in to_markdown(board) and "Test FAILING" in to_markdown(board)
     assert "test_voldiff_mean" in to_csv(board)
     payload = json.loads(to_json(board), parse_constant=pytest.fail)  # no NaN: standard JSON
     row = payload["rows"][0]

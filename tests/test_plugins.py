@@ -331,6 +331,21 @@ def test_a_fusion_whose_heads_differ_from_its_registration_is_one_line(tmp_path,
                 quiet=True)
 
 
+def test_a_fusion_factory_that_returns_no_fusion_is_one_line(tmp_path, small_phantom, cmedl_register):
+    none = get_registry().get("fusion", "none")
+
+    class Wrong:
+        @hookimpl
+        def register_fusions(self, register):
+            register("wrong", lambda spec: {"not": "a fusion"}, description="returns a dict", info=none.info)
+
+    cmedl_register(Wrong(), name="wrong", distribution="wrong-dist", version="1")
+    from cmedl_bench import api
+
+    with pytest.raises(PluginError, match=r"fusion 'wrong' \(wrong-dist 1\): its factory returned dict, not a "):
+        api.run(translator="none", fusion="wrong", data=small_phantom, preset="smoke", results=tmp_path, quiet=True)
+
+
 def _scaled_inversion(spec):
     from cmedl_bench.plugin import Translator
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -70,7 +71,7 @@ def test_rtstruct_and_seg_writers_round_trip(tmp_path):
 
     uids = [str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID) for _, p in series.slices]
     for name, written in (("seg.dcm", mask), ("empty-seg.dcm", np.zeros_like(mask))):  # no tumour predicted too
-        write_seg(tmp_path / name, written.astype(np.uint8), series, "GTV_auto", "test model")
+        write_seg(tmp_path / name, written.astype(np.uint8), image, series, "GTV_auto", "test model")
         frames = hd.seg.segread(tmp_path / name).get_pixels_by_source_instance(
             source_sop_instance_uids=uids, segment_numbers=[1])[..., 0]
         assert np.array_equal(frames.astype(bool), written)
@@ -171,7 +172,9 @@ def _tree(folder):
 
 
 @pytest.mark.parametrize("case", ["not_an_image", "mr_series", "missing_slice", "duplicate_slice", "uneven",
-                                  "unfinished_run", "foreign_plugin", "other_major", "no_model"])
+                                  "unfinished_run", "foreign_plugin", "other_major", "no_model", "no_config",
+                                  "plugins_not_a_mapping", "weights_of_another_shape", "run_of_another_major",
+                                  "out_inside_the_run"])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, trained, case):
     import torch
 
@@ -181,7 +184,10 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, trained, case):
     expected = {"not_an_image": "not a readable image", "mr_series": "is MR", "missing_slice": "a gap of",
                 "duplicate_slice": "duplicated slice", "uneven": "uneven slice spacing",
                 "unfinished_run": "not finished", "foreign_plugin": "which is not installed",
-                "other_major": "another major version", "no_model": "no such run folder"}[case]
+                "other_major": "another major version", "no_model": "no such run folder",
+                "no_config": "field 'config' is missing", "plugins_not_a_mapping": "field 'plugins' is missing or not",
+                "weights_of_another_shape": "do not fit its network", "run_of_another_major": "another major version",
+                "out_inside_the_run": "lies inside the run folder"}[case]
     if case == "not_an_image":
         (tmp_path / "notes.txt").write_text("not an image")
         inputs = [str(tmp_path / "notes.txt")]
@@ -203,25 +209,44 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, trained, case):
         record = json.loads((run_dir / "run.json").read_text())
         (copy / "run.json").write_text(json.dumps({**record, "status": "interrupted"}))
         model = str(copy)
-    elif case in ("foreign_plugin", "other_major"):
+    elif case in ("foreign_plugin", "other_major", "no_config", "plugins_not_a_mapping", "weights_of_another_shape"):
         api.export(run_dir, tmp_path / "m.cmedl")
+        (tmp_path / "m.pt2").unlink(missing_ok=True)
         bundle = torch.load(tmp_path / "m.cmedl", weights_only=True)
         if case == "foreign_plugin":
             bundle["plugins"]["segmenter"] = {**bundle["plugins"]["segmenter"], "name": "vnet-x",
                                               "distribution": "their-vnet"}
-        else:
+        elif case == "other_major":
             bundle["plugins"]["segmenter"] = {**bundle["plugins"]["segmenter"], "version": "7.0.0"}
+        elif case == "no_config":
+            del bundle["config"]
+        elif case == "plugins_not_a_mapping":
+            bundle["plugins"] = ["unet"]
+        else:
+            state = next(iter(bundle["weights"].values()))
+            first = next(iter(state))
+            state[first] = torch.zeros(3, 3)
         torch.save(bundle, tmp_path / "m.cmedl")
         model = str(tmp_path / "m.cmedl")
+    elif case == "run_of_another_major":
+        copy = Path(shutil.copytree(run_dir, tmp_path / "run"))
+        record = json.loads((copy / "run.json").read_text())
+        record["plugins"]["segmenter"]["version"] = "7.0.0"
+        (copy / "run.json").write_text(json.dumps(record))
+        model = str(copy)
     elif case == "no_model":
         model = str(tmp_path / "nothing")
     out = tmp_path / "out"
+    if case == "out_inside_the_run":
+        model = str(Path(shutil.copytree(run_dir, tmp_path / "run")))
+        out = tmp_path / "run" / "predictions"
     before = _tree(tmp_path)
     result = cli("predict", model, *inputs, "--out", str(out), "--quiet")
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
-    assert "Traceback" not in result.stderr and _tree(tmp_path) == before and not out.exists()
+    assert "Traceback" not in result.stderr and _tree(tmp_path) == before
+    assert not out.exists() or case == "out_inside_the_run"
 
 
 def test_cmedl_student_and_teacher_heads_predict(tmp_path, small_phantom):
@@ -238,3 +263,120 @@ def test_cmedl_student_and_teacher_heads_predict(tmp_path, small_phantom):
     with pytest.raises(Exception, match="has no head 'pmri'"):
         api.predict(run_dir, [scan], tmp_path / "x", head="pmri", quiet=True)
     assert not (tmp_path / "x").exists()
+
+
+def _world_points(points: np.ndarray) -> set[tuple[float, ...]]:
+    return {tuple(p) for p in np.round(points, 2).tolist()}
+
+
+def test_tilted_series_outputs_agree_in_patient_coordinates(tmp_path, trained):
+    """A phantom scan written as a 15-degree gantry-tilted series: refused without --resample-tilt; with it, the
+    NIfTI mask, the RT Structure Set (rasterised back on the mask's grid) and the SEG (read by highdicom) mark the
+    same points of the patient."""
+    import highdicom as hd
+
+    from cmedl_bench.data.rtstruct import rasterise, read_structure_set
+    from tests.test_integrity import _tilted
+
+    _, scan = trained
+    hu = sitk.GetArrayFromImage(sitk.ReadImage(str(scan))).astype(np.int32)
+    _tilted(tmp_path / "dicom", hu_zyx=hu, patient="TILT1")
+    refused = cli("predict", str(trained[0]), str(tmp_path / "dicom"), "--out", str(tmp_path / "out"), "--quiet")
+    assert refused.returncode == 2 and "--resample-tilt" in refused.stderr and not (tmp_path / "out").exists()
+    result = cli("predict", str(trained[0]), str(tmp_path / "dicom"), "--out", str(tmp_path / "out"), "--quiet",
+                 "--resample-tilt")
+    assert result.returncode == 0, result.stderr
+    row = pd.read_csv(tmp_path / "out" / "predictions.csv").iloc[0]
+    nifti = sitk.ReadImage(str(tmp_path / "out" / row["mask"]))
+    mask = sitk.GetArrayFromImage(nifti).astype(bool)
+    assert mask.any()
+    contoured = rasterise(read_structure_set(tmp_path / "out" / row["rtstruct"]).select("*"), nifti)
+    assert np.array_equal(contoured.astype(bool), mask)
+    volume = hd.seg.segread(tmp_path / "out" / row["seg"]).get_volume(combine_segments=True)
+    seg_points = volume.map_indices_to_reference(np.argwhere(volume.array > 0))
+    nifti_points = np.array([nifti.TransformIndexToPhysicalPoint([int(v) for v in index[::-1]])
+                             for index in np.argwhere(mask)])
+    assert _world_points(seg_points) == _world_points(nifti_points)
+
+
+@pytest.mark.parametrize("image_type, reason", [
+    (["ORIGINAL", "PRIMARY", "LOCALIZER"], "ImageType LOCALIZER"),
+    (None, "1 slice(s) in another orientation than the volume beside it")], ids=["tagged", "untagged"])
+def test_a_scout_beside_the_series_is_skipped_with_one_line(tmp_path, trained, image_type, reason):
+    run_dir, scan = trained
+    info = _dicom_from(scan, tmp_path / "dicom", patient="SCOUT1")
+    write_series(tmp_path / "dicom" / "scout", np.full((1, 64, 48), -500), spacing_xyz=(1.0, 1.0, 1.0),
+                 row_dir=(1.0, 0.0, 0.0), col_dir=(0.0, 0.0, -1.0), patient="SCOUT1", series_number=99,
+                 study=info["study"], frame=info["frame"], extra={"ImageType": image_type} if image_type else None)
+    result = cli("predict", str(run_dir), str(tmp_path / "dicom"), "--out", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and f"skipped: a localizer ({reason})" in warned[0]
+    table = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert list(table["patient"]) == ["SCOUT1"] and (tmp_path / "out" / table["mask"][0]).is_file()
+
+
+#: how far the predictions on a padded or FOV-cut scan may be from the clean scan's: the body threshold is taken
+#: from the voxels inside the field of view, so the clean scan's air outside it moves it a little (Otsu), which moves
+#: a few rim voxels of the body and with them the z-score statistics
+FOV_DICE_TOLERANCE = 0.98
+
+
+def test_padding_and_a_circular_field_of_view_do_not_change_the_prediction(tmp_path, trained):
+    """The same scan clean, padded with -3024 HU outside a circle that holds the body (PixelPaddingValue), and with
+    0 HU there (a CBCT's reconstruction cylinder): the body masks of the two variants are identical, and the
+    predictions inside the field of view match the clean scan's."""
+    from cmedl_bench.data.preprocessing import body_mask, outside_field_of_view
+
+    run_dir, scan = trained
+    clean = sitk.ReadImage(str(scan))
+    array = sitk.GetArrayFromImage(clean)
+    yy, xx = np.mgrid[:array.shape[1], :array.shape[2]]
+    outside = np.hypot(yy - (array.shape[1] - 1) / 2, xx - (array.shape[2] - 1) / 2) > (array.shape[2] - 1) / 2
+    assert not body_mask(array.astype(float))[:, outside].any()  # the circle holds the whole body
+    paths = {"clean": tmp_path / "clean.nii.gz"}
+    sitk.WriteImage(clean, str(paths["clean"]))
+    for name, value in (("padded", -3024), ("cylinder", 0)):
+        variant = array.copy()
+        variant[:, outside] = value
+        image = sitk.GetImageFromArray(variant)
+        image.CopyInformation(clean)
+        paths[name] = tmp_path / f"{name}.nii.gz"
+        sitk.WriteImage(image, str(paths[name]))
+        assert np.array_equal(outside_field_of_view(variant), np.broadcast_to(outside, variant.shape))
+    bodies = [body_mask(sitk.GetArrayFromImage(sitk.ReadImage(str(paths[n]))).astype(float))
+              for n in ("padded", "cylinder")]
+    assert np.array_equal(*bodies)
+    result = cli("predict", str(run_dir), *map(str, paths.values()), "--out", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    masks = {name: sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out" / name / "mask.nii.gz")))[:, ~outside]
+             for name in paths}
+    assert masks["clean"].any()
+    for name in ("padded", "cylinder"):
+        assert dice(masks[name], masks["clean"]) >= FOV_DICE_TOLERANCE, name
+
+
+def test_export_never_writes_into_a_run_folder_or_over_a_file(tmp_path, trained):
+    run_dir, _ = trained
+    copy = Path(shutil.copytree(run_dir, tmp_path / "run"))
+    record = (copy / "run.json").read_bytes()
+    for out, expected in ((copy / "run.json", "lies inside the run folder"),
+                          (tmp_path / "m.pt2", ".pt2 is the ending of the torch.export program")):
+        result = cli("export", str(copy), "--out", str(out))
+        assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr
+    assert (copy / "run.json").read_bytes() == record and not (tmp_path / "m.pt2").exists()
+    assert cli("export", str(copy), "--out", str(tmp_path / "m.cmedl")).returncode == 0
+    again = cli("export", str(copy), "--out", str(tmp_path / "m.cmedl"))
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+    assert cli("export", str(copy), "--out", str(tmp_path / "m.cmedl"), "--overwrite").returncode == 0
+
+
+def test_an_interrupted_predicts_staging_is_removed_by_the_next(tmp_path, trained):
+    run_dir, scan = trained
+    stale = tmp_path / "out" / ".predict-staging-killed"
+    stale.mkdir(parents=True)
+    (stale / ".owner-pid").write_text("999999999")  # no such process
+    (stale / "half-written.nii.gz").write_bytes(b"x")
+    result = cli("predict", str(run_dir), str(scan), "--out", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".predict-staging")]

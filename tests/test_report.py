@@ -42,7 +42,8 @@ def test_evaluate_scores_exactly_what_the_run_scored(results):
     trained = trained.set_index(["split", "case", "metric"])["value"].sort_index()
     outside = pd.read_parquet(folder / evaluation["run_id"] / "per_case.parquet")
     outside = outside.set_index(["split", "case", "metric"])
-    assert evaluation["problems"] == {"missing": [], "extra": [], "geometry": [], "unreadable": [], "reoriented": []}
+    assert evaluation["problems"] == {"missing": [], "extra": [], "geometry": [], "unreadable": [], "reoriented": [],
+                                      "non_binary": []}
     assert len(trained) > 0
     pd.testing.assert_series_equal(outside["value"].sort_index(), trained, check_names=False)
 
@@ -73,7 +74,7 @@ def test_report_formats(results, tmp_path):
     md = runner.invoke(app, ["report", str(folder), "--format", "md"])
     assert md.exit_code == 0, md.output
     lines = md.stdout.splitlines()
-    assert lines[0].startswith("| Rank | Method |") and "Test DSC" in lines[0] and "Val HD95 (mm)" in lines[0]
+    assert lines[0].startswith("| Rank | Method |") and "Test DSC" in lines[0] and "Val HD95 \\(mm\\)" in lines[0]
     assert sum(line.startswith("| ") for line in lines) == 2 + 3
     as_json = json.loads(runner.invoke(app, ["report", str(folder), "--format", "json"]).stdout)
     assert {row["method"] for row in as_json["rows"]} >= {"CBCT only (unet)"}
@@ -220,7 +221,7 @@ def test_patient_level_pairing_averages_scans_before_the_exact_wilcoxon(tmp_path
     assert scan_row.comparisons["dsc"].units == 12 and scan_row.p == pytest.approx(2 / 2**12)
     md = CliRunner().invoke(app, ["report", str(tmp_path / "res"), "--format", "md", "--metrics", "dsc",
                                   "--reference", "CBCT only (unet)"]).stdout
-    assert "Test DSC central" in md and "n=6 patients, 12 scans" in md and "ΔDSC [95% CI]" in md
+    assert "Test DSC central" in md and "n=6 patients, 12 scans" in md and "ΔDSC \\[95% CI\\]" in md
 
 
 def test_bootstrap_interval_is_reproducible_and_covers_a_known_difference():

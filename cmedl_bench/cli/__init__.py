@@ -1,7 +1,9 @@
 """The ``cmedl-bench`` command line: a thin Typer shell over :mod:`cmedl_bench.api`, one module per group of verbs.
 
 Data goes to stdout (``--json`` for machines); progress and messages to stderr. Known errors print one line and
-exit with code 2; ``CMEDL_BENCH_DEBUG=1`` shows the traceback. Importing this package does not import torch.
+exit with code 2, and so does an error of the operating system (a full disk, a read-only or missing folder): the
+line names the path and what the system said; ``CMEDL_BENCH_DEBUG=1`` shows the traceback. Importing this package
+does not import torch.
 """
 
 from __future__ import annotations
@@ -45,8 +47,16 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
-    except CmedlError as exc:
+    except (CmedlError, OSError) as exc:
         if settings.debug():
             raise
-        stderr.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        stderr.print(f"[red]error:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error as one line; an operating-system error names its path and what the system said."""
+    if isinstance(exc, OSError) and not isinstance(exc, CmedlError) and exc.strerror:
+        where = exc.filename or ""
+        return f"{where}: {exc.strerror}" if where else exc.strerror
+    return str(exc)

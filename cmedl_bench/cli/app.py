@@ -65,6 +65,8 @@ OPTS = {
     "compile": typer.Option(False, "--compile", help="torch.compile every network (opt-in; worth it on a GPU)."),
     "as_json": typer.Option(False, "--json", help="Print the run record as JSON."),
     "quiet": typer.Option(False, help="No progress bars."),
+    "resample_tilt": typer.Option(False, help="Put a DICOM series acquired with a gantry tilt (slices sheared "
+                                              "in-plane) on an orthogonal grid instead of refusing it."),
 }
 
 

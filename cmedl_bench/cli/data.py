@@ -92,16 +92,17 @@ def data_synth(
                                              "contours."),
     quiet: bool = typer.Option(False, help="No progress bar."),
     option: list[str] = OPTS["option"],
+    overwrite: bool = typer.Option(False, help="Replace OUT even when data synth did not write it (everything in "
+                                               "it is lost)."),
 ) -> None:
     """Write a dataset plugin's data (default: the thorax phantom) in the cmedl-bench layout."""
     from cmedl_bench.api import synth
 
-    path = synth(out, dataset=dataset, seed=seed, size=size, quiet=quiet, options=key_values(option, "--option"))
+    path = synth(out, dataset=dataset, seed=seed, size=size, quiet=quiet, options=key_values(option, "--option"),
+                 preview=preview, overwrite=overwrite)
     print(path)
     if preview:
-        from cmedl_bench.data.preview import plot_preview
-
-        print(plot_preview(path, path / "preview.png"))
+        print(path / "preview.png")
 
 
 @data_app.command("check")
@@ -174,6 +175,7 @@ def data_import(
                                                     "the series it references is not in the folder."),
     resample_slices: bool = typer.Option(False, help="Interpolate a DICOM series with uneven slice spacing onto a "
                                                      "uniform grid instead of refusing it."),
+    resample_tilt: bool = OPTS["resample_tilt"],
     overwrite: bool = typer.Option(False, help="Replace cases that already exist."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
@@ -184,7 +186,8 @@ def data_import(
         raise CmedlError("give either --dicom DIR, or --images DIR with --labels DIR")
     imported = import_data(dataset, dicom=dicom, roi=roi, images=images, labels=labels, label=label, cohort=cohort,
                            patient=patient, patient_pattern=patient_pattern, case=case, overwrite=overwrite,
-                           quiet=quiet, series=series, resample_slices=resample_slices)
+                           quiet=quiet, series=series, resample_slices=resample_slices,
+                           resample_tilt=resample_tilt)
     table = Table(title=f"imported into {dataset} ({cohort})")
     for column in ("case", "patient", "tumour voxels", "source"):
         table.add_column(column, overflow="fold")

@@ -32,6 +32,7 @@ def predict(
     seed: int = typer.Option(0, help="Seed of the dropout masks."),
     device: Optional[str] = OPTS["device"],
     overwrite: bool = typer.Option(False, help="Replace earlier predictions of the same scans in --out."),
+    resample_tilt: bool = OPTS["resample_tilt"],
     as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
 ) -> None:
     """Apply a trained CBCT model to new scans: mask and probability on each scan's own grid, an RT Structure Set
@@ -41,7 +42,8 @@ def predict(
 
     result = predict_api(model, inputs, out, quiet=quiet, head=head, split=split, series=series,
                          uncertainty=uncertainty, dropout_rate=dropout_rate, flag_above=flag_above,
-                         roi_name=roi_name, seed=seed, device=device, overwrite=overwrite)
+                         roi_name=roi_name, seed=seed, device=device, overwrite=overwrite,
+                         resample_tilt=resample_tilt)
     if as_json:
         print(json.dumps(result, indent=2, default=str))
         return
@@ -61,6 +63,7 @@ def export(
     run_dir: Path = typer.Argument(..., help="A finished run folder."),
     out: Path = typer.Option(..., help="The model file to write, e.g. model.cmedl."),
     head: Optional[str] = typer.Option(None, help="Head the model applies (default: the run's selection head)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing model file (and its .pt2 program)."),
     as_json: bool = OPTS["as_json"],
 ) -> None:
     """Write a finished run's model as one file (weights, architecture plugins and versions, preprocessing,
@@ -68,7 +71,7 @@ def export(
     torch.export program of its logits (same name, .pt2) checked against the eager model."""
     from cmedl_bench.api import export as export_api
 
-    info = export_api(run_dir, out, head)
+    info = export_api(run_dir, out, head, overwrite)
     if as_json:
         print(json.dumps(info, indent=2, default=str))
         return

@@ -23,8 +23,10 @@ def evaluate(
     ref: Path = typer.Option(..., help="Reference: a cmedl-bench dataset folder, or a folder of label maps."),
     name: str = typer.Option(..., help="Method name shown in reports."),
     split: str = typer.Option("test", help="Split(s) of the reference dataset to score, e.g. test or val,test."),
-    label: Optional[int] = typer.Option(None, help="Label value of the tumour in the predictions (default: any "
-                                                   "non-zero voxel)."),
+    label: Optional[int] = typer.Option(None, help="Label value of the tumour in multi-label predictions (default: "
+                                                   "binary masks, one non-zero value)."),
+    threshold: Optional[float] = typer.Option(None, help="Read predictions as probability maps: tumour where the "
+                                                         "value exceeds this."),
     results: Path = OPTS["results"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
 ) -> None:
     """Score predictions made by any tool against reference masks with the metric plugins; stored as a run that
@@ -34,7 +36,8 @@ def evaluate(
     splits = tuple(s.strip() for s in split.split(",") if s.strip())
     if not splits or not set(splits) <= {"train", "val", "test"}:
         raise CmedlError(f"--split takes train, val and/or test, not {split!r}")
-    record = evaluate_api(pred, ref, name, results=results, splits=splits, label=label, quiet=quiet)
+    record = evaluate_api(pred, ref, name, results=results, splits=splits, label=label, threshold=threshold,
+                          quiet=quiet)
     if as_json:
         print(json.dumps(record, indent=2, default=str))
         return

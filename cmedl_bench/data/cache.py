@@ -1,9 +1,9 @@
-"""The cache (:func:`cmedl_bench.settings.cache_dir`): generated datasets, the marks of checked datasets, and the lock
-files of run folders (kept here so that a results folder holds nothing but run folders)."""
+"""The cache (:func:`cmedl_bench.settings.cache_dir`): generated datasets and the marks of checked datasets. (The lock
+of a run folder lies inside it, :func:`cmedl_bench.stages.run_folder.run_folder_lock`, so that runs with different
+caches still exclude each other.)"""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,9 +33,3 @@ def ensure_dataset(name: str, version: object, generate: Callable[..., object], 
 
 def disk_size_mb(root: Path) -> float:
     return sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file()) / 2**20
-
-
-def run_folder_lock(run_dir: Path) -> Path:
-    """The lock file of a run folder, named by the folder's absolute path."""
-    key = hashlib.sha256(str(Path(run_dir).resolve()).encode()).hexdigest()[:32]
-    return cache_dir() / "locks" / f"{key}.lock"

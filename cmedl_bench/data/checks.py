@@ -7,8 +7,9 @@ Every finding names the file it is about. Errors make ``run`` refuse the dataset
   or one patient twice;
 - per case: image/label geometry mismatch (size, spacing, origin, direction), non-3D or vector volumes, NaN or
   infinite voxels (read raw for NIfTI), empty or non-binary labels, intensities implausible for the modality (CBCT in
-  HU: air and lung well below -500 HU and nothing beyond the metal range; MRI magnitudes are not negative),
-  implausible spacing (warning);
+  HU: air and lung well below -500 HU and nothing beyond the metal range; MRI magnitudes are not negative; measured
+  inside the field of view, padding outside it is no intensity), implausible spacing (warning), a CBCT whose field
+  of view cuts the body (warning);
 - across cases: identical scans under two case ids (in two splits this leaks test data into training), mixed
   orientations (warning; training reorients, :mod:`cmedl_bench.io.geometry`);
 - across cases: identical scans under two case ids (in two splits this leaks test data into training);
@@ -31,10 +32,12 @@ import numpy as np
 
 from cmedl_bench.io.geometry import CANONICAL_ORIENTATION, grid_difference, orientation, spacing_warning
 from cmedl_bench.data.layout import SPLITS, DatasetIndex, scan_layout
+from cmedl_bench.data.preprocessing import body_mask, field_of_view_contact, outside_field_of_view
+from cmedl_bench.io.atomic import atomic_write_json
 from cmedl_bench.io.images import non_finite_voxels, read_image
 from cmedl_bench.errors import DatasetError
 
-CHECKS_VERSION = 2
+CHECKS_VERSION = 3
 #: plausible HU of CBCT: the 1st percentile is air or lung, the 99.9th below dense bone or metal streak levels
 CBCT_LOW_PERCENTILE_MAX_HU = -500.0
 CBCT_HIGH_PERCENTILE_MAX_HU = 4000.0
@@ -71,7 +74,12 @@ class CheckReport:
         self.findings.append(Finding(severity, str(file), problem))
 
 
+#: share of the body outline on the edge of the field of view above which a CBCT is reported as truncated
+TRUNCATION_WARNING_SHARE = 0.05
+
+
 def _intensity_problem(cohort: str, image: np.ndarray) -> str | None:
+    """What is implausible about the intensities inside the field of view (padding outside it is no intensity)."""
     low, high = np.percentile(image, [1, 99.9])
     if cohort == "cbct":
         if low > CBCT_LOW_PERCENTILE_MAX_HU:
@@ -113,9 +121,16 @@ def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, 
     report.orientations.setdefault(orientation(image), []).append(case.case_id)
     array = sitk.GetArrayViewFromImage(image)
     non_finite = non_finite_voxels(case.image_path, image)
-    problem = f"{non_finite} NaN or infinite voxels" if non_finite else _intensity_problem(case.cohort, array)
+    outside = outside_field_of_view(array) if not non_finite else np.zeros(array.shape, dtype=bool)
+    inside = array[~outside] if (~outside).any() else np.asarray(array).ravel()
+    problem = f"{non_finite} NaN or infinite voxels" if non_finite else _intensity_problem(case.cohort, inside)
     if problem:
         report.add("error", case.image_path, problem)
+    elif case.cohort == "cbct" and outside.any():
+        contact = field_of_view_contact(body_mask(array, outside), outside)
+        if contact > TRUNCATION_WARNING_SHARE:
+            report.add("warning", case.image_path, f"the field of view cuts the body: {contact:.0%} of its outline "
+                                                   f"lies on the edge of the reconstructed region")
     values = np.unique(sitk.GetArrayViewFromImage(label))
     has_tumour = bool((values != 0).any())
     if not set(values.tolist()) <= {0, 1}:
@@ -149,9 +164,14 @@ def _check_splits(report: CheckReport, index: DatasetIndex, tumour_in_train: boo
     if not cbct:
         report.add("error", index.root / "dataset.json", "no CBCT cases")
         return
-    for split in SPLITS:
-        if not index.split_cases("cbct", split):
-            report.add("error", where, f"the CBCT {split} split has no cases (need at least one patient in each)")
+    patients = len({c.patient for c in cbct.values()})
+    if patients < len(SPLITS) and index.splits_source != "splits.json":
+        report.add("error", where, f"{patients} CBCT patient(s) cannot be split into train, val and test (one "
+                                   f"patient's scans stay in one split, so at least {len(SPLITS)} patients are needed)")
+    else:
+        for split in SPLITS:
+            if not index.split_cases("cbct", split):
+                report.add("error", where, f"the CBCT {split} split has no cases (need at least one patient in each)")
     unassigned = sorted({c.patient for c in cbct.values()} - {p for s in SPLITS for p in
                                                                index.splits.get("cbct", {}).get(s, [])})
     if unassigned:
@@ -172,7 +192,7 @@ def _stamp(root: Path) -> str:
 def _clean_marker(root: Path) -> Path:
     from cmedl_bench.settings import cache_dir
 
-    return cache_dir() / "checks" / f"{_stamp(root)}.ok"
+    return cache_dir() / "checks" / f"{_stamp(root)}.json"
 
 
 def check_dataset(root: Path, progress: Callable[[int], None] | None = None) -> CheckReport:
@@ -202,15 +222,19 @@ def check_dataset(root: Path, progress: Callable[[int], None] | None = None) -> 
     return report
 
 
-def require_clean(root: Path, progress: Callable[[int], None] | None = None) -> None:
-    """``run``'s gate: a dataset with errors is refused with one line (clean results are cached)."""
+def require_clean(root: Path, progress: Callable[[int], None] | None = None) -> list[str]:
+    """``run``'s gate: a dataset with errors is refused with one line; returns the warnings (``FILE: problem``),
+    which are cached with the clean result so that every run repeats them."""
     marker = _clean_marker(Path(root))
-    if marker.exists():
-        return
+    try:
+        return [str(line) for line in json.loads(marker.read_text())]
+    except (OSError, ValueError, TypeError):
+        pass
     report = check_dataset(root, progress)
     if report.errors:
         first = report.errors[0]
         more = f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
         raise DatasetError(f"{first.file}: {first.problem}{more}; see cmedl-bench data check {root}")
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
+    warnings = [f"{f.file}: {f.problem}" for f in report.findings if f.severity == "warning"]
+    atomic_write_json(marker, warnings)
+    return warnings

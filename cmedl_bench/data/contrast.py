@@ -8,9 +8,14 @@ Per case, on the image and its tumour label (optionally resampled in-plane to a 
   three-class Otsu split of the volume) on the image smoothed in-plane by one voxel (so that a vessel or a
   partial-volume edge inside lung counts as lung), opened by one voxel and kept only as connected regions of at least
   :data:`LARGE_REGION` of the volume (lungs, lung pockets and outside air; not isolated noise);
-- on CT/CBCT only soft tissue is measured: voxels within :data:`SOFT_TISSUE_HALF_WIDTH_HU` of the region's median,
-  on the image smoothed in-plane by one voxel (so that noise is not clipped); fat, bone and metal next to a tumour are
-  a different, easy interface;
+- on CT/CBCT only soft tissue is measured, by HU range: voxels of the image smoothed in-plane by one voxel (so that
+  noise is not clipped) within :data:`SOFT_TISSUE_WINDOW_HU` of the tumour core's median. Fat (-190 to -30 HU:
+  about 140 HU below soft tissue), bone and metal (hundreds of HU above), lung and air fall outside it; they are a
+  different, easy interface. The window is anchored on the tumour, itself soft tissue, rather than fixed in HU
+  because CBCT HU are poorly calibrated (offsets of 60 HU are common), and rather than on the shell, whose median a
+  fat-rich neighbourhood drags down until fat passes as tissue; on a calibrated CT with a 40 HU tumour the window is
+  the textbook -30 to 130 HU. The two voxels next to fat, bone or lung are left out too: smoothing (and the partial
+  volume of a coarse grid) gives them values between the two tissues;
 - the tumour **core** is the tumour at least :data:`CORE_DEPTH_MM` inside its boundary; the **shell** is the tissue
   :data:`SHELL_MM` (1 to 7 mm) outside it; both keep only voxels at least :data:`FROM_LUNG_MM` (5 mm) from lung or
   air, so what is measured is the soft-tissue interface (a central tumour against the mediastinum), not the easy
@@ -27,11 +32,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 LUNG_AIR_HU = -300.0
-#: CT/CBCT soft tissue: within this many HU of the median of the measured region (after an in-plane smoothing of
-#: one voxel); CBCT HU are poorly calibrated, so the window follows the scan: fat (about 140 HU below soft tissue),
-#: bone and metal are not the interface measured
-SOFT_TISSUE_HALF_WIDTH_HU = 90.0
+#: CT/CBCT soft tissue: this many HU below and above the tumour core's median (after an in-plane smoothing of one
+#: voxel); the lower limit lies halfway to fat (about 140 HU below soft tissue), the upper below bone
+SOFT_TISSUE_WINDOW_HU = (-70.0, 90.0)
 LARGE_REGION = 0.0005
+#: the in-plane neighbours of a voxel (slices are thick: a voxel's neighbour along z is another tissue's plane)
+_IN_PLANE = np.array([[[0, 0, 0], [0, 0, 0], [0, 0, 0]], [[0, 1, 0], [1, 1, 1], [0, 1, 0]],
+                      [[0, 0, 0], [0, 0, 0], [0, 0, 0]]], dtype=bool)
 CORE_DEPTH_MM = 2.0
 SHELL_MM = (1.0, 7.0)
 FROM_LUNG_MM = 5.0
@@ -99,10 +106,12 @@ def case_contrast(case: str, image: np.ndarray, label: np.ndarray, spacing_zyx, 
     outside = ndimage.distance_transform_edt(~tumour, sampling=spacing_zyx)
     core = tumour & (depth >= CORE_DEPTH_MM) & far
     shell = ~tumour & (outside >= SHELL_MM[0]) & (outside <= SHELL_MM[1]) & far
-    if modality in ("cbct", "ct") and (core | shell).any():
+    if modality in ("cbct", "ct") and core.any():
         smoothed = ndimage.gaussian_filter(image.astype(np.float32), (0, 1, 1))
-        soft = np.abs(smoothed - np.median(smoothed[core | shell])) <= SOFT_TISSUE_HALF_WIDTH_HU
-        core, shell = core & soft, shell & soft
+        offset = smoothed - np.median(smoothed[core])
+        other = (offset < SOFT_TISSUE_WINDOW_HU[0]) | (offset > SOFT_TISSUE_WINDOW_HU[1])
+        other = ndimage.binary_dilation(other, structure=_IN_PLANE, iterations=2)  # and the blurred rim next to it
+        core, shell = core & ~other, shell & ~other
     n_core, n_shell = int(core.sum()), int(shell.sum())
     if min(n_core, n_shell) < MIN_VOXELS:
         return CaseContrast(case, volume_ml, None, None, None, n_core, n_shell)

@@ -10,7 +10,14 @@ every contour after the gap lands on the wrong slice. So before anything is read
   within :data:`SPACING_TOLERANCE` (relative) of the median step; otherwise the error names the gap;
 - with ``resample=True`` an uneven series is instead interpolated (linearly, between the two nearest slices) onto a
   uniform grid at the median step, and the caller is told so;
-- a single slice takes its ``SliceThickness`` as slice spacing (ITK would give it 1 mm).
+- a single slice takes its ``SliceThickness`` as slice spacing (ITK would give it 1 mm);
+- the step between consecutive slices must lie along the normal: a series acquired with a gantry tilt (tilted
+  ``ImageOrientationPatient``, couch steps along the scanner's axis) has slices that shift in-plane from one to the
+  next, a sheared volume that no orthogonal image grid (NIfTI, ITK) can describe. It is refused with one line naming
+  the tilt (and ``GantryDetectorTilt`` where the header gives it), or with ``resample_tilt=True`` put on an
+  orthogonal grid exactly: each slice keeps its own plane and is shifted in-plane by its offset (linear
+  interpolation), so the grid's slice k is the plane of source slice k; contours are then rasterised on that grid
+  from their world coordinates, so the labels follow the same transform without interpolation.
 
 The slice positions are kept (:class:`SeriesGeometry`) so that contours are matched to the slice they were drawn on
 (:mod:`cmedl_bench.data.rtstruct`), not to a slice index computed from an assumed spacing.
@@ -18,7 +25,7 @@ The slice positions are kept (:class:`SeriesGeometry`) so that contours are matc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +39,9 @@ from cmedl_bench.errors import DatasetError
 SPACING_TOLERANCE = 0.01
 #: smallest step between two slices (mm) that does not make them duplicates
 DUPLICATE_TOLERANCE_MM = 1e-3
+#: largest in-plane offset between a slice and the first (as a fraction of the pixel spacing) that is not a shear
+#: (DICOM's decimal strings round positions to far less)
+SHEAR_TOLERANCE = 0.05
 
 
 @dataclass
@@ -42,6 +52,7 @@ class SeriesFiles:
     header: Any  # the first file's pydicom header (no pixels)
     slices: list[tuple[float, Path]]  # (position along the normal in mm, file)
     orientations: set[tuple[float, ...]]
+    corners: dict[Path, np.ndarray] = field(default_factory=dict)  # ImagePositionPatient of each file (mm)
 
 
 @dataclass
@@ -51,14 +62,23 @@ class SeriesGeometry:
     positions: np.ndarray  # positions of the source slices along the normal, mm, increasing
     spacing: float  # slice spacing of the written volume, mm
     resampled: bool  # True when an uneven series was interpolated onto a uniform grid
+    shifts: np.ndarray | None = None  # sheared series put on an orthogonal grid: (slice, [row, column]) offsets, mm
+    tilt_deg: float = 0.0  # the tilt the shear implies (0 for an orthogonal series)
+
+
+#: a series with fewer slices than this, beside a series of another orientation with more, is a scout
+SCOUT_MAX_SLICES = 2
 
 
 def scan_folder(folder: Path) -> tuple[dict[str, SeriesFiles], list[Path]]:
-    """Image series (uid -> files) and RTSTRUCT files under ``folder``; files that are not DICOM are skipped."""
+    """Image series (uid -> files) and RTSTRUCT files under ``folder``; files that are not DICOM are skipped. A
+    folder whose only images are multi-frame (Enhanced CT) is refused with a line that says so: their geometry is in
+    per-frame sequences this reader does not take apart."""
     import pydicom
 
     series: dict[str, SeriesFiles] = {}
     structures: list[Path] = []
+    multi_frame: list[Path] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         try:
             ds = pydicom.dcmread(str(path), stop_before_pixels=True)
@@ -66,16 +86,39 @@ def scan_folder(folder: Path) -> tuple[dict[str, SeriesFiles], list[Path]]:
             continue
         if str(getattr(ds, "Modality", "")) == "RTSTRUCT":
             structures.append(path)
+        elif int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
+            multi_frame.append(path)
         elif "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds:
             orientation = np.asarray(ds.ImageOrientationPatient, dtype=float)
             normal = np.cross(orientation[:3], orientation[3:])
             uid = str(ds.SeriesInstanceUID)
             entry = series.setdefault(uid, SeriesFiles(uid, ds, [], set()))
-            entry.slices.append((float(np.dot(normal, np.asarray(ds.ImagePositionPatient, float))), path))
+            corner = np.asarray(ds.ImagePositionPatient, float)
+            entry.slices.append((float(np.dot(normal, corner)), path))
+            entry.corners[path] = corner
             entry.orientations.add(tuple(np.round(orientation, 4)))
     for entry in series.values():
         entry.slices.sort()
+    if multi_frame and not series:
+        raise DatasetError(f"{multi_frame[0]}: a multi-frame (Enhanced) image; only single-frame series (one file "
+                           f"per slice) are read: convert it first (e.g. dcmtk's or dicom3tools' multi-frame to "
+                           f"single-frame converters)")
     return series, structures
+
+
+def scouts(series: dict[str, SeriesFiles]) -> dict[str, str]:
+    """Series that are localizers, not volumes, with the reason: ``ImageType`` says LOCALIZER, or a series of at
+    most :data:`SCOUT_MAX_SLICES` slices lies beside a longer series of another orientation."""
+    found: dict[str, str] = {}
+    for uid, files in series.items():
+        image_type = [str(v).upper() for v in (getattr(files.header, "ImageType", None) or [])]
+        if "LOCALIZER" in image_type:
+            found[uid] = "ImageType LOCALIZER"
+        elif len(files.slices) <= SCOUT_MAX_SLICES and any(
+                len(other.slices) > SCOUT_MAX_SLICES and other.orientations != files.orientations
+                for other in series.values()):
+            found[uid] = f"{len(files.slices)} slice(s) in another orientation than the volume beside it"
+    return found
 
 
 @dataclass(frozen=True)
@@ -100,7 +143,36 @@ def series_identity(header: Any, patient: str | None = None,
     return SeriesIdentity(pid, date, sanitise_id("_".join(p for p in (pid, date, number) if p), "case id", id_hint))
 
 
-def slice_geometry(files: SeriesFiles, resample: bool = False) -> SeriesGeometry:
+def in_plane_offsets(files: SeriesFiles) -> np.ndarray:
+    """(slice, [along the rows, along the columns]) offset in mm of each slice's corner from the first slice's,
+    projected on the image plane: zero for every slice of an orthogonal series."""
+    orientation = np.asarray(files.header.ImageOrientationPatient, float)
+    corners = np.array([files.corners[path] for _, path in files.slices]) if files.corners else np.zeros((1, 3))
+    moved = corners - corners[0]
+    return np.column_stack([moved @ orientation[:3], moved @ orientation[3:]])
+
+
+def _shear(files: SeriesFiles, positions: np.ndarray, resample_tilt: bool, where: Path
+           ) -> tuple[np.ndarray | None, float]:
+    """The in-plane offsets of a sheared series and its tilt; (None, 0) for an orthogonal one; an error when the
+    series is sheared and ``resample_tilt`` is off."""
+    offsets = in_plane_offsets(files)
+    pixel = float(min(np.asarray(getattr(files.header, "PixelSpacing", [1.0, 1.0]), float)))
+    if len(positions) < 2 or np.abs(offsets).max() <= SHEAR_TOLERANCE * pixel:
+        return None, 0.0
+    travel = float(np.linalg.norm(offsets[-1]))
+    tilt = float(np.degrees(np.arctan2(travel, positions[-1] - positions[0])))
+    if not resample_tilt:
+        tag = getattr(files.header, "GantryDetectorTilt", None)
+        named = f", GantryDetectorTilt {float(tag):g}°" if tag not in (None, "") else ""
+        step = float(np.median(np.diff(positions)))
+        raise DatasetError(f"{where}: series {files.uid} is sheared: its slices shift {travel / (len(positions) - 1):.2f}"
+                           f" mm in-plane per {step:.2f} mm step (gantry tilt {tilt:.1f}°{named}); --resample-tilt "
+                           f"puts it on an orthogonal grid")
+    return offsets, tilt
+
+
+def slice_geometry(files: SeriesFiles, resample: bool = False, resample_tilt: bool = False) -> SeriesGeometry:
     """Verify the slice positions of a series (see the module docstring); one-line errors name the problem."""
     where = files.slices[0][1].parent
     if len(files.orientations) > 1:
@@ -125,7 +197,8 @@ def slice_geometry(files: SeriesFiles, resample: bool = False) -> SeriesGeometry
         raise DatasetError(f"{where}: uneven slice spacing: a gap of {steps[k]:.2f} mm between z={positions[k]:.2f} "
                            f"and z={positions[k + 1]:.2f} mm (expected spacing {expected:.2f} mm; a missing slice?); "
                            f"--resample-slices interpolates onto a uniform grid")
-    return SeriesGeometry(positions, expected, bool(uneven.size))
+    shifts, tilt = _shear(files, positions, resample_tilt, where)
+    return SeriesGeometry(positions, expected, bool(uneven.size), shifts, tilt)
 
 
 def read_series(files: SeriesFiles, geometry: SeriesGeometry):
@@ -140,11 +213,17 @@ def read_series(files: SeriesFiles, geometry: SeriesGeometry):
     try:
         image = reader.Execute()
     except RuntimeError as exc:
+        broken = _unreadable_slice(files)
+        if broken is not None:
+            raise DatasetError(f"{broken}: unreadable DICOM slice (truncated or corrupt pixel data) in series "
+                               f"{files.uid}") from None
         raise DatasetError(f"cannot read the DICOM series in {files.slices[0][1].parent}: "
                            f"{str(exc).strip().splitlines()[0]}") from None
     finally:
         sitk.ProcessObject.SetGlobalWarningDisplay(shown)
     spacing = list(image.GetSpacing())
+    if geometry.shifts is not None:
+        image = _unshear(image, files, geometry)
     if not geometry.resampled:
         image.SetSpacing((spacing[0], spacing[1], geometry.spacing))
         return image
@@ -160,6 +239,39 @@ def read_series(files: SeriesFiles, geometry: SeriesGeometry):
     out.SetOrigin(image.GetOrigin())
     out.SetDirection(image.GetDirection())
     out.SetSpacing((spacing[0], spacing[1], geometry.spacing))
+    return out
+
+
+def _unreadable_slice(files: SeriesFiles) -> Path | None:
+    """The first slice file ITK cannot read on its own (ITK's series error names its own source, not the file)."""
+    import SimpleITK as sitk
+
+    for _, path in files.slices:
+        try:
+            sitk.ReadImage(str(path))
+        except RuntimeError:
+            return path
+    return None
+
+
+def _unshear(image, files: SeriesFiles, geometry: SeriesGeometry):
+    """A sheared series on the orthogonal grid whose slice k is the plane of source slice k: origin at the first
+    slice's corner, axes (row, column, normal); each slice shifted in-plane by its offset, linear interpolation,
+    outside the source's field of view the series' lowest value."""
+    import SimpleITK as sitk
+    from scipy.ndimage import shift
+
+    orientation = np.asarray(files.header.ImageOrientationPatient, float)
+    row, column = orientation[:3], orientation[3:]
+    spacing = np.asarray(image.GetSpacing())
+    source = sitk.GetArrayFromImage(image)
+    floor = float(source.min())
+    moved = np.stack([shift(plane.astype(np.float32), (dy / spacing[1], dx / spacing[0]), order=1, mode="constant",
+                            cval=floor) for plane, (dx, dy) in zip(source, geometry.shifts)])
+    out = sitk.GetImageFromArray(np.rint(moved).astype(source.dtype) if source.dtype.kind in "iu" else moved)
+    out.SetSpacing(tuple(spacing))
+    out.SetOrigin(tuple(float(v) for v in files.corners[files.slices[0][1]]))
+    out.SetDirection(tuple(float(v) for v in np.column_stack([row, column, np.cross(row, column)]).ravel()))
     return out
 
 

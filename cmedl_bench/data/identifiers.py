@@ -11,7 +11,9 @@ a letter or digit so that no identifier is hidden, relative or empty.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from pathlib import Path
 
 from cmedl_bench.errors import CmedlError
@@ -38,19 +40,39 @@ def require_id(kind: str, value: object, where: object = None) -> str:
     return value  # type: ignore[return-value]
 
 
+#: hexadecimal digits of the digest that keeps identifiers made from different texts apart
+_DIGEST_LENGTH = 6
+
+
 def sanitise_id(text: str, kind: str, hint: str) -> str:
-    """An identifier made from free text (a DICOM PatientID, a file name): characters outside the set become
-    ``-``; text that leaves nothing usable (``..``, ``/``) is an error with ``hint`` saying what to pass instead."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).lstrip("-._").rstrip("-")[:MAX_ID_LENGTH]
-    if id_problem(cleaned):
+    """An identifier made from free text (a DICOM PatientID, a file name). Text that is already an identifier is
+    kept; otherwise letters are transliterated to ASCII (``Zoë`` -> ``Zoe``, Unicode decomposition without its
+    combining marks), other characters outside the set become ``-``, and a digest of the original text is appended
+    (``Zoe-Unal-3fa9c1``), so that two texts never give one identifier (``Zoë`` and ``Zoé`` would both read
+    ``Zoe``). Text that leaves nothing usable (``..``, ``/``) is an error with ``hint`` saying what to pass."""
+    if not id_problem(text):
+        return text
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", ascii_text).lstrip("-._").rstrip("-")
+    if id_problem(cleaned[:MAX_ID_LENGTH]):
         raise CmedlError(f"{kind} {text!r} gives no usable identifier; {hint}")
-    return cleaned
+    digest = hashlib.sha1(text.encode()).hexdigest()[:_DIGEST_LENGTH]
+    return f"{cleaned[:MAX_ID_LENGTH - _DIGEST_LENGTH - 1]}-{digest}"
 
 
-def inside(root: Path, path: Path) -> Path:
+def inside(root: Path, path: Path, action: str = "write") -> Path:
     """``path`` when it resolves to a place under ``root`` (links followed); else an error naming both."""
     resolved_root = Path(root).resolve()
     resolved = Path(path).resolve()
     if resolved != resolved_root and resolved_root not in resolved.parents:
-        raise CmedlError(f"refusing to write {path}: it lies outside {root}")
+        raise CmedlError(f"refusing to {action} {path}: it lies outside {root}")
     return Path(path)
+
+
+def recorded_file(folder: Path, name: object) -> Path:
+    """The file a record (``run.json``'s ``files``, say) names, resolved inside the record's ``folder``: a name
+    that is not a relative path, climbs out with ``..`` or reaches out through a link is an error, so a record
+    edited by someone else can never make a verb read (and publish) a file outside its folder."""
+    if not isinstance(name, str) or not name or Path(name).is_absolute():
+        raise CmedlError(f"refusing to read {name!r} named in {folder}: not a path relative to that folder")
+    return inside(folder, Path(folder) / name, "read")

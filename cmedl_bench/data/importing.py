@@ -111,11 +111,12 @@ def _image_series_for(structure, series: dict, chosen: str | None, source: Path)
 def import_dicom(source: Path, dataset: Path, cohort: str = "cbct", roi: str = "GTV*", patient: str | None = None,
                  case_id: str | None = None, overwrite: bool = False,
                  progress: Callable[[int], None] | None = None, series_uid: str | None = None,
-                 resample_slices: bool = False) -> list[ImportedCase]:
+                 resample_slices: bool = False, resample_tilt: bool = False) -> list[ImportedCase]:
     """Import every (image series, RTSTRUCT) pair under ``source``; the tumour is the union of the ROIs whose names
     match ``roi``. Case ids are ``PATIENT_DATE_SERIESNUMBER`` unless ``case_id`` names the only case. Slice geometry
     is verified (:mod:`cmedl_bench.data.dicom_series`); ``resample_slices`` interpolates an uneven series onto a
-    uniform grid instead of refusing it. Warnings (empty ROI, resampled series) go through :mod:`warnings`."""
+    uniform grid instead of refusing it, ``resample_tilt`` a sheared (gantry-tilted) series onto an orthogonal one.
+    Warnings (empty ROI, resampled series, duplicated or crossing contours) go through :mod:`warnings`."""
     from cmedl_bench.data.dicom_series import (onto_uniform_slices, read_series, scan_folder, series_identity,
                                                slice_geometry)
     from cmedl_bench.data.rtstruct import rasterise, read_structure_set
@@ -135,7 +136,8 @@ def import_dicom(source: Path, dataset: Path, cohort: str = "cbct", roi: str = "
         uid = _image_series_for(structure, series, series_uid, source)
         identity = series_identity(series[uid].header, patient)
         name = case_id or identity.default_id
-        plans.append((name, identity.patient, uid, structure, slice_geometry(series[uid], resample_slices)))
+        plans.append((name, identity.patient, uid, structure, slice_geometry(series[uid], resample_slices,
+                                                                              resample_tilt)))
     if case_id and len(plans) > 1:
         raise CmedlError(f"--case names one case but {source} holds {len(plans)} contoured series")
     _check_target(dataset, cohort, [p[0] for p in plans], overwrite)
@@ -143,18 +145,22 @@ def import_dicom(source: Path, dataset: Path, cohort: str = "cbct", roi: str = "
     with _written_or_removed(dataset) as written:
         for name, pid, uid, structure, geometry in plans:
             image = read_series(series[uid], geometry)
-            rois = structure.select(roi)
+            rois = structure.select(roi, str(getattr(series[uid].header, "FrameOfReferenceUID", "") or "") or None)
             mask = onto_uniform_slices(rasterise(rois, image, geometry.positions), geometry)
             for roi_contours in rois:
                 for message in roi_contours.warnings(uid):
                     warnings.warn(message, stacklevel=2)
+            if geometry.shifts is not None:
+                warnings.warn(f"series {uid} is sheared by a gantry tilt of {geometry.tilt_deg:.1f}°; resampled onto "
+                              f"an orthogonal grid", stacklevel=2)
             if geometry.resampled:
                 warnings.warn(f"series {uid} has uneven slice spacing; resampled onto a uniform grid at "
                               f"{geometry.spacing:.2f} mm", stacklevel=2)
             written += _write_case(dataset, cohort, name, image, mask)
             imported.append(ImportedCase(name, pid, {"dicom_series": uid, "rtstruct": str(structure.path.resolve()),
                                                      "rois": [r.name for r in rois],
-                                                     "slices_resampled": geometry.resampled}, int(mask.sum())))
+                                                     "slices_resampled": geometry.resampled,
+                                                     "tilt_deg": geometry.tilt_deg}, int(mask.sum())))
             if progress:
                 progress(len(plans))
         _add_cases(dataset, cohort, imported)

@@ -1,7 +1,10 @@
 """Volume preprocessing (paper II.A and II.F).
 
 1. Body mask: Otsu intensity threshold, hole filling slice by slice (the lungs are holes), largest 3D connected
-   component (drops the couch and noise).
+   component (drops the couch and noise). Voxels outside the reconstructed field of view take no part
+   (:func:`outside_field_of_view`): a scanner writes them as one constant (``PixelPaddingValue``, or 0, -1000, -1024,
+   -3024 HU outside a CBCT's circular field of view), and counted as image they drag the threshold (-3024 HU
+   padding turns the air into "body") or become body themselves (0 HU around a 120 mm cylinder).
 2. Per-volume z-score. The paper standardises each CBCT with its global mean and SD; we take the statistics inside
    the body mask, as nnU-Net does for CT with ``use_mask_for_norm``, so that the amount of air around the patient
    does not change the scaling. Voxels outside the body are set to the body's lowest value.
@@ -35,9 +38,36 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     return float(centres[int(np.argmax(between))])
 
 
-def body_mask(image: np.ndarray) -> np.ndarray:
-    """Body region of a (z, y, x) volume: threshold, per-slice hole filling, largest connected component."""
-    mask = image > otsu_threshold(image[:: max(1, image.shape[0] // 8)].ravel())
+#: share of a slice's edge that one exact value must cover for it to be taken as padding (noise never repeats one
+#: value along most of the edge; a field of view written as a constant does)
+PADDING_EDGE_SHARE = 0.5
+
+
+def outside_field_of_view(image: np.ndarray) -> np.ndarray:
+    """(z, y, x) voxels outside the reconstructed field of view: per slice, when one exact value covers at least
+    :data:`PADDING_EDGE_SHARE` of the slice's edge, the voxels of that value connected to the edge. Found from the
+    pixels, so it works for NIfTI and DICOM alike, whatever padding value the scanner chose."""
+    outside = np.zeros(image.shape, dtype=bool)
+    for k, plane in enumerate(image):
+        edge = np.concatenate([plane[0], plane[-1], plane[1:-1, 0], plane[1:-1, -1]])
+        values, counts = np.unique(edge, return_counts=True)
+        if counts.max() < PADDING_EDGE_SHARE * edge.size:
+            continue
+        labels, _ = ndimage.label(plane == values[counts.argmax()])
+        touching = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        outside[k] = np.isin(labels, touching[touching > 0])
+    return outside
+
+
+def body_mask(image: np.ndarray, outside: np.ndarray | None = None) -> np.ndarray:
+    """Body region of a (z, y, x) volume: threshold (from the voxels inside the field of view), per-slice hole
+    filling, largest connected component; ``outside``: :func:`outside_field_of_view`, computed when not given."""
+    outside = outside_field_of_view(image) if outside is None else outside
+    step = max(1, image.shape[0] // 8)
+    sample = image[::step][~outside[::step]]
+    if sample.size == 0:
+        sample = image[~outside] if (~outside).any() else image.ravel()
+    mask = (image > otsu_threshold(sample)) & ~outside
     mask = np.stack([ndimage.binary_fill_holes(s) for s in mask])
     labels, count = ndimage.label(mask)
     if count > 1:
@@ -46,6 +76,16 @@ def body_mask(image: np.ndarray) -> np.ndarray:
     if not mask.any():  # a uniform image: treat everything as body rather than fail
         mask[:] = True
     return mask
+
+
+def field_of_view_contact(body: np.ndarray, outside: np.ndarray) -> float:
+    """Share of the body's in-plane outline that borders the outside of the field of view: 0 when the field of view
+    holds the whole body, large when it cuts the body (a CBCT of a broad patient)."""
+    edge = body & ~np.stack([ndimage.binary_erosion(s) for s in body])
+    if not edge.any():
+        return 0.0
+    grown = np.stack([ndimage.binary_dilation(s) for s in outside])
+    return float((edge & grown).sum() / edge.sum())
 
 
 def zscore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:

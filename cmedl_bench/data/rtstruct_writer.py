@@ -22,7 +22,12 @@ from cmedl_bench.io.atomic import atomic_write
 RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 #: attributes copied from the image series so the structure set files under the same patient and study
 _COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate", "StudyTime",
-           "StudyID", "AccessionNumber", "ReferringPhysicianName", "FrameOfReferenceUID")
+           "StudyID", "AccessionNumber", "ReferringPhysicianName", "FrameOfReferenceUID", "PositionReferenceIndicator",
+           "StudyDescription")
+#: type 2 attributes of the structure set's own series (General Series module) that must be present, even empty
+#: (dciodvfy reports their absence as an error; PositionReferenceIndicator, of the Frame of Reference module, is
+#: copied above and empty when the image lacks it)
+_EMPTY_TYPE_2 = ("OperatorsName",)
 #: display colour of the ROI (red)
 ROI_COLOUR = (255, 0, 0)
 
@@ -86,6 +91,8 @@ def write_rtstruct(path: Path, mask_zyx: np.ndarray, image, files: SeriesFiles, 
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     for keyword in _COPIED:
         setattr(ds, keyword, getattr(header, keyword, ""))
+    for keyword in _EMPTY_TYPE_2:
+        setattr(ds, keyword, "")
     now = datetime.datetime.now()
     ds.Modality = "RTSTRUCT"
     ds.SeriesInstanceUID = generate_uid()

@@ -10,11 +10,13 @@ mask must lie on the scan's own slices), an image file's header, a dataset's spl
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from cmedl_bench.data.dicom_series import SeriesFiles, read_series, scan_folder, series_identity, slice_geometry
+from cmedl_bench.data.dicom_series import (SeriesFiles, read_series, scan_folder, scouts, series_identity,
+                                           slice_geometry)
 from cmedl_bench.data.identifiers import sanitise_id
 from cmedl_bench.data.layout import SPLITS, file_case_id, load_index
 from cmedl_bench.errors import CmedlError, DatasetError
@@ -41,12 +43,17 @@ def _iso(date: str | None) -> str | None:
     return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) >= 8 and text[:8].isdigit() else None
 
 
-def _dicom_scans(folder: Path, series_uid: str | None) -> list[NewScan]:
+def _dicom_scans(folder: Path, series_uid: str | None, resample_tilt: bool = False) -> list[NewScan]:
+    """The CT series of a DICOM folder; localizers (scouts) are skipped with one line each."""
     series, _ = scan_folder(folder)
     if series_uid is not None:
         if series_uid not in series:
             raise DatasetError(f"{folder}: no image series {series_uid} (series: {', '.join(series) or 'none'})")
         series = {series_uid: series[series_uid]}
+    else:
+        for uid, reason in scouts(series).items():
+            warnings.warn(f"{folder}: series {uid} skipped: a localizer ({reason})", stacklevel=2)
+            del series[uid]
     if not series:
         raise DatasetError(f"{folder}: no DICOM image series found")
     scans = []
@@ -55,7 +62,8 @@ def _dicom_scans(folder: Path, series_uid: str | None) -> list[NewScan]:
         if modality not in CT_MODALITIES:
             raise DatasetError(f"{folder}: series {uid} is {modality or 'of no modality'}; the model segments CBCT "
                                f"(DICOM modality CT)")
-        geometry = slice_geometry(files)  # a missing, duplicated or unevenly spaced slice is an error here
+        # a missing, duplicated or unevenly spaced slice is an error here, a sheared one too unless resampled
+        geometry = slice_geometry(files, resample_tilt=resample_tilt)
         identity = series_identity(files.header, patient_hint="predict needs a PatientID with a letter or digit",
                                    id_hint="predict needs a PatientID with a letter or digit")
         date = _iso(identity.date)
@@ -95,7 +103,8 @@ def _dataset_scans(root: Path, split: str) -> list[NewScan]:
     return scans
 
 
-def resolve_scans(inputs: list[Path], split: str | None = None, series_uid: str | None = None) -> list[NewScan]:
+def resolve_scans(inputs: list[Path], split: str | None = None, series_uid: str | None = None,
+                  resample_tilt: bool = False) -> list[NewScan]:
     """Every scan of every input, checked (one-line errors), with unique ids."""
     if not inputs:
         raise CmedlError("give at least one INPUT: a DICOM folder, an image file or a dataset folder")
@@ -106,7 +115,7 @@ def resolve_scans(inputs: list[Path], split: str | None = None, series_uid: str 
         if path.is_dir() and (path / "dataset.json").is_file():
             scans += _dataset_scans(path, split or "test")
         elif path.is_dir():
-            scans += _dicom_scans(path, series_uid)
+            scans += _dicom_scans(path, series_uid, resample_tilt)
         else:
             scans.append(_image_scan(path))
     seen: dict[str, str] = {}

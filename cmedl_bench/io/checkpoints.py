@@ -20,7 +20,9 @@ class CorruptFileError(CmedlError):
     """A run-folder file (checkpoint, record, table) that cannot be read back."""
 
 
-def load_checkpoint(path: Path, device: Any = "cpu") -> dict[str, Any]:
+def load_checkpoint(path: Path, device: Any = "cpu", required: dict[str, type] | None = None) -> dict[str, Any]:
+    """The checkpoint at ``path``; ``required`` names entries that must be there with their type (a file written by
+    another program, or edited, is one line naming what is missing)."""
     import torch
 
     try:
@@ -31,6 +33,10 @@ def load_checkpoint(path: Path, device: Any = "cpu") -> dict[str, Any]:
                                f"start this run afresh") from None
     if not isinstance(state, dict):
         raise CorruptFileError(f"{path} is not a cmedl-bench checkpoint; run the same command with --force")
+    for key, kind in (required or {}).items():
+        if not isinstance(state.get(key), kind):
+            raise CorruptFileError(f"{path} has no {key!r} {kind.__name__} (not a cmedl-bench checkpoint, or "
+                                   f"edited); run the same command with --force")
     return state
 
 

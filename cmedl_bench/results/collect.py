@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cmedl_bench.data.identifiers import recorded_file
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.io.digests import json_digest
 from cmedl_bench.results.records import read_record
@@ -151,7 +152,11 @@ def collect(paths: list[Path]) -> Collection:
         if status != "finished":
             collection.excluded.append((run_dir, f"status {status!r}: only finished runs are counted"))
             continue
-        table = run_dir / (record.get("files") or {}).get("per_case", "per_case.parquet")
+        try:
+            table = recorded_file(run_dir, (record.get("files") or {}).get("per_case", "per_case.parquet"))
+        except CmedlError as exc:
+            collection.excluded.append((run_dir, str(exc)))
+            continue
         if not table.exists():
             collection.excluded.append((run_dir, "finished but per_case.parquet is missing"))
             continue

@@ -3,8 +3,10 @@
 Weekly scans of one patient are not independent, so by default the unit is the **patient**: a patient's value is the
 mean over its scans and over the seeds of the row, and the paired two-sided Wilcoxon signed-rank test runs on the
 patients both rows scored (``pairing="scan"`` pairs scans instead, and is labelled as such). Patients come from the
-``dataset.json`` of the dataset the run was scored on; without one (a plain folder of masks) every case is its own
-patient. The mean paired difference gets a percentile bootstrap 95 % interval, resampling units
+case -> patient map each run records (``run.json`` ``dataset.cases``), or for records older than that map, the
+``dataset.json`` at the absolute path the run recorded. A comparison in which any case has no known patient (a plain
+folder of masks, a dataset that moved, a path recorded relative to a directory nobody knows) is paired per scan and
+says so: scans are never counted as patients. The mean paired difference gets a percentile bootstrap 95 % interval, resampling units
 (:func:`cmedl_bench.results.statistics.bootstrap_mean_ci`, seeded, so a report is reproducible). Tumour locations
 recorded in ``dataset.json`` (``central`` / ``peripheral``) give subgroup means.
 """
@@ -36,6 +38,8 @@ class Comparison:
 
 @lru_cache(maxsize=64)
 def _dataset_cases(path: str) -> dict[str, dict[str, Any]]:
+    if not Path(path).is_absolute():  # relative to a working directory that is not recorded: unusable
+        return {}
     try:
         meta = json.loads((Path(path) / "dataset.json").read_text())
         return dict(meta["cohorts"]["cbct"]["cases"])
@@ -44,29 +48,42 @@ def _dataset_cases(path: str) -> dict[str, dict[str, Any]]:
 
 
 def case_info(runs) -> dict[str, dict[str, Any]]:
-    """Case id -> its ``dataset.json`` entry (patient, location, ...), from the datasets the runs were scored on."""
+    """Case id -> patient (and location) of the cases the runs were scored on: each run's recorded map, else the
+    ``dataset.json`` at the absolute path it recorded."""
     info: dict[str, dict[str, Any]] = {}
     for run in runs:
-        path = (run.record.get("dataset") or {}).get("path")
-        if path:
-            info.update(_dataset_cases(str(path)))
+        dataset = run.record.get("dataset") or {}
+        recorded = dataset.get("cases")
+        if isinstance(recorded, dict):
+            info.update({case: entry for case, entry in recorded.items() if isinstance(entry, dict)})
+        elif dataset.get("path"):
+            info.update(_dataset_cases(str(dataset["path"])))
     return info
+
+
+def unit_of(cases, info: dict[str, dict[str, Any]], pairing: str) -> str:
+    """The pairing that can be honoured for ``cases``: ``patient`` only when every case has a known patient."""
+    if pairing == "patient" and all("patient" in (info.get(case) or {}) for case in cases):
+        return "patient"
+    return "scan"
 
 
 def per_unit(scan_values, info: dict[str, dict[str, Any]], pairing: str):
     """Per unit (patient or scan), the mean of its scans' values (themselves means over seeds)."""
     if pairing == "scan":
         return scan_values
-    patients = [str((info.get(case) or {}).get("patient", case)) for case in scan_values.index]
+    patients = [str(info[case]["patient"]) for case in scan_values.index]
     return scan_values.groupby(patients).mean()
 
 
 def compare(row_scans, reference_scans, info: dict[str, dict[str, Any]], metric: str,
             pairing: str) -> Comparison | None:
-    """The paired test of one metric; None when no unit was scored by both rows."""
+    """The paired test of one metric; None when no unit was scored by both rows. ``pairing`` falls back to
+    ``scan`` when a case's patient is unknown (:func:`unit_of`); the comparison records what it used."""
     common_scans = sorted(set(row_scans.index) & set(reference_scans.index))
     if not common_scans:
         return None
+    pairing = unit_of(common_scans, info, pairing)
     ours = per_unit(row_scans[common_scans], info, pairing)
     theirs = per_unit(reference_scans[common_scans], info, pairing)
     differences = (ours - theirs[ours.index]).to_numpy()

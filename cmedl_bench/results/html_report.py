@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cmedl_bench.data.identifiers import recorded_file
+from cmedl_bench.errors import CmedlError
 from cmedl_bench.io.figures import pyplot
 from cmedl_bench.results.leaderboard import Leaderboard
 from cmedl_bench.results.render import cells, columns, footnotes
@@ -45,8 +47,14 @@ def _figure(png_b64: str, caption: str) -> str:
             f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 
-def _file_figure(path: Path, caption: str) -> str:
-    return _figure(base64.b64encode(path.read_bytes()).decode(), caption)
+#: the first bytes of every PNG file (PNG specification, section 5.2)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _file_figure(path: Path, caption: str) -> str | None:
+    """The figure a run saved, embedded only when the file is a PNG (a record can name any file)."""
+    data = path.read_bytes()
+    return _figure(base64.b64encode(data).decode(), caption) if data.startswith(PNG_SIGNATURE) else None
 
 
 def box_plots(board: Leaderboard) -> str | None:
@@ -80,7 +88,6 @@ def _read_mask(path: Path) -> np.ndarray | None:
 def _dataset_cases(run) -> dict:
     """The CBCT cases of the dataset a run was scored on (empty when that folder is gone or is not a dataset)."""
     from cmedl_bench.data.layout import load_index
-    from cmedl_bench.errors import CmedlError
 
     root = Path((run.record.get("dataset") or {}).get("path") or "")
     try:
@@ -96,9 +103,8 @@ def _read_array(path: Path) -> np.ndarray:
 
 
 def prediction_path(run, head: str, case_id: str) -> Path:
-    files = run.record.get("prediction_files")
-    if files:  # outside predictions (evaluate): wherever they were found
-        return Path(files.get(case_id, ""))
+    """Where a run folder keeps a case's mask; outside methods' masks are kept there too (``evaluate``), never read
+    from where ``run.json`` says they came from."""
     return run.path / "predictions" / head / f"{case_id}.nii.gz"
 
 
@@ -156,11 +162,16 @@ def _run_figures(board: Leaderboard, key: str, caption: str) -> list[str]:
     """One figure per run folder (the first seed of each row, and translator runs), where the run saved it."""
     out, seen = [], set()
     for run in [row.runs[0] for row in board.rows] + [t.runs[0] for t in board.translation]:
-        path = run.path / ((run.record.get("files") or {}).get(key) or _RUN_FIGURES[key])
+        try:
+            path = recorded_file(run.path, (run.record.get("files") or {}).get(key) or _RUN_FIGURES[key])
+        except CmedlError:
+            continue
         if run.path in seen or not path.is_file():
             continue
         seen.add(run.path)
-        out.append(_file_figure(path, f"{caption}: {run.record['run_id']}"))
+        figure = _file_figure(path, f"{caption}: {run.record['run_id']}")
+        if figure is not None:
+            out.append(figure)
     return out
 
 

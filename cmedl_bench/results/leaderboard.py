@@ -260,6 +260,11 @@ def build_leaderboard(collection: Collection, reference: str | None = None, alph
             row.verdict = "no reference row"
         else:
             _compare(row, ref, metrics, pairing)
+    per_scan = [row.label for row in rows if pairing == "patient" and "dsc" in row.comparisons
+                and row.comparisons["dsc"].pairing == "scan"]
+    if per_scan:
+        notes.append(f"paired per scan, not per patient (no case -> patient map recorded with the run or found at "
+                     f"its dataset's absolute path): {', '.join(per_scan)}")
     family = [(row, metric) for row in rows for metric in metrics if metric in row.comparisons]
     for (row, metric), adjusted in zip(family, holm_bonferroni([row.comparisons[m].p for row, m in family])):
         row.p_holm_by_metric[metric] = adjusted

@@ -2,9 +2,11 @@
 and JSON. The HTML page is :mod:`cmedl_bench.results.html_report`.
 
 Method names, paths and notes come from users and plugins, so every text format is safe to publish: Markdown
-escapes HTML, control characters and Markdown syntax (no link, image or raw HTML can come through a name); CSV
-prefixes text cells that a spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) with ``'``, as
-OWASP's CSV-injection guidance recommends."""
+escapes HTML, control characters and Markdown syntax (no link, image or raw HTML can come through a name), in the
+header row as in every cell (a metric's name or unit comes from a run folder too); CSV replaces control characters
+by spaces (a carriage return inside a name would start a new row in some readers) and prefixes text cells and
+headers that a spreadsheet would run as a formula (starting with ``= + - @``) with ``'``, as OWASP's CSV-injection
+guidance recommends."""
 
 from __future__ import annotations
 
@@ -74,7 +76,7 @@ def footnotes(board: Leaderboard) -> list[str]:
 
 _MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]()!|#:~{}<>])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@")
 
 
 def _md_escape(text: str) -> str:
@@ -86,13 +88,16 @@ def _md_escape(text: str) -> str:
 
 
 def _csv_cell(value: Any) -> Any:
-    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub(" ", value)
+    return f"'{value}" if value.lstrip().startswith(_FORMULA_START) else value
 
 
 def to_markdown(board: Leaderboard) -> str:
     out = io.StringIO()
     header = columns(board)
-    out.write("| " + " | ".join(header) + " |\n")
+    out.write("| " + " | ".join(_md_escape(c) for c in header) + " |\n")
     out.write("| " + " | ".join("---" for _ in header) + " |\n")
     for row in board.rows:
         out.write("| " + " | ".join(_md_escape(c) for c in cells(row, board)) + " |\n")
@@ -111,7 +116,7 @@ def to_markdown(board: Leaderboard) -> str:
 def to_csv(board: Leaderboard) -> str:
     import pandas as pd
 
-    records = [{key: _csv_cell(value) for key, value in record.items()} for record in flat_records(board)]
+    records = [{_csv_cell(key): _csv_cell(value) for key, value in record.items()} for record in flat_records(board)]
     return pd.DataFrame(records).to_csv(index=False)
 
 

@@ -22,6 +22,9 @@ def build_fusion(fusion: str, segmenter: str, translator: str, preset: Preset, d
                       dict(options or {}))
     component = registry.get("fusion", fusion)
     built = component.factory(spec)
+    if not isinstance(built, Fusion):
+        raise PluginError(f"fusion {fusion!r} ({component.distribution} {component.version}): its factory returned "
+                          f"{type(built).__name__}, not a cmedl_bench.plugin.Fusion")
     for key in ("heads", "cohorts"):
         declared = tuple(getattr(component.info, key))
         if tuple(getattr(built, key)) != declared:

@@ -15,7 +15,15 @@ Nothing here stops at the first bad case:
   listed as reoriented;
 - a prediction on another grid, or an unreadable one, cannot be compared voxel by voxel: it is scored as an empty
   prediction with the flag ``geometry_mismatch`` or ``unreadable_prediction`` and listed, so that no case is ever
-  dropped from n.
+  dropped from n. The header is read before the pixels: a file whose voxel count differs from the reference's (a
+  compressed file that would unpack to gigabytes, say) is a geometry mismatch without its pixels ever being read;
+- a prediction is a mask only when it holds at most one non-zero value; a multi-label map or a probability map is
+  never read as "anything above zero" silently: it is scored as empty with the flag ``non_binary_prediction`` and
+  listed, unless ``--label`` (one value of a multi-label map) or ``--threshold`` (a probability map) says how to
+  read it (:class:`MaskRule`).
+
+Every scored mask is written into the run folder (``predictions/prediction/CASE.nii.gz``, on the reference grid, as
+it was scored), so that the folder holds everything a report reads: no path in its ``run.json`` points outside it.
 """
 
 from __future__ import annotations
@@ -36,9 +44,38 @@ from cmedl_bench.data.layout import image_files
 from cmedl_bench.io.images import IMAGE_ENDINGS
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.registry import get_registry
-from cmedl_bench.stages.inputs import require_results_folder
+from cmedl_bench.stages.inputs import case_map, require_results_folder
 from cmedl_bench.stages.progress import Reporter
 from cmedl_bench.stages.scoring import case_rows
+
+#: the head name of an outside method's rows and the folder its scored masks are kept in
+EXTERNAL_HEAD = "prediction"
+
+
+@dataclass(frozen=True)
+class MaskRule:
+    """How a prediction file becomes a mask: a binary mask as it is (default), one ``label`` of a multi-label map,
+    or a probability map above ``threshold``."""
+
+    label: int | None = None
+    threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.label is not None and self.threshold is not None:
+            raise CmedlError("give --label or --threshold, not both")
+
+    def mask(self, array: np.ndarray) -> np.ndarray | None:
+        """The tumour mask, or None for a non-binary map that no rule says how to read."""
+        if self.label is not None:
+            return array == self.label
+        if self.threshold is not None:
+            return array > self.threshold
+        values = np.unique(array)
+        return array != 0 if np.count_nonzero(values) <= 1 else None
+
+    def as_config(self) -> dict[str, Any]:
+        return {"label": self.label} | ({"threshold": self.threshold} if self.threshold is not None else {})
+
 
 @dataclass
 class ReferenceCase:
@@ -63,7 +100,8 @@ def load_reference(ref: Path, splits: tuple[str, ...]) -> Reference:
         index = load_index(ref)
         cases = [ReferenceCase(c.case_id, split, c.label_path) for split in splits
                  for c in index.split_cases("cbct", split)]
-        return Reference(cases, {"name": index.name, "version": index.version, "path": str(ref.resolve())})
+        return Reference(cases, {"name": index.name, "version": index.version, "path": str(ref.resolve()),
+                                 "cases": case_map(index)})
     if len(splits) != 1:
         raise CmedlError("a plain folder of reference masks belongs to one split; give a single --split")
     files = image_files(ref)
@@ -81,6 +119,7 @@ class Problems:
     geometry: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     reoriented: list[str] = field(default_factory=list)
+    non_binary: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """One line per kind of problem, each listing its cases."""
@@ -96,27 +135,32 @@ class Problems:
         if self.unreadable:
             out.append(f"{len(self.unreadable)} unreadable file(s) (a prediction is scored as empty, a reference "
                        f"cannot be scored): " + "; ".join(self.unreadable))
+        if self.non_binary:
+            out.append(f"{len(self.non_binary)} prediction(s) with more than one non-zero value, scored as empty "
+                       f"(give --label N for a multi-label map, --threshold T for a probability map): "
+                       + ", ".join(self.non_binary))
         if self.reoriented:
             out.append(f"{len(self.reoriented)} prediction(s) in another orientation of the reference grid, "
                        f"re-indexed onto it: " + ", ".join(self.reoriented))
         return out
 
 
-def _mask(image, label: int | None) -> np.ndarray:
+def _mask(image) -> np.ndarray:
     import SimpleITK as sitk
 
-    array = sitk.GetArrayFromImage(image)
-    return array > 0 if label is None else array == label
+    return sitk.GetArrayViewFromImage(image) > 0
 
 
-def score_predictions(pred: Path, reference: Reference, metrics: dict[str, Callable], label: int | None,
-                      on_case: Callable[[], None] | None = None
+def score_predictions(pred: Path, reference: Reference, metrics: dict[str, Callable], rule: MaskRule,
+                      on_case: Callable[[], None] | None = None, keep: Path | None = None
                       ) -> tuple[list[dict[str, Any]], dict[str, str], Problems, dict[str, str]]:
     """Per-case rows (without run id) in the long format, the prediction file of each scored case, problems, and
-    the fingerprint of the reference masks per split (:class:`cmedl_bench.scoring.ReferenceFingerprint`)."""
+    the fingerprint of the reference masks per split (:class:`cmedl_bench.scoring.ReferenceFingerprint`). With
+    ``keep``, each scored mask is written there as ``CASE.nii.gz`` on the reference grid."""
     import SimpleITK as sitk
 
     from cmedl_bench.io.geometry import CANONICAL_ORIENTATION, reorient
+    from cmedl_bench.io.images import write_volume
     from cmedl_bench.scoring import ReferenceFingerprint
 
     pred = Path(pred)
@@ -132,22 +176,24 @@ def score_predictions(pred: Path, reference: Reference, metrics: dict[str, Calla
         except RuntimeError as exc:
             problems.unreadable.append(f"{case.label_path}: unreadable reference ({str(exc).strip()[:80]})")
             continue
-        reference_mask = _mask(ref_image, None)
-        fingerprint.add(case.split, case.case_id, _mask(reorient(ref_image, CANONICAL_ORIENTATION), None))
+        reference_mask = _mask(ref_image)
+        fingerprint.add(case.split, case.case_id, _mask(reorient(ref_image, CANONICAL_ORIENTATION)))
         spacing = ref_image.GetSpacing()[::-1]
         path = predictions.get(case.case_id)
-        prediction, flag = _read_prediction(path, ref_image, case, label, problems)
+        prediction, flag = _read_prediction(path, ref_image, case, rule, problems)
         if flag is None:
             used[case.case_id] = str(path.resolve())
+            if keep is not None:
+                write_volume(keep / f"{case.case_id}.nii.gz", prediction.astype(np.uint8), spacing, like=ref_image)
         else:
             prediction = np.zeros_like(reference_mask)
-        rows += case_rows(metrics, case.split, case.case_id, "prediction", prediction, reference_mask, spacing, flag)
+        rows += case_rows(metrics, case.split, case.case_id, EXTERNAL_HEAD, prediction, reference_mask, spacing, flag)
         if on_case:
             on_case()
     return rows, used, problems, fingerprint.digests()
 
 
-def _read_prediction(path: Path | None, ref_image, case: ReferenceCase, label: int | None,
+def _read_prediction(path: Path | None, ref_image, case: ReferenceCase, rule: MaskRule,
                      problems: Problems) -> tuple[np.ndarray | None, str | None]:
     """The prediction mask on the reference grid and no flag; or None and the flag that says why it is scored as
     an empty prediction (recorded in ``problems``)."""
@@ -156,8 +202,15 @@ def _read_prediction(path: Path | None, ref_image, case: ReferenceCase, label: i
     if path is None:
         problems.missing.append(case.case_id)
         return None, "missing_prediction"
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
     try:
-        pred_image = sitk.ReadImage(str(path))
+        reader.ReadImageInformation()
+        if int(np.prod(reader.GetSize())) != int(np.prod(ref_image.GetSize())):  # pixels never read
+            problems.geometry.append(f"{path}: geometry differs from {case.label_path.name}: size "
+                                     f"{tuple(reader.GetSize())} vs reference {tuple(ref_image.GetSize())}")
+            return None, "geometry_mismatch"
+        pred_image = reader.Execute()
     except RuntimeError as exc:
         problems.unreadable.append(f"{path}: unreadable prediction ({str(exc).strip()[:80]})")
         return None, "unreadable_prediction"
@@ -171,11 +224,15 @@ def _read_prediction(path: Path | None, ref_image, case: ReferenceCase, label: i
             return None, "geometry_mismatch"
         problems.reoriented.append(case.case_id)
         pred_image = moved
-    return _mask(pred_image, label), None
+    mask = rule.mask(sitk.GetArrayViewFromImage(pred_image))
+    if mask is None:
+        problems.non_binary.append(case.case_id)
+        return None, "non_binary_prediction"
+    return mask, None
 
 
 def evaluate(reporter: Reporter, pred: Path, ref: Path, name: str, results: Path,
-             splits: tuple[str, ...] = ("test",), label: int | None = None) -> dict[str, Any]:
+             splits: tuple[str, ...] = ("test",), rule: MaskRule = MaskRule()) -> dict[str, Any]:
     """Score a folder of predicted masks against reference masks (matched by case id) and store the result as a run
     folder. Missing, extra and mis-registered cases are recorded under ``problems`` and reported, never fatal."""
     from cmedl_bench.results.records import new_record, now, summarise, write_record, write_rows
@@ -186,27 +243,28 @@ def evaluate(reporter: Reporter, pred: Path, ref: Path, name: str, results: Path
     registry = get_registry()
     reference = load_reference(Path(ref), splits)
     config = {"method": name, "pred": str(Path(pred).resolve()), "ref": reference.dataset["path"],
-              "splits": list(splits), "label": label}
+              "splits": list(splits), **rule.as_config()}
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")[:40] or "method"
     run_id = f"external-{slug}-{config_hash[:8]}"
     record = new_record("evaluation", run_id, config, config_hash, None, reference.dataset, registry,
                         method={"name": name})
     tic = time.perf_counter()
+    run_dir = Path(results) / run_id
+    kept = run_dir / "predictions" / EXTERNAL_HEAD
     with reporter.task("scoring predictions", total=len(reference.cases)) as task:
         rows, used, problems, fingerprint = score_predictions(
-            Path(pred), reference, registry.metric_functions(), label, on_case=task.advance)
+            Path(pred), reference, registry.metric_functions(), rule, on_case=task.advance, keep=kept)
     if not used:
         raise CmedlError(f"no prediction in {pred} could be scored: " + "; ".join(problems.lines()))
     for line in problems.lines():
         reporter.warning(line)
     rows = [{"run_id": run_id, **row} for row in rows]
-    run_dir = Path(results) / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
     write_rows(run_dir, rows)
     record.update(status="finished", ended=now(), reference=fingerprint,
                   problems={"missing": problems.missing, "extra": problems.extra, "geometry": problems.geometry,
-                            "unreadable": problems.unreadable, "reoriented": problems.reoriented},
+                            "unreadable": problems.unreadable, "reoriented": problems.reoriented,
+                            "non_binary": problems.non_binary},
                   prediction_files=used, timings={"evaluate_s": time.perf_counter() - tic}, summary=summarise(rows),
                   files={"per_case": "per_case.parquet"})
     write_record(run_dir, record)

@@ -49,6 +49,15 @@ def require_results_folder(results: Path) -> None:
         raise CmedlError(f"--results {results} is a file; it must be a folder (created if absent)")
 
 
+def require_outside_run_folders(path: Path, option: str) -> None:
+    """A verb's output never goes into a run folder (a folder with a ``run.json``, or anywhere below one): it would
+    replace the run's own files (its predictions, its record) or be taken for them."""
+    resolved = Path(path).resolve()
+    for folder in (resolved, *resolved.parents):
+        if (folder / "run.json").is_file():
+            raise CmedlError(f"{option} {path} lies inside the run folder {folder}; write outputs elsewhere")
+
+
 def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, translator: str, segmenter: str,
              fusion: str, dataset: str, data: Path | None, preset: str | None, seed: int, device: str | None,
              overrides, options, results: Path, metrics: tuple[str, ...] = ()) -> RunInputs:
@@ -88,7 +97,10 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
                                       f"generated {dataset} in {root}: {disk_size_mb(root):.0f} MB"),
                                   options=dataset_options(selection.dataset, config.options))
     with reporter.task("checking the dataset") as task:
-        require_clean(Path(data), progress=task.tick)
+        warned = require_clean(Path(data), progress=task.tick)
+    if warned:
+        reporter.warning(f"data check: {warned[0]}" + (f" (and {len(warned) - 1} more warning(s))" if len(warned) > 1
+                                                       else "") + f"; see cmedl-bench data check {data}")
     return RunInputs(registry, selection, config, dev, load_index(Path(data)), results)
 
 
@@ -116,6 +128,16 @@ def prepare_groups(groups: dict[str, list], preset, reporter: Reporter, min_dept
     return prepared
 
 
+def case_map(index, cohort: str = "cbct") -> dict[str, dict[str, Any]]:
+    """Case id -> patient (and tumour location where ``dataset.json`` records one) of a dataset's cohort: what a
+    report needs to pair results per patient, stored with every run so that it never depends on the dataset folder
+    staying where it was."""
+    entries = (index.meta.get("cohorts", {}).get(cohort, {}) or {}).get("cases", {})
+    return {case_id: {"patient": case.patient} | {k: v for k, v in (entries.get(case_id) or {}).items()
+                                                   if k == "location" and v is not None}
+            for case_id, case in sorted(index.cases.get(cohort, {}).items())}
+
+
 def run_record(inputs: RunInputs, kind: str) -> dict[str, Any]:
     """The record of a ``training`` or ``translation`` run as it starts (:func:`cmedl_bench.results.records.new_record`)."""
     import torch
@@ -126,7 +148,8 @@ def run_record(inputs: RunInputs, kind: str) -> dict[str, Any]:
     config, index, dataset = inputs.config, inputs.index, inputs.selection.dataset
     served = config.data_path is None  # written by the dataset plugin, not a --data folder
     record = new_record(kind, config.run_id, config.to_dict(), config.hash(), config.seed,
-                        {"name": index.name, "version": index.version, "path": str(index.root),
+                        {"name": index.name, "version": index.version, "path": str(Path(index.root).resolve()),
+                         "cases": case_map(index),
                          "generator": index.meta.get("generator"), "plugin": dataset.name if served else None,
                          "options": dataset_options(dataset, config.options) if served else {}},
                         inputs.registry, inputs.selection.provenance(), device=describe(inputs.device))

@@ -8,8 +8,11 @@ The model file (``.cmedl``) is a ``torch.save`` of plain data, read with ``torch
      "plugins": {kind: {name, distribution, version, plugin}}, "weights": {module: state_dict},
      "preprocessing": {...}, "summary": the run's metric summary, "dataset": {name, version}, "created": str}
 
-A model is rebuilt with the installed plugins named in it; a plugin that is missing, or installed at another major
-version than the one that trained the model, is a one-line error (the weights may not fit its networks).
+A model file is checked against this schema before anything is built (:func:`require_model_schema`: every field
+there with its type, the components and plugins named), and a run folder's record likewise. A model is rebuilt with
+the installed plugins named in it, whether it comes from a model file or a run folder; a plugin that is missing, or
+installed at another major version than the one that trained the model, is a one-line error (the weights may not
+fit its networks), and so are weights that do not fit the rebuilt networks.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 from cmedl_bench.config import Preset
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.fusion import Fusion
+from cmedl_bench.modules import WeightsMismatch
 from cmedl_bench.io.checkpoints import CorruptFileError, load_checkpoint, save_checkpoint
 from cmedl_bench.registry import get_registry
 from cmedl_bench.results.records import now, read_record
@@ -58,15 +62,46 @@ def finished_record(run_dir: Path) -> dict[str, Any]:
     return record
 
 
+#: the model file's fields and their types (the module docstring's schema)
+MODEL_FIELDS = {"format": str, "format_version": int, "head": str, "run_id": str, "config_hash": str, "config": dict,
+                "plugins": dict, "weights": dict, "preprocessing": dict, "created": str}
+
+
+def require_model_schema(content: dict[str, Any], fields: dict[str, type], source: Path) -> None:
+    """Every field of ``fields`` present with its type, the configuration naming its components and preset, and
+    each plugin entry its name, distribution and version: else one line naming what is wrong."""
+    for key, kind in fields.items():
+        if not isinstance(content.get(key), kind):
+            raise CmedlError(f"{source}: field {key!r} is missing or not a {kind.__name__}")
+    config = content["config"]
+    if not all(isinstance(config.get(k), str) for k in ("translator", "segmenter", "fusion")) or not isinstance(
+            config.get("preset"), dict):
+        raise CmedlError(f"{source}: the configuration does not name its translator, segmenter, fusion and preset")
+    for kind, entry in content["plugins"].items():
+        if entry is not None and not (isinstance(entry, dict) and all(
+                isinstance(entry.get(k), str) for k in ("name", "distribution", "version"))):
+            raise CmedlError(f"{source}: plugin entry {kind!r} lacks a name, distribution or version")
+
+
 def rebuild(record: dict[str, Any], run_dir: Path, device: torch.device) -> Fusion:
     """The fusion of a finished run with its best checkpoint loaded, in inference mode."""
-    return _build(record["config"], load_checkpoint(run_dir / "best.pt", device)["weights"], device)
+    require_model_schema(record, {"run_id": str, "config": dict, "plugins": dict}, run_dir / "run.json")
+    _check_plugins(record["plugins"], run_dir)
+    best = run_dir / "best.pt"
+    return _build(record["config"], load_checkpoint(best, device, required={"weights": dict})["weights"], device, best)
 
 
-def _build(config: dict[str, Any], weights: dict[str, Any], device: torch.device) -> Fusion:
-    fusion = build_fusion(config["fusion"], config["segmenter"], config["translator"], Preset(**config["preset"]),
-                          device, config.get("options"))
-    fusion.load_weights(weights)
+def _build(config: dict[str, Any], weights: dict[str, Any], device: torch.device, source: Path) -> Fusion:
+    try:
+        preset = Preset(**config["preset"])
+    except TypeError as exc:
+        raise CmedlError(f"{source}: the preset of the configuration is not one this cmedl-bench reads ({exc})") from None
+    fusion = build_fusion(config["fusion"], config["segmenter"], config["translator"], preset, device,
+                          config.get("options"))
+    try:
+        fusion.load_weights(weights)
+    except WeightsMismatch as exc:
+        raise CmedlError(f"{source}: {exc}") from None
     fusion.train(False)
     return fusion
 
@@ -115,10 +150,11 @@ def load_model(path: Path, head: str | None, device: torch.device) -> TrainedMod
     if bundle.get("format_version") != MODEL_FORMAT_VERSION:
         raise CmedlError(f"{path}: model file format {bundle.get('format_version')}; this cmedl-bench reads "
                          f"format {MODEL_FORMAT_VERSION}")
+    require_model_schema(bundle, MODEL_FIELDS, path)
     _check_plugins(bundle["plugins"], path)
-    fusion = _build(bundle["config"], bundle["weights"], device)
-    provenance = {"source": str(path.resolve()), **{k: bundle[k] for k in ("run_id", "config_hash", "plugins",
-                                                                            "summary", "dataset")}}
+    fusion = _build(bundle["config"], bundle["weights"], device, path)
+    provenance = {"source": str(path.resolve()), **{k: bundle.get(k) for k in ("run_id", "config_hash", "plugins",
+                                                                                "summary", "dataset")}}
     return TrainedModel(fusion, _choose_head(fusion, head or bundle["head"], str(path)), provenance)
 
 
@@ -136,18 +172,29 @@ def model_bundle(fusion: Fusion, head: str, record: dict[str, Any]) -> dict[str,
             "created": now(), "weights": fusion.weights()}
 
 
-def export_model(run_dir: Path, out: Path, head: str | None) -> dict[str, Any]:
+def export_model(run_dir: Path, out: Path, head: str | None, overwrite: bool = False) -> dict[str, Any]:
     """Write the model file of a finished run and, where the head exports, a ``torch.export`` program of its logits
     (``out`` with suffix ``.pt2``) checked against the eager model; returns what the model file holds besides the
-    weights, and the outcome of the export."""
+    weights, and the outcome of the export. Neither file goes into a run folder, overwrites the other, or replaces
+    an existing file without ``overwrite``."""
+    from cmedl_bench.stages.inputs import require_outside_run_folders
+
     record = finished_record(run_dir)
     if out.exists() and out.is_dir():
         raise CmedlError(f"--out {out} is a folder; give a file name such as model.cmedl")
+    program_path = out.with_suffix(".pt2")
+    if program_path == out:
+        raise CmedlError(f"--out {out}: .pt2 is the ending of the torch.export program written beside the model "
+                         f"file; give the model file another ending, such as model.cmedl")
+    require_outside_run_folders(out, "--out")
+    taken = [str(p) for p in (out, program_path) if p.exists()]
+    if taken and not overwrite:
+        raise CmedlError(f"--out: {' and '.join(taken)} already exist(s); pass --overwrite to replace")
     fusion = rebuild(record, run_dir, torch.device("cpu"))
     bundle = model_bundle(fusion, _choose_head(fusion, head, f"run {record['run_id']}"), record)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(bundle, out, verify=True)
-    program = _exported_program(fusion, bundle["head"], out.with_suffix(".pt2"))
+    program = _exported_program(fusion, bundle["head"], program_path)
     return {k: v for k, v in bundle.items() if k != "weights"} | {"exported_program": program}
 
 

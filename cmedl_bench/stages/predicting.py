@@ -1,8 +1,9 @@
 """``predict``: apply a trained CBCT model to new scans (the paper's point: only the CBCT network is needed at test
 time).
 
-Per scan, into ``OUT/<scan id>/``: ``mask.nii.gz`` (binary, probability > 0.5) and ``probability.nii.gz`` on the
-input's own grid (size, spacing, origin and direction copied from the input), ``rtstruct.dcm`` for DICOM input
+Per scan, into ``OUT/<scan id>/``: ``mask.nii.gz`` (binary, probability > 0.5) and ``probability.nii.gz`` (uint8
+with scale factor 1/255: readers return the probability to within 1/510, :func:`cmedl_bench.io.nifti.
+write_fraction_map`) on the input's own grid (size, spacing, origin and direction copied from the input), ``rtstruct.dcm`` for DICOM input
 (:mod:`cmedl_bench.data.rtstruct_writer`) and ``seg.dcm``, a DICOM SEG (:mod:`cmedl_bench.data.seg_writer`), with ``--uncertainty N`` ``uncertainty_sd.nii.gz``, and ``preview.png``.
 In ``OUT``: ``predictions.csv`` and ``.parquet`` (patient, scan date, tumour volume in cc, uncertainty score,
 flag), ``volume_over_time.png`` when a patient has several timepoints, and ``prediction.json`` (the model's
@@ -16,12 +17,13 @@ a scan whose score exceeds the threshold is flagged. The mask itself is the unpe
 post-processing is applied.
 
 Every input is checked before anything is written, outputs are written to a staging folder inside ``OUT`` and moved
-into place only when every scan has succeeded: an error or an interruption leaves ``OUT`` as it was.
+into place together at the end: an interruption leaves ``OUT`` as it was. A scan that fails (a broken file, a
+series the model cannot read) does not cost the others their outputs: they are written, and the command ends with
+one line naming each failed scan and why (exit 2).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -35,11 +37,15 @@ from cmedl_bench.engine.dropout import WeightDropout
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.io.atomic import atomic_write_json
 from cmedl_bench.io.images import write_image
+from cmedl_bench.io.nifti import write_fraction_map
+from cmedl_bench.io.staging import new_staging
 from cmedl_bench.results.records import git_revision, now, package_versions
 from cmedl_bench.scoring import dice
 from cmedl_bench.stages.models import TrainedModel, load_model
 from cmedl_bench.stages.progress import Reporter
 
+#: staging folders of predict inside OUT
+STAGING_PREFIX = ".predict-staging-"
 TABLE_COLUMNS = ("scan", "patient", "date", "timepoint", "kind", "source", "tumour_volume_cc", "tumour_voxels",
                  "uncertainty", "flagged", "mask", "probability", "uncertainty_sd", "rtstruct", "seg")
 
@@ -64,31 +70,38 @@ def _check_out(out: Path, scans: list[NewScan], overwrite: bool) -> None:
 
 def _dropout_passes(model: TrainedModel, prepared, passes: int, rate: float, seed: int, task) -> tuple:
     """Per-voxel SD of the passes' probabilities and the scan's disagreement score. Passes are accumulated, not
-    kept: memory is two volumes of sums plus one bit per voxel and pass for the masks, whatever the number of
-    passes. Sums are taken about the first pass, so the SD is exactly 0 where every pass agrees."""
+    kept: besides the probability each pass produces, memory is three float32 volumes (the first pass and the two
+    sums about it) and one working volume, plus one bit per voxel and pass for the masks, whatever the number of
+    passes (measured in ``benchmarks/test_uncertainty_memory.py``). Sums are taken about the first pass, so the SD
+    is exactly 0 where every pass agrees."""
     dropout = WeightDropout(model.fusion.head_network(model.head), rate, seed)
-    first, total, squares, masks = None, None, None, []
+    first, total, squares, work, masks = None, None, None, None, []
     try:
         for _ in range(passes):
             dropout.perturb()
-            probability = model.fusion.predict_probability(model.head, prepared)
-            if first is None:
-                first = probability.astype(np.float64)
-                total, squares = np.zeros_like(first), np.zeros_like(first)
-            shifted = probability - first
-            total += shifted
-            squares += shifted ** 2
+            probability = model.fusion.predict_probability(model.head, prepared).astype(np.float32, copy=False)
             masks.append(np.packbits(probability > 0.5))
+            if first is None:
+                first = probability
+                total, squares, work = (np.zeros_like(first) for _ in range(3))
+            else:
+                np.subtract(probability, first, out=work)
+                total += work
+                np.square(work, out=work)
+                squares += work
+            del probability
             task.advance()
     finally:
         dropout.restore()
-    mean_shift = total / passes
-    consensus = (first + mean_shift) > 0.5
+    mean_shift = np.divide(total, passes, out=total)
+    np.add(first, mean_shift, out=work)
+    consensus = work > 0.5
     count = consensus.size
     score = 1.0 - float(np.mean([dice(np.unpackbits(m, count=count).reshape(consensus.shape), consensus)
                                  for m in masks]))
-    sd = np.sqrt(np.maximum(squares / passes - mean_shift ** 2, 0.0))
-    return sd.astype(np.float32), score
+    np.divide(squares, passes, out=squares)
+    squares -= np.square(mean_shift, out=work)
+    return np.sqrt(np.maximum(squares, 0.0, out=squares), out=squares), score
 
 
 def _predict_scan(model: TrainedModel, scan: NewScan, folder: Path, options: dict[str, Any], reporter: Reporter
@@ -106,14 +119,14 @@ def _predict_scan(model: TrainedModel, scan: NewScan, folder: Path, options: dic
     files = {"mask": folder / "mask.nii.gz", "probability": folder / "probability.nii.gz"}
     source_mask = on_source_grid(mask, volume, image)
     write_image(files["mask"], source_mask)
-    write_image(files["probability"], on_source_grid(probability.astype(np.float32), volume, image))
+    write_fraction_map(files["probability"], on_source_grid(probability.astype(np.float32), volume, image))
     sd, score = None, float("nan")
     if options["uncertainty"]:
         with reporter.task("  dropout passes", total=options["uncertainty"], info=scan.scan_id) as task:
             sd, score = _dropout_passes(model, prepared, options["uncertainty"], options["dropout_rate"],
                                         options["seed"], task)
         files["uncertainty_sd"] = folder / "uncertainty_sd.nii.gz"
-        write_image(files["uncertainty_sd"], on_source_grid(sd, volume, image))
+        write_fraction_map(files["uncertainty_sd"], on_source_grid(sd, volume, image))
     if scan.series is not None:
         files |= _write_dicom_objects(folder, source_mask, image, scan, model, options["roi_name"])
     plot_prediction(volume.image, probability, sd, scan.scan_id, folder / "preview.png")
@@ -138,7 +151,7 @@ def _write_dicom_objects(folder: Path, source_mask, image, scan: NewScan, model:
     model_name = f"cmedl-bench {model.provenance['run_id']} [{model.head}]"
     array = sitk.GetArrayFromImage(source_mask)
     write_rtstruct(files["rtstruct"], array, image, scan.series, roi_name, model_name)
-    write_seg(files["seg"], array, scan.series, roi_name, model_name)
+    write_seg(files["seg"], array, image, scan.series, roi_name, model_name)
     return files
 
 
@@ -171,33 +184,43 @@ def _move_into_place(staging: Path, out: Path) -> None:
 def predict(reporter: Reporter, model_path: Path, inputs: list[Path], out: Path, *, head: str | None = None,
             split: str | None = None, series: str | None = None, uncertainty: int = 0, dropout_rate: float = 0.5,
             flag_above: float = 0.1, roi_name: str = "GTV_cmedl", seed: int = 0, device: str | None = None,
-            overwrite: bool = False) -> dict[str, Any]:
+            overwrite: bool = False, resample_tilt: bool = False) -> dict[str, Any]:
     """Predict every scan of ``inputs`` with the model at ``model_path`` (see the module docstring)."""
-    from cmedl_bench.stages.inputs import usable_device
+    from cmedl_bench.stages.inputs import require_outside_run_folders, usable_device
 
     _check_options(uncertainty, dropout_rate, flag_above)
     out = Path(out)
-    scans = resolve_scans([Path(p) for p in inputs], split, series)
+    require_outside_run_folders(out, "--out")
+    scans = resolve_scans([Path(p) for p in inputs], split, series, resample_tilt)
     _check_out(out, scans, overwrite)
     model = load_model(Path(model_path), head, usable_device(device))
     options = {"uncertainty": uncertainty, "dropout_rate": dropout_rate, "flag_above": flag_above,
-               "roi_name": roi_name, "seed": seed}
+               "roi_name": roi_name, "seed": seed, "resample_tilt": resample_tilt}
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    staging = out / f".predict-staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = new_staging(out, STAGING_PREFIX)  # an interrupted predict's staging is removed here
     try:
-        rows = []
+        rows, failed = [], {}
         with reporter.task("predicting", total=len(scans)) as task:
             for scan in scans:
                 task.update(info=scan.scan_id)
-                rows.append(_predict_scan(model, scan, staging / scan.scan_id, options, reporter))
+                try:
+                    rows.append(_predict_scan(model, scan, staging / scan.scan_id, options, reporter))
+                except Exception as exc:  # one scan's failure, whatever it is, must not cost the others
+                    shutil.rmtree(staging / scan.scan_id, ignore_errors=True)
+                    failed[scan.scan_id] = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 task.advance()
-        _write_summary(staging, rows, model, options)
+        if not rows:
+            raise CmedlError("no scan could be predicted: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+        _write_summary(staging, rows, model, options | {"failed": failed})
         _move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if created and not any(out.iterdir()):
             out.rmdir()
         raise
+    if failed:
+        raise CmedlError(f"{len(failed)} of {len(scans)} scan(s) failed ("
+                         + "; ".join(f"{k}: {v}" for k, v in failed.items())
+                         + f"); the other scans' outputs are in {out}")
     return {"out": str(out), "model": model.provenance, "head": model.head, "scans": rows}

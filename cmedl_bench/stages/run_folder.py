@@ -10,13 +10,22 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from cmedl_bench.data.cache import run_folder_lock
 from cmedl_bench.engine.distributed import barrier, is_main
 from cmedl_bench.io.atomic import atomic_write_json
 from cmedl_bench.io.checkpoints import CorruptFileError
 from cmedl_bench.io.locks import exclusive
 from cmedl_bench.results.records import now, read_record, summarise, write_record, write_rows
 from cmedl_bench.stages.progress import Reporter
+
+
+#: the lock file inside every run folder
+LOCK_NAME = ".lock"
+
+
+def run_folder_lock(run_dir: Path) -> Path:
+    """The lock of a run folder, inside it: every process that could write the folder sees the same lock, whatever
+    cache it uses (node-local caches on a cluster)."""
+    return run_dir / LOCK_NAME
 
 
 class RunFolder:
@@ -78,7 +87,11 @@ class RunFolder:
     def _end(self, **fields: Any) -> None:
         self.record.update(ended=now(), **fields)
         if is_main():
-            write_record(self.path, self.record)
+            try:
+                write_record(self.path, self.record)
+            except OSError:  # the disk that stopped the run may refuse the record too; the first error is reported
+                if fields.get("status") == "finished":
+                    raise
 
     def finish(self, rows: list[dict[str, Any]], history: list[dict[str, float]], files: dict[str, str]) -> None:
         from cmedl_bench.results.figures import plot_learning_curves

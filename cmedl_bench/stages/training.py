@@ -126,7 +126,7 @@ def predict_and_score(fusion, prepared, preset, run_dir: Path, registry, reporte
     from cmedl_bench.io.checkpoints import load_checkpoint
     from cmedl_bench.scoring import ReferenceFingerprint
 
-    fusion.load_weights(load_checkpoint(run_dir / "best.pt", fusion.device)["weights"])
+    fusion.load_weights(load_checkpoint(run_dir / "best.pt", fusion.device, required={"weights": dict})["weights"])
     fusion.train(False)
     metrics = registry.metric_functions()
     rows: list[dict[str, Any]] = []

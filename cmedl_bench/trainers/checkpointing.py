@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from cmedl_bench.engine.performance import load_optimiser_state
-from cmedl_bench.io.checkpoints import load_checkpoint, save_checkpoint
-from cmedl_bench.modules import ModuleGroup
+from cmedl_bench.io.checkpoints import CorruptFileError, load_checkpoint, save_checkpoint
+from cmedl_bench.modules import ModuleGroup, WeightsMismatch
 
 
 def save_training_state(path: Path, group: ModuleGroup, **extra: Any) -> None:
@@ -26,8 +26,13 @@ def resume_training_state(path: Path, group: ModuleGroup, device) -> dict[str, A
     there is no checkpoint yet)."""
     if not path.exists():
         return None
-    state = load_checkpoint(path, device)
-    group.load_weights(state["weights"])
+    state = load_checkpoint(path, device, required={"weights": dict, "optimizers": dict})
+    try:
+        group.load_weights(state["weights"])
+    except WeightsMismatch as exc:
+        raise CorruptFileError(f"{path}: {exc}; run the same command with --force to start afresh") from None
     for name, opt in group.optimizers().items():
+        if not isinstance(state["optimizers"].get(name), dict):
+            raise CorruptFileError(f"{path} has no state of the optimiser {name!r}; run the same command with --force")
         load_optimiser_state(opt, state["optimizers"][name])
     return state
