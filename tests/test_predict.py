@@ -33,11 +33,12 @@ def _test_cases(dataset):
     return load_index(dataset).split_cases("cbct", "test")
 
 
-def _dicom_from(image_path, folder, **kwargs) -> dict:
+def _dicom_from(image_path, folder, hu: np.ndarray | None = None, **kwargs) -> dict:
+    """The scan at ``image_path`` (or ``hu`` on its grid) written as a DICOM CT series."""
     image = sitk.ReadImage(str(image_path))
     spacing = image.GetSpacing()
-    return write_series(folder, sitk.GetArrayFromImage(image).astype(np.int32), spacing_xyz=spacing,
-                        origin=image.GetOrigin(), **kwargs)
+    hu = sitk.GetArrayFromImage(image).astype(np.int32) if hu is None else hu
+    return write_series(folder, hu, spacing_xyz=spacing, origin=image.GetOrigin(), **kwargs)
 
 
 def _same_grid(a, b) -> bool:
@@ -323,34 +324,30 @@ FOV_DICE_TOLERANCE = 0.98
 
 
 def test_padding_and_a_circular_field_of_view_do_not_change_the_prediction(tmp_path, trained):
-    """The same scan clean, padded with -3024 HU outside a circle that holds the body (PixelPaddingValue), and with
-    0 HU there (a CBCT's reconstruction cylinder): the body masks of the two variants are identical, and the
-    predictions inside the field of view match the clean scan's."""
+    """One scan written by a scanner three ways: clean; padded with -3024 HU outside a circle that holds the body,
+    declared as PixelPaddingValue; and 0 HU there (a CBCT's reconstruction cylinder). The body masks of the two
+    variants are identical, and the predictions inside the field of view match the clean scan's."""
     from cmedl_bench.data.preprocessing import body_mask, outside_field_of_view
 
     run_dir, scan = trained
-    clean = sitk.ReadImage(str(scan))
-    array = sitk.GetArrayFromImage(clean)
+    array = sitk.GetArrayFromImage(sitk.ReadImage(str(scan))).astype(np.int32)
     yy, xx = np.mgrid[:array.shape[1], :array.shape[2]]
     outside = np.hypot(yy - (array.shape[1] - 1) / 2, xx - (array.shape[2] - 1) / 2) > (array.shape[2] - 1) / 2
     assert not body_mask(array.astype(float))[:, outside].any()  # the circle holds the whole body
-    paths = {"clean": tmp_path / "clean.nii.gz"}
-    sitk.WriteImage(clean, str(paths["clean"]))
-    for name, value in (("padded", -3024), ("cylinder", 0)):
-        variant = array.copy()
-        variant[:, outside] = value
-        image = sitk.GetImageFromArray(variant)
-        image.CopyInformation(clean)
-        paths[name] = tmp_path / f"{name}.nii.gz"
-        sitk.WriteImage(image, str(paths[name]))
-        assert np.array_equal(outside_field_of_view(variant), np.broadcast_to(outside, variant.shape))
-    bodies = [body_mask(sitk.GetArrayFromImage(sitk.ReadImage(str(paths[n]))).astype(float))
-              for n in ("padded", "cylinder")]
-    assert np.array_equal(*bodies)
-    result = cli("predict", str(run_dir), *map(str, paths.values()), "--out", str(tmp_path / "out"), "--quiet")
+    variants = {"clean": (array, None), "padded": (np.where(outside, -3024, array), {"PixelPaddingValue": -2000}),
+                "cylinder": (np.where(outside, 0, array), None)}
+    for number, (name, (hu, extra)) in enumerate(variants.items(), start=1):
+        _dicom_from(scan, tmp_path / name, patient="FOV1", series_number=number, extra=extra, hu=hu)
+    result = cli("predict", str(run_dir), *(str(tmp_path / name) for name in variants), "--out", str(tmp_path / "out"),
+                 "--quiet")
     assert result.returncode == 0, result.stderr
-    masks = {name: sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out" / name / "mask.nii.gz")))[:, ~outside]
-             for name in paths}
+    table = pd.read_csv(tmp_path / "out" / "predictions.csv").sort_values("scan")
+    images = {name: sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out" / mask)))
+              for name, mask in zip(variants, table["mask"])}
+    for name in ("padded", "cylinder"):
+        assert np.array_equal(outside_field_of_view(variants[name][0]), np.broadcast_to(outside, array.shape))
+    assert np.array_equal(*(body_mask(variants[name][0].astype(float)) for name in ("padded", "cylinder")))
+    masks = {name: image[:, ~outside] for name, image in images.items()}
     assert masks["clean"].any()
     for name in ("padded", "cylinder"):
         assert dice(masks[name], masks["clean"]) >= FOV_DICE_TOLERANCE, name
