@@ -166,7 +166,8 @@ def _shear(files: SeriesFiles, positions: np.ndarray, resample_tilt: bool, where
         tag = getattr(files.header, "GantryDetectorTilt", None)
         named = f", GantryDetectorTilt {float(tag):g}°" if tag not in (None, "") else ""
         step = float(np.median(np.diff(positions)))
-        raise DatasetError(f"{where}: series {files.uid} is sheared: its slices shift {travel / (len(positions) - 1):.2f}"
+        shift = travel / (len(positions) - 1)
+        raise DatasetError(f"{where}: series {files.uid} is sheared: its slices shift {shift:.2f}"
                            f" mm in-plane per {step:.2f} mm step (gantry tilt {tilt:.1f}°{named}); --resample-tilt "
                            f"puts it on an orthogonal grid")
     return offsets, tilt

@@ -6,9 +6,9 @@ patients both rows scored (``pairing="scan"`` pairs scans instead, and is labell
 case -> patient map each run records (``run.json`` ``dataset.cases``), or for records older than that map, the
 ``dataset.json`` at the absolute path the run recorded. A comparison in which any case has no known patient (a plain
 folder of masks, a dataset that moved, a path recorded relative to a directory nobody knows) is paired per scan and
-says so: scans are never counted as patients. The mean paired difference gets a percentile bootstrap 95 % interval, resampling units
-(:func:`cmedl_bench.results.statistics.bootstrap_mean_ci`, seeded, so a report is reproducible). Tumour locations
-recorded in ``dataset.json`` (``central`` / ``peripheral``) give subgroup means.
+says so: scans are never counted as patients. The mean paired difference gets a studentised bootstrap 95 % interval,
+resampling units (:func:`cmedl_bench.results.statistics.bootstrap_mean_ci`, seeded, so a report is reproducible).
+Tumour locations recorded in ``dataset.json`` (``central`` / ``peripheral``) give subgroup means.
 """
 
 from __future__ import annotations

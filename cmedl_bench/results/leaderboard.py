@@ -5,8 +5,8 @@ the paper's Tables 1 and 2, with the paper's statistics (III.B; docs/reference.m
 - KL of pseudo-MRI to real MRI where a translator ran (the run's ``translator`` rows).
 - Paired two-sided Wilcoxon signed-rank tests of test DSC and SDSC against a reference row (default: CBCT only with
   the same segmenter on the same dataset and preset), paired by patient by default (:mod:`cmedl_bench.results.
-  comparison`: a patient's value is its mean over scans and seeds), with a bootstrap 95 % interval of the mean paired
-  difference; Holm-Bonferroni adjustment over the whole family (every compared row x every tested metric).
+  comparison`: a patient's value is its mean over scans and seeds), with a studentised bootstrap 95 % interval of the
+  mean paired difference; Holm-Bonferroni adjustment over the whole family (every compared row x every tested metric).
 - Rank by mean test DSC (``rank_by`` another metric, in its recorded direction); equal means share a rank. A
   difference is called only when the adjusted p < alpha.
 - Rows scored against different reference masks (:class:`cmedl_bench.scoring.ReferenceFingerprint`) are labelled
@@ -280,4 +280,4 @@ def build_leaderboard(collection: Collection, reference: str | None = None, alph
     rank(rows, next((c for c in columns if c.name == rank_by), None) or unknown_rank_metric(rank_by, columns))
     return Leaderboard(rows, translation, collection.excluded, notes, alpha,
                        rule + f", Holm-Bonferroni adjusted over a family of {len(family)} tests (rows x metrics); "
-                       f"95 % intervals: bootstrap over {pairing}s", columns, rank_by)
+                       f"95 % intervals: studentised bootstrap over {pairing}s", columns, rank_by)

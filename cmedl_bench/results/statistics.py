@@ -3,9 +3,16 @@ on per-case DSC against a reference method, and Holm-Bonferroni adjustment over 
 
 Written out rather than delegated so that the edge cases a leaderboard meets are decided here, explicitly:
 zero differences are dropped before ranking (Wilcoxon's original treatment, scipy's ``zero_method="wilcox"``);
-with no non-zero difference left the test has nothing to say and the p-value is 1; the exact null distribution is
-used for up to 50 pairs without ties (scipy's ``method="auto"`` rule), otherwise the normal approximation with the
-tie-corrected variance and no continuity correction (scipy's defaults). Tests compare against scipy.
+with no non-zero difference left the test has nothing to say and the p-value is 1. Up to
+:data:`EXACT_MAX_PAIRS` non-zero differences the p-value is exact: the distribution of R+ over all 2^n sign
+patterns of the (mid)ranks, so tied differences are handled exactly too (the permutation distribution that scipy
+1.15 and later use for small samples with ties or zeros, enumerated here in full rather than sampled). Beyond
+that, the normal approximation with the tie-corrected variance and no continuity correction (scipy's
+``method="asymptotic"`` defaults). Tests compare against scipy and against brute-force enumeration.
+
+Intervals of a mean paired difference are studentised bootstrap intervals (bootstrap-t, Efron and Tibshirani 1993,
+ch. 12.5): the percentile bootstrap's intervals are too narrow at the sample sizes of a benchmark (in simulation
+about 90 % coverage for a nominal 95 % at 10 units), the bootstrap-t's cover (``tests/test_statistics.py``).
 """
 
 from __future__ import annotations
@@ -41,15 +48,16 @@ def _midranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _exact_cdf(statistic: float, n: int) -> float:
-    """P(R+ <= statistic) under H0 for n untied, non-zero differences: each rank enters R+ with probability 1/2;
-    the counts of sign patterns per rank sum are built by a subset-sum recursion."""
-    total = n * (n + 1) // 2
-    counts = np.zeros(total + 1)
+def _exact_cdf(statistic: float, ranks: np.ndarray) -> float:
+    """P(R+ <= statistic) under H0 given the (mid)ranks of the non-zero differences: each rank enters R+ with
+    probability 1/2; the counts of sign patterns per rank sum are built by a subset-sum recursion over doubled ranks
+    (midranks are whole or half numbers)."""
+    doubled = np.rint(2.0 * np.asarray(ranks)).astype(int)
+    counts = np.zeros(int(doubled.sum()) + 1)
     counts[0] = 1.0
-    for rank in range(1, n + 1):
+    for rank in doubled:
         counts[rank:] = counts[rank:] + counts[:-rank].copy()
-    return float(counts[: int(math.floor(statistic)) + 1].sum() / 2.0**n)
+    return float(counts[: int(math.floor(2.0 * statistic + 1e-9)) + 1].sum() / 2.0 ** len(doubled))
 
 
 def wilcoxon_signed_rank(x: Sequence[float], y: Sequence[float]) -> Wilcoxon:
@@ -65,9 +73,8 @@ def wilcoxon_signed_rank(x: Sequence[float], y: Sequence[float]) -> Wilcoxon:
     r_plus = float(ranks[diff > 0].sum())
     r_minus = float(ranks[diff < 0].sum())
     statistic = min(r_plus, r_minus)
-    tied = len(np.unique(np.abs(diff))) < n
-    if n <= EXACT_MAX_PAIRS and not tied:
-        return Wilcoxon(statistic, min(1.0, 2.0 * _exact_cdf(statistic, n)), n, "exact")
+    if n <= EXACT_MAX_PAIRS:  # the null distribution of R+ is symmetric: two-sided p = 2 P(R+ <= min)
+        return Wilcoxon(statistic, min(1.0, 2.0 * _exact_cdf(statistic, ranks)), n, "exact")
     mean = n * (n + 1) / 4.0
     _, tie_sizes = np.unique(np.abs(diff), return_counts=True)
     variance = n * (n + 1) * (2 * n + 1) / 24.0 - float((tie_sizes**3 - tie_sizes).sum()) / 48.0
@@ -93,14 +100,28 @@ def holm_bonferroni(pvalues: Sequence[float | None]) -> list[float | None]:
 
 def bootstrap_mean_ci(differences: Sequence[float], seed: int = 0, resamples: int = 10000,
                       level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean of paired differences (Efron and Tibshirani, ch. 13):
-    the units (patients) are resampled with replacement ``resamples`` times from a generator seeded with ``seed``,
-    so the interval is reproducible. With one unit the interval is that unit's difference."""
+    """Studentised bootstrap (bootstrap-t) confidence interval of the mean of paired differences: the units
+    (patients) are resampled with replacement ``resamples`` times from a generator seeded with ``seed`` (so the
+    interval is reproducible); each resample gives t* = (mean* - mean) / (sd* / sqrt(n)), and the interval is
+    [mean - t*_(1-a/2) se, mean - t*_(a/2) se] with se = sd / sqrt(n). A resample whose units are all one value
+    has no spread: its t* is 0 when its mean is the sample's, else infinite in the direction of its mean, so with
+    very few units the interval can be unbounded, as it honestly is. With one unit the interval is that unit's
+    difference."""
     values = np.asarray(differences, dtype=float)
     if values.size == 0:
         raise ValueError("no paired differences")
+    n, mean = values.size, float(values.mean())
+    if n == 1:
+        return mean, mean
     rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, values.size, size=(resamples, values.size))].mean(axis=1)
+    samples = values[rng.integers(0, n, size=(resamples, n))]
+    means, spreads = samples.mean(axis=1), samples.std(axis=1, ddof=1) / math.sqrt(n)
+    shift = means - mean
+    t = np.divide(shift, spreads, out=np.where(shift == 0, 0.0, np.copysign(np.inf, shift)), where=spreads > 0)
     tail = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [tail, 1.0 - tail])
-    return float(low), float(high)
+    low_t = float(np.quantile(t, tail, method="lower"))  # order statistics: no interpolation with an infinite t*
+    high_t = float(np.quantile(t, 1.0 - tail, method="higher"))
+    se = float(values.std(ddof=1)) / math.sqrt(n)
+    if se == 0:
+        return mean, mean
+    return float(mean - high_t * se), float(mean - low_t * se)

@@ -95,7 +95,8 @@ def _build(config: dict[str, Any], weights: dict[str, Any], device: torch.device
     try:
         preset = Preset(**config["preset"])
     except TypeError as exc:
-        raise CmedlError(f"{source}: the preset of the configuration is not one this cmedl-bench reads ({exc})") from None
+        raise CmedlError(f"{source}: the preset of the configuration is not one this cmedl-bench reads "
+                         f"({exc})") from None
     fusion = build_fusion(config["fusion"], config["segmenter"], config["translator"], preset, device,
                           config.get("options"))
     try:
