@@ -92,13 +92,13 @@ def test_data_synth_never_replaces_a_folder_it_did_not_write(tmp_path, small_pha
     ours = tmp_path / "ours"
     assert cli("data", "synth", str(ours), "--size", "small", "--quiet", "--preview").returncode == 0
     assert (ours / "preview.png").is_file()
-    assert cli("data", "synth", str(ours), "--size", "small", "--quiet", "--seed", "1").returncode == 0
-    assert json.loads((ours / "dataset.json").read_text())["generator"]["seed"] == 1
     (ours / "cbct" / "mine.nii.gz").write_bytes(b"x")
     result = cli("data", "synth", str(ours), "--size", "small", "--quiet")
     assert result.returncode == 2 and "cbct/mine.nii.gz" in result.stderr
-    assert cli("data", "synth", str(ours), "--size", "small", "--quiet", "--overwrite").returncode == 0
+    assert cli("data", "synth", str(ours), "--size", "small", "--quiet", "--overwrite", "--seed", "1").returncode == 0
     assert not (ours / "cbct" / "mine.nii.gz").exists()
+    assert json.loads((ours / "dataset.json").read_text())["generator"]["seed"] == 1
+    assert cli("data", "synth", str(ours), "--size", "small", "--quiet").returncode == 0  # its own: replaced
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
 
 
@@ -428,3 +428,47 @@ def test_an_operating_system_error_is_one_line_naming_the_path(tmp_path, small_p
                  "--quiet", "--data", str(small_phantom), "--results", str(tmp_path / "a-file" / "results"))
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and "a-file" in lines[0] and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------------------------------ weekly scans
+
+
+def _weekly_image_folders(work: Path, phantom: Path) -> tuple[Path, Path]:
+    """The small phantom's CBCT scans as nnU-Net-style image files (``C000W1_0000.nii.gz``) and label maps."""
+    images, labels = work / "imgs", work / "lbls"
+    shutil.copytree(phantom / "cbct" / "imagesTr", images)
+    shutil.copytree(phantom / "cbct" / "labelsTr", labels)
+    return images, labels
+
+
+def test_image_import_keeps_the_weekly_scans_of_a_patient_together(tmp_path, small_phantom):
+    """Weekly scans imported from files are grouped into patients by their visit suffix, so the generated
+    patient-level split never puts two weeks of one patient in two splits; --patient-per-case opts out."""
+    images, labels = _weekly_image_folders(tmp_path, small_phantom)
+    result = cli("data", "import", str(tmp_path / "ds"), "--images", str(images), "--labels", str(labels), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "8 cases grouped into 4 patients" in result.stderr
+    cases = json.loads((tmp_path / "ds" / "dataset.json").read_text())["cohorts"]["cbct"]["cases"]
+    assert {case: entry["patient"] for case, entry in cases.items()} == {
+        f"C{p:03d}W{w}": f"C{p:03d}" for p in range(4) for w in (1, 2)}
+    checked = cli("data", "check", str(tmp_path / "ds"), "--quiet", "--json")
+    assert checked.returncode == 0, checked.stdout
+    per_case = cli("data", "import", str(tmp_path / "own"), "--images", str(images), "--labels", str(labels),
+                   "--quiet", "--patient-per-case")
+    assert per_case.returncode == 0 and not per_case.stderr.strip()
+    cases = json.loads((tmp_path / "own" / "dataset.json").read_text())["cohorts"]["cbct"]["cases"]
+    assert all(entry["patient"] == case for case, entry in cases.items())
+
+
+def test_data_check_warns_when_visits_of_one_patient_sit_in_different_splits(tmp_path, small_phantom):
+    data = Path(shutil.copytree(small_phantom, tmp_path / "ds"))
+    meta = json.loads((data / "dataset.json").read_text())
+    splits = json.loads((data / "splits.json").read_text())
+    moved = splits["cbct"]["train"][0]  # its second week becomes a patient of its own, in the test split
+    meta["cohorts"]["cbct"]["cases"][f"{moved}W2"]["patient"] = f"{moved}b"
+    splits["cbct"]["test"].append(f"{moved}b")
+    (data / "dataset.json").write_text(json.dumps(meta))
+    (data / "splits.json").write_text(json.dumps(splits))
+    result = cli("data", "check", str(data), "--quiet")
+    assert result.returncode == 0, result.stdout
+    assert f"read as visits of one patient ({moved})" in result.stdout and "test, train" in result.stdout

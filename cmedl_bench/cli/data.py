@@ -170,6 +170,9 @@ def data_import(
     patient: Optional[str] = typer.Option(None, help="Patient id for DICOM imports (default: PatientID)."),
     patient_pattern: Optional[str] = typer.Option(None, help="Regex whose first group is the patient id in a "
                                                              "case id, e.g. '^(P\\d+)_W'."),
+    patient_per_case: bool = typer.Option(False, help="Make every image file its own patient (default: cases whose "
+                                                      "ids differ only in a trailing visit, C000W1 and C000W2, are "
+                                                      "scans of one patient)."),
     case: Optional[str] = typer.Option(None, help="Case id when the DICOM folder holds one contoured series."),
     series: Optional[str] = typer.Option(None, help="SeriesInstanceUID the RTSTRUCT's contours are drawn on, when "
                                                     "the series it references is not in the folder."),
@@ -186,6 +189,7 @@ def data_import(
         raise CmedlError("give either --dicom DIR, or --images DIR with --labels DIR")
     imported = import_data(dataset, dicom=dicom, roi=roi, images=images, labels=labels, label=label, cohort=cohort,
                            patient=patient, patient_pattern=patient_pattern, case=case, overwrite=overwrite,
+                           patient_per_case=patient_per_case,
                            quiet=quiet, series=series, resample_slices=resample_slices,
                            resample_tilt=resample_tilt)
     table = Table(title=f"imported into {dataset} ({cohort})")

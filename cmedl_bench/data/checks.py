@@ -31,13 +31,14 @@ from typing import Callable
 import numpy as np
 
 from cmedl_bench.io.geometry import CANONICAL_ORIENTATION, grid_difference, orientation, spacing_warning
+from cmedl_bench.data.identifiers import visit_stem
 from cmedl_bench.data.layout import SPLITS, DatasetIndex, scan_layout
 from cmedl_bench.data.preprocessing import body_mask, field_of_view_contact, outside_field_of_view
 from cmedl_bench.io.atomic import atomic_write_json
 from cmedl_bench.io.images import non_finite_voxels, read_image
 from cmedl_bench.errors import DatasetError
 
-CHECKS_VERSION = 3
+CHECKS_VERSION = 3  # 3: field of view, too few patients, visits split across splits
 #: plausible HU of CBCT: the 1st percentile is air or lung, the 99.9th below dense bone or metal streak levels
 CBCT_LOW_PERCENTILE_MAX_HU = -500.0
 CBCT_HIGH_PERCENTILE_MAX_HU = 4000.0
@@ -158,6 +159,24 @@ def _split_of(index: DatasetIndex, case) -> str | None:
     return None
 
 
+def _check_visits(report: CheckReport, index: DatasetIndex, where: Path) -> None:
+    """Case ids that read as visits of one patient (``C000W1``, ``C000W2``: :func:`cmedl_bench.data.identifiers.
+    visit_stem`) but are listed as different patients in different splits: the weekly scans of one patient would
+    train and test the same model (a warning: the ids may mean something else)."""
+    groups: dict[str, list] = {}
+    for case in index.cases.get("cbct", {}).values():
+        stem = visit_stem(case.case_id)
+        if stem:
+            groups.setdefault(stem, []).append(case)
+    for stem, cases in sorted(groups.items()):
+        splits = {_split_of(index, case) for case in cases} - {None}
+        if len({case.patient for case in cases}) > 1 and len(splits) > 1:
+            listed = ", ".join(sorted(c.case_id for c in cases)[:4])
+            report.add("warning", where, f"cases {listed} read as visits of one patient ({stem}) but are different "
+                                         f"patients in the {', '.join(sorted(splits))} splits: test data would leak "
+                                         f"if they are; give them one patient id")
+
+
 def _check_splits(report: CheckReport, index: DatasetIndex, tumour_in_train: bool) -> None:
     where = index.root / "splits.json" if index.splits_source == "splits.json" else index.root / "dataset.json"
     cbct = index.cases.get("cbct", {})
@@ -172,6 +191,7 @@ def _check_splits(report: CheckReport, index: DatasetIndex, tumour_in_train: boo
         for split in SPLITS:
             if not index.split_cases("cbct", split):
                 report.add("error", where, f"the CBCT {split} split has no cases (need at least one patient in each)")
+    _check_visits(report, index, where)
     unassigned = sorted({c.patient for c in cbct.values()} - {p for s in SPLITS for p in
                                                                index.splits.get("cbct", {}).get(s, [])})
     if unassigned:

@@ -60,6 +60,19 @@ def sanitise_id(text: str, kind: str, hint: str) -> str:
     return f"{cleaned[:MAX_ID_LENGTH - _DIGEST_LENGTH - 1]}-{digest}"
 
 
+#: a trailing visit of a case id: a week, visit, fraction, time point, day, scan or session number, or a date
+#: (``C000W1``, ``P01_week3``, ``pat2-V02``, ``LUNG-7_fx12``, ``A17_20240301``, ``A17-2024-03-01``)
+_VISIT = re.compile(r"^(?P<stem>.*?[A-Za-z0-9])(?:[_.-]?(?:w|wk|week|v|visit|fx|fraction|tp|timepoint|day|scan|session"
+                    r"|ses)[_-]?\d{1,3}|[_.-](?:\d{8}|\d{4}-\d{2}-\d{2}))$", re.IGNORECASE)
+
+
+def visit_stem(case_id: str) -> str | None:
+    """The patient part of a case id that ends in a visit (:data:`_VISIT`), or None when it names no visit: the
+    weekly scans ``C000W1`` and ``C000W2`` share the stem ``C000``."""
+    match = _VISIT.match(case_id)
+    return match.group("stem") if match else None
+
+
 def inside(root: Path, path: Path, action: str = "write") -> Path:
     """``path`` when it resolves to a place under ``root`` (links followed); else an error naming both."""
     resolved_root = Path(root).resolve()

@@ -2,6 +2,12 @@
 MHA images with label maps. Every imported case is written atomically and added to ``dataset.json``; patient ids
 keep several weekly scans of one patient together when splits are made.
 
+Image files name no patient, so the patient of a case is, in this order: the first group of ``--patient-pattern``
+matched against the case id; the case itself with ``--patient-per-case``; otherwise the case id without a trailing
+visit (:func:`cmedl_bench.data.identifiers.visit_stem`: a week, visit, fraction, time point, day, scan or session
+number, or a date), so that ``C000W1`` and ``C000W2`` are two scans of patient ``C000`` and never land in different
+splits; a case id that names no visit is its own patient. How many cases were grouped is said in one line.
+
 DICOM: every RTSTRUCT found under the input folder is paired with the image series it references
 (``ReferencedFrameOfReferenceSequence`` -> study -> series), the series is read with SimpleITK from its files sorted
 along the slice normal (geometry kept: origin, spacing, direction, rescaled to HU), and the ROIs matching a name
@@ -23,7 +29,7 @@ import numpy as np
 from cmedl_bench.data.layout import COHORTS, image_files, image_path, label_path, read_json
 from cmedl_bench.io.images import IMAGE_ENDINGS, read_image, write_volume
 from cmedl_bench.io.geometry import grid_difference
-from cmedl_bench.data.identifiers import require_id, sanitise_id
+from cmedl_bench.data.identifiers import require_id, sanitise_id, visit_stem
 from cmedl_bench.errors import CmedlError, DatasetError
 from cmedl_bench.io.atomic import atomic_write_text
 
@@ -202,11 +208,10 @@ def _label_value(label: str | None, label_file: Path, labels_folder: Path, value
 
 def import_images(images: Path, labels: Path, dataset: Path, cohort: str = "cbct", label: str | None = None,
                   patient_pattern: str | None = None, overwrite: bool = False,
-                  progress: Callable[[int], None] | None = None) -> list[ImportedCase]:
+                  progress: Callable[[int], None] | None = None, patient_per_case: bool = False) -> list[ImportedCase]:
     """Import image/label pairs matched by case id (``CASE_0000.ext`` or ``CASE.ext`` for images, ``CASE.ext`` for
     labels). A label map on a different grid from its image is resampled onto the image grid (nearest neighbour)
-    when it lies in the same physical space; the patient id is the first group of ``patient_pattern`` matched
-    against the case id (default: the case id itself)."""
+    when it lies in the same physical space; the patient id follows the module docstring's rule."""
     images, labels, dataset = Path(images), Path(labels), Path(dataset)
     for folder, option in ((images, "--images"), (labels, "--labels")):
         if not folder.is_dir():
@@ -218,6 +223,8 @@ def import_images(images: Path, labels: Path, dataset: Path, cohort: str = "cbct
     if unlabelled:
         raise DatasetError(f"{labels}: no label map for {', '.join(unlabelled[:5])}"
                            + (" ..." if len(unlabelled) > 5 else ""))
+    if patient_pattern and patient_per_case:
+        raise CmedlError("give --patient-pattern or --patient-per-case, not both")
     try:
         pattern = re.compile(patient_pattern) if patient_pattern else None
     except re.error as exc:
@@ -229,15 +236,22 @@ def import_images(images: Path, labels: Path, dataset: Path, cohort: str = "cbct
     with _written_or_removed(dataset) as written:
         for case in case_ids:
             imported.append(_import_image_case(case, names[case], found_images[case], label_files[case], labels,
-                                               label, pattern, dataset, cohort, written))
+                                               label, pattern, dataset, cohort, written, patient_per_case))
             if progress:
                 progress(len(case_ids))
         _add_cases(dataset, cohort, imported)
+    if not (pattern or patient_per_case):
+        patients = {c.patient for c in imported}
+        if len(patients) < len(imported):
+            warnings.warn(f"{len(imported)} cases grouped into {len(patients)} patients by the visit at the end of "
+                          f"their ids (e.g. {imported[0].case_id} -> {imported[0].patient}); --patient-per-case keeps "
+                          f"each case its own patient", stacklevel=2)
     return imported
 
 
 def _import_image_case(case: str, name: str, image_file: Path, label_file: Path, labels: Path, label: str | None,
-                       pattern, dataset: Path, cohort: str, written: list[Path]) -> ImportedCase:
+                       pattern, dataset: Path, cohort: str, written: list[Path],
+                       patient_per_case: bool = False) -> ImportedCase:
     """One image/label pair: the label read as the tumour mask on the image grid, written under ``name``."""
     import SimpleITK as sitk
 
@@ -254,7 +268,7 @@ def _import_image_case(case: str, name: str, image_file: Path, label_file: Path,
     mask = array > 0 if value is None else array == value
     if value is not None and value not in values:
         raise DatasetError(f"{label_file}: label value {value} does not occur (values {values})")
-    patient = case
+    patient = case if patient_per_case else visit_stem(case) or case
     if pattern:
         match = pattern.search(case)
         if not match:

@@ -122,7 +122,7 @@ def import_data(reporter: Reporter, dataset: Path, dicom: Path | None = None, ro
                 images: Path | None = None, labels: Path | None = None, label: str | None = None,
                 cohort: str = "cbct", patient: str | None = None, patient_pattern: str | None = None,
                 case: str | None = None, overwrite: bool = False, series: str | None = None,
-                resample_slices: bool = False, resample_tilt: bool = False):
+                resample_slices: bool = False, resample_tilt: bool = False, patient_per_case: bool = False):
     """Import DICOM + RTSTRUCT (``dicom``) or image files + label maps (``images``, ``labels``) into ``dataset``."""
     from cmedl_bench.data.importing import import_dicom, import_images
 
@@ -131,4 +131,4 @@ def import_data(reporter: Reporter, dataset: Path, dicom: Path | None = None, ro
             return import_dicom(Path(dicom), Path(dataset), cohort, roi, patient, case, overwrite, task.tick, series,
                                 resample_slices, resample_tilt)
         return import_images(Path(images), Path(labels), Path(dataset), cohort, label, patient_pattern, overwrite,
-                             task.tick)
+                             task.tick, patient_per_case)
