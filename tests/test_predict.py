@@ -311,7 +311,7 @@ def test_a_scout_beside_the_series_is_skipped_with_one_line(tmp_path, trained, i
                  study=info["study"], frame=info["frame"], extra={"ImageType": image_type} if image_type else None)
     result = cli("predict", str(run_dir), str(tmp_path / "dicom"), "--out", str(tmp_path / "out"), "--quiet")
     assert result.returncode == 0, result.stderr
-    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:") and "localizer" in line]
     assert len(warned) == 1 and f"skipped: a localizer ({reason})" in warned[0]
     table = pd.read_csv(tmp_path / "out" / "predictions.csv")
     assert list(table["patient"]) == ["SCOUT1"] and (tmp_path / "out" / table["mask"][0]).is_file()
@@ -378,3 +378,22 @@ def test_an_interrupted_predicts_staging_is_removed_by_the_next(tmp_path, traine
     result = cli("predict", str(run_dir), str(scan), "--out", str(tmp_path / "out"), "--quiet")
     assert result.returncode == 0, result.stderr
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".predict-staging")]
+    assert "was trained with the smoke preset" in result.stderr  # said plainly: its masks mean nothing
+
+
+def test_physically_implausible_predictions_are_flagged():
+    from cmedl_bench.data.layout import Case, Volume
+    from cmedl_bench.stages.predicting import _implausible
+
+    image = np.full((20, 64, 64), -1000.0)
+    image[:, 8:56, 8:56] = 40.0  # the body: 20 x 48 x 48 voxels
+    volume = Volume(Case("cbct", "x", "x", Path("x"), Path("x")), image, np.zeros(image.shape, np.uint8),
+                    (5.0, 2.0, 2.0), (0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    small, body, huge = (np.zeros(image.shape, np.uint8) for _ in range(3))
+    small[8:12, 20:30, 20:30] = 1  # 400 voxels of 20 mm3: 8 cc
+    body[:, 8:56, 8:50] = 1  # 88 % of the body
+    huge[:] = 1  # every voxel: 1638 cc at 20 mm3 a voxel, 13107 cc at 160 mm3
+    assert _implausible(small, volume) == ""
+    assert _implausible(body, volume) == "tumour over 88% of the body"
+    big = Volume(volume.case, image, volume.label, (10.0, 4.0, 4.0), volume.origin, volume.direction)
+    assert _implausible(huge, big).startswith("a tumour of 13107 cc (above 2000 cc)")

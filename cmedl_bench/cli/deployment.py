@@ -53,7 +53,9 @@ def predict(
     for row in result["scans"]:
         score = "" if row["uncertainty"] != row["uncertainty"] else f"{row['uncertainty']:.3f}"
         table.add_row(escape(row["scan"]), escape(row["patient"]), row["date"] or "",
-                      f"{row['tumour_volume_cc']:.1f}", score, "uncertain" if row["flagged"] else "")
+                      f"{row['tumour_volume_cc']:.1f}", score,
+                      ", ".join(f for f in ("uncertain" if row["flagged"] else "",
+                                            "implausible" if row["implausible"] else "") if f))
     stdout.print(table)
     stderr.print(f"written to {escape(str(out))} (predictions.csv)", highlight=False)
 

@@ -49,7 +49,10 @@ def run(
     if as_json:
         print(json.dumps(record, indent=2, default=str))
         return
-    stdout.print(summary_table([record], f"{record['run_id']}  (test split, mean ± SD)"))
+    smoke = ((record.get("config") or {}).get("preset") or {}).get("name") == "smoke"
+    stdout.print(summary_table([record], f"{record['run_id']}  (test split, mean ± SD"
+                                         + ("; smoke preset: it proves the pipeline, these numbers mean nothing)"
+                                            if smoke else ")")))
     stderr.print(f"run folder: {escape(str(results / record['run_id']))}", highlight=False)
 
 

@@ -70,8 +70,9 @@ class MaskRule:
             return array == self.label
         if self.threshold is not None:
             return array > self.threshold
-        values = np.unique(array)
-        return array != 0 if np.count_nonzero(values) <= 1 else None
+        mask = array != 0
+        found = array[mask]  # the tumour's voxels: few, so this is cheap even on a clinical volume
+        return mask if found.size == 0 or found.min() == found.max() else None
 
     def as_config(self) -> dict[str, Any]:
         return {"label": self.label} | ({"threshold": self.threshold} if self.threshold is not None else {})

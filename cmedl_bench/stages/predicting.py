@@ -3,8 +3,9 @@ time).
 
 Per scan, into ``OUT/<scan id>/``: ``mask.nii.gz`` (binary, probability > 0.5) and ``probability.nii.gz`` (uint8
 with scale factor 1/255: readers return the probability to within 1/510, :func:`cmedl_bench.io.nifti.
-write_fraction_map`) on the input's own grid (size, spacing, origin and direction copied from the input), ``rtstruct.dcm`` for DICOM input
-(:mod:`cmedl_bench.data.rtstruct_writer`) and ``seg.dcm``, a DICOM SEG (:mod:`cmedl_bench.data.seg_writer`), with ``--uncertainty N`` ``uncertainty_sd.nii.gz``, and ``preview.png``.
+write_fraction_map`) on the input's own grid (size, spacing, origin and direction copied from the input),
+``rtstruct.dcm`` for DICOM input (:mod:`cmedl_bench.data.rtstruct_writer`) and ``seg.dcm``, a DICOM SEG
+(:mod:`cmedl_bench.data.seg_writer`), with ``--uncertainty N`` ``uncertainty_sd.nii.gz``, and ``preview.png``.
 In ``OUT``: ``predictions.csv`` and ``.parquet`` (patient, scan date, tumour volume in cc, uncertainty score,
 flag), ``volume_over_time.png`` when a patient has several timepoints, and ``prediction.json`` (the model's
 provenance, options, versions and git revision).
@@ -46,8 +47,13 @@ from cmedl_bench.stages.progress import Reporter
 
 #: staging folders of predict inside OUT
 STAGING_PREFIX = ".predict-staging-"
+#: a predicted tumour larger than this (cc) is physically implausible: the largest lung tumours treated with
+#: radiotherapy are around a litre
+MAX_PLAUSIBLE_TUMOUR_CC = 2000.0
+#: ... and so is one that covers more than this share of the body
+MAX_PLAUSIBLE_BODY_SHARE = 0.5
 TABLE_COLUMNS = ("scan", "patient", "date", "timepoint", "kind", "source", "tumour_volume_cc", "tumour_voxels",
-                 "uncertainty", "flagged", "mask", "probability", "uncertainty_sd", "rtstruct", "seg")
+                 "uncertainty", "flagged", "implausible", "mask", "probability", "uncertainty_sd", "rtstruct", "seg")
 
 
 def _check_options(uncertainty: int, rate: float, threshold: float) -> None:
@@ -132,11 +138,29 @@ def _predict_scan(model: TrainedModel, scan: NewScan, folder: Path, options: dic
     plot_prediction(volume.image, probability, sd, scan.scan_id, folder / "preview.png")
     voxels = int(mask.sum())
     flagged = bool(options["uncertainty"]) and score > options["flag_above"]
+    implausible = _implausible(mask, volume)
+    if implausible:
+        reporter.warning(f"{scan.scan_id}: implausible prediction: {implausible}")
     return {"scan": scan.scan_id, "patient": scan.patient, "date": scan.date, "timepoint": scan.timepoint,
             "kind": scan.kind, "source": scan.source, "tumour_volume_cc": voxels * float(np.prod(volume.spacing_zyx))
-            / 1000.0, "tumour_voxels": voxels, "uncertainty": score, "flagged": flagged,
+            / 1000.0, "tumour_voxels": voxels, "uncertainty": score, "flagged": flagged, "implausible": implausible,
             **{name: files[name].relative_to(folder.parent).as_posix() if name in files else None
                for name in ("mask", "probability", "uncertainty_sd", "rtstruct", "seg")}}
+
+
+def _implausible(mask: np.ndarray, volume) -> str:
+    """Why a predicted mask cannot be a tumour (larger than :data:`MAX_PLAUSIBLE_TUMOUR_CC`, or more than
+    :data:`MAX_PLAUSIBLE_BODY_SHARE` of the body), or "" when it can."""
+    from cmedl_bench.data.preprocessing import body_mask
+
+    cc = float(mask.sum()) * float(np.prod(volume.spacing_zyx)) / 1000.0
+    if cc > MAX_PLAUSIBLE_TUMOUR_CC:
+        return f"a tumour of {cc:.0f} cc (above {MAX_PLAUSIBLE_TUMOUR_CC:.0f} cc)"
+    body = body_mask(volume.image)
+    share = float((mask.astype(bool) & body).sum()) / max(1, int(body.sum()))
+    if share > MAX_PLAUSIBLE_BODY_SHARE:
+        return f"tumour over {share:.0%} of the body"
+    return ""
 
 
 def _write_dicom_objects(folder: Path, source_mask, image, scan: NewScan, model: TrainedModel, roi_name: str
@@ -194,6 +218,9 @@ def predict(reporter: Reporter, model_path: Path, inputs: list[Path], out: Path,
     scans = resolve_scans([Path(p) for p in inputs], split, series, resample_tilt)
     _check_out(out, scans, overwrite)
     model = load_model(Path(model_path), head, usable_device(device))
+    if model.preset.name == "smoke":
+        reporter.warning(f"{model_path} was trained with the smoke preset, which proves the pipeline, not a model: "
+                         f"its masks mean nothing")
     options = {"uncertainty": uncertainty, "dropout_rate": dropout_rate, "flag_above": flag_above,
                "roi_name": roi_name, "seed": seed, "resample_tilt": resample_tilt}
     created = not out.exists()

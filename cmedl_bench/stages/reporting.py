@@ -10,10 +10,12 @@ from cmedl_bench.results.collect import collect
 from cmedl_bench.results.leaderboard import Leaderboard, build_leaderboard
 
 
-def report(paths: list[Path], reference: str | None = None, alpha: float = 0.05, pairing: str = "patient",
-           metrics: tuple[str, ...] = ("dsc", "sdsc"), rank_by: str = "dsc") -> Leaderboard:
-    """The leaderboard of the finished runs under ``paths``; ``pairing`` (``patient`` or ``scan``) and ``metrics``
-    (the tested family) as :func:`cmedl_bench.results.leaderboard.build_leaderboard` takes them."""
+def report(paths: Path | str | list[Path | str], reference: str | None = None, alpha: float = 0.05,
+           pairing: str = "patient", metrics: tuple[str, ...] = ("dsc", "sdsc"), rank_by: str = "dsc") -> Leaderboard:
+    """The leaderboard of the finished runs under ``paths`` (one folder or a list of them); ``pairing``
+    (``patient`` or ``scan``) and ``metrics`` (the tested family) as :func:`cmedl_bench.results.leaderboard.
+    build_leaderboard` takes them."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     for path in paths:
         if not Path(path).exists():
             raise CmedlError(f"results folder {path} does not exist")
