@@ -10,6 +10,7 @@ import io
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -383,6 +384,9 @@ def test_rtstruct_carries_the_type_2_attributes_and_the_study_description(tmp_pa
     written = pydicom.dcmread(tmp_path / "rs.dcm")
     assert "OperatorsName" in written and "PositionReferenceIndicator" in written
     assert written.StudyDescription == "THORAX CBCT week 3"
+    verified = subprocess.run(["dciodvfy", str(tmp_path / "rs.dcm")], capture_output=True, text=True)
+    found = (verified.stdout + verified.stderr).splitlines()
+    assert "RTStructureSet" in found and not [line for line in found if line.startswith("Error")], found
 
 
 def test_a_multi_frame_ct_is_refused_with_a_line_that_says_so(tmp_path):
