@@ -100,10 +100,10 @@ def translate(translator: str = "cx", dataset: str = "phantom", data: Path | Non
                                  device, overrides, options, force, component_options)
 
 
-def sweep(suite_name: str = "paper", seeds: tuple[int, ...] = (0,), rows: list[tuple[str, ...]] | None = None,
+def sweep(suite_name: str = "paper", seeds: tuple[int, ...] = (0,), rows: list[tuple] | None = None,
           launcher: str = "local", launcher_options: dict[str, str] | None = None, **run_kwargs: Any):
-    """Every row of a suite (or the given rows: translator, segmenter, fusion[, dataset]) for every seed with a
-    launcher plugin; one :class:`cmedl_bench.launch.JobOutcome` per job."""
+    """Every row of a suite (or the given rows: translator, segmenter, fusion[, dataset[, options]]) for every seed
+    with a launcher plugin; one :class:`cmedl_bench.launch.JobOutcome` per job."""
     from cmedl_bench.stages import sweeping
 
     return sweeping.sweep(run, suite_name, seeds, rows, launcher, launcher_options, **run_kwargs)

@@ -33,6 +33,9 @@ class Fusion(ModuleGroup):
     ``predict_logits``; the base class handles modes and (de)serialisation."""
 
     heads: tuple[str, ...] = ("student",)
+    #: heads that need the aligned MRI (:meth:`predict_logits` with ``aligned``): validated for the learning curves
+    #: where the dataset has it (``val_dsc_<head>``), never scored as rows nor used for model selection
+    diagnostic_heads: tuple[str, ...] = ()
     #: the head whose validation DSC selects the best checkpoint
     selection_head: str = "student"
     #: training cohorts each batch holds: ``cbct``/``cbct_label`` and, with "mri", ``mri``/``mri_label``
@@ -44,12 +47,18 @@ class Fusion(ModuleGroup):
         self.dims = spec.segmenter.info.dims
 
     def predict_probability(self, head: str, prepared) -> "np.ndarray":
-        """Tumour probability of one prepared CBCT volume on its original grid, as ``head`` sees it."""
+        """Tumour probability of one prepared CBCT volume on its original grid, as ``head`` sees it; a volume that
+        carries its aligned MRI (read only for a fusion whose info declares ``aligned_mri``) hands each crop's
+        aligned MRI to :meth:`predict_logits` as ``aligned``."""
         from cmedl_bench.engine.inference import predict_probability
 
         p = self.spec.preset
-        return predict_probability(lambda x: self.predict_logits(head, x), prepared, p.crop_size, self.device,
-                                   p.patch_depth if self.dims == 3 else None)
+        depth = p.patch_depth if self.dims == 3 else None
+        if prepared.aligned is None:
+            return predict_probability(lambda x: self.predict_logits(head, x), prepared, p.crop_size, self.device,
+                                       depth)
+        return predict_probability(lambda x: self.predict_logits(head, x[:, :1], aligned=x[:, 1:]), prepared,
+                                   p.crop_size, self.device, depth, aligned=True)
 
     def before_fit(self, train: dict[str, list], seed: int, run_dir: Path, progress=None) -> None:
         """A first training stage that precedes the fit loop (e.g. a translator trained on its own); resumable.
@@ -63,8 +72,10 @@ class Fusion(ModuleGroup):
         """One optimisation step on a batch (``cbct``, ``cbct_label``, ...); returns detached losses."""
         raise NotImplementedError
 
-    def predict_logits(self, head: str, cbct: torch.Tensor) -> torch.Tensor:
-        """Tumour logits (B, 1, H, W) for a batch of CBCT crops, as the given head sees them."""
+    def predict_logits(self, head: str, cbct: torch.Tensor, aligned: torch.Tensor | None = None) -> torch.Tensor:
+        """Tumour logits (B, 1, H, W) for a batch of CBCT crops, as the given head sees them. ``aligned``: the
+        crops' aligned MRI (z-scored), passed only to a fusion whose info declares ``aligned_mri`` and only where
+        the dataset has it; its ``train_step`` batch then holds the training crops' as ``cbct_aligned``."""
         raise NotImplementedError
 
     @property

@@ -16,6 +16,10 @@ from typing import Any, Callable, Mapping
 from cmedl_bench.errors import PluginError
 
 OptionDefault = bool | int | float | str | None
+#: what a fusion does with a dataset's aligned MRI (cohort ``mri-aligned``): ``unused`` (never read); ``diagnostic``
+#: (read where it exists: handed to a translator that needs it, and scored against in the diagnostics, never trained
+#: on by the method); ``required`` (a reference row built on it, e.g. the MRI oracle)
+ALIGNED_MRI_USES = ("unused", "diagnostic", "required")
 
 
 def _is_dims(value: Any) -> bool:
@@ -47,6 +51,8 @@ _RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ("TranslatorInfo", "paper_parameters"): (lambda v: v is None or isinstance(v, Mapping),
                                              "a dict of network name -> parameter count, or None"),
     ("TranslatorInfo", "options"): (_option_table, "a dict of option name -> default value"),
+    ("TranslatorInfo", "needs_aligned_mri"): (_is_bool, "True or False"),
+    ("FusionInfo", "aligned_mri"): (lambda v: v in ALIGNED_MRI_USES, f"one of {', '.join(ALIGNED_MRI_USES)}"),
     ("FusionInfo", "heads"): (_names, "a tuple of head names"),
     ("FusionInfo", "cohorts"): (lambda v: _names(v, {"cbct", "mri"}), "a tuple of 'cbct' and/or 'mri'"),
     ("FusionInfo", "dims"): (lambda v: isinstance(v, tuple) and bool(v) and all(map(_is_dims, v)),
@@ -59,6 +65,7 @@ _RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ("MetricInfo", "digits"): (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 8),
                                "a whole number from 0 to 8, or None"),
     ("MetricInfo", "definition"): (lambda v: isinstance(v, str), "a string"),
+    ("MetricInfo", "takes_case"): (_is_bool, "True or False"),
     ("DatasetInfo", "version"): (lambda v: isinstance(v, (int, str)) and not isinstance(v, bool),
                                  "a number or a string"),
     ("DatasetInfo", "sizes"): (lambda v: v is None or _names(v), "a tuple of size names, or None"),
@@ -98,6 +105,8 @@ class TranslatorInfo(_Checked):
     uses_vgg19: bool = False  # needs VGG19 weights (--vgg19); runs record which weights it used
     paper_parameters: Mapping[str, int] | None = None  # network name -> parameter count at width 1
     options: Mapping[str, OptionDefault] = field(default_factory=dict)  # name -> default; spec.options
+    #: a reference translator that returns the aligned true MRI (:meth:`cmedl_bench.translator.Translator.pseudo_mri`)
+    needs_aligned_mri: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class FusionInfo(_Checked):
     needs_translator: bool = False
     needs_hint_features: bool = False
     options: Mapping[str, OptionDefault] = field(default_factory=dict)
+    aligned_mri: str = "unused"  # one of ALIGNED_MRI_USES
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,8 @@ class MetricInfo(_Checked):
     higher_is_better: bool = True  # the direction report --rank-by uses
     digits: int | None = None  # decimals in reports (None: 3, or 2 for mm)
     definition: str = ""  # one line recorded in every run.json
+    #: translation metrics only: called with a cmedl_bench.scoring.TranslatedCase, not (translated, reference)
+    takes_case: bool = False
 
 
 @dataclass(frozen=True)

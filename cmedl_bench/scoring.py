@@ -70,6 +70,32 @@ class MetricValue:
     flag: str | None = None  # why a value was set by rule rather than measured
 
 
+@dataclass
+class TranslatedCase:
+    """One translated CBCT case, for a translation metric whose info sets ``takes_case`` (docs/writing-plugins.md,
+    "Translation metrics"). Arrays are (z, y, x) on the working grid (the preset's in-plane spacing, cropped to the
+    body's box), intensities in the translators' [-1, 1]:
+
+    - ``pseudo_mri``: the translation; ``cbct``: the scan it came from; ``body``: the body mask;
+    - ``label``: the CBCT scan's tumour label (the tumour's place in the pseudo-MRI);
+    - ``aligned``: the true MRI of the scan (cohort ``mri-aligned``) where the dataset has it, else None;
+    - ``reference``: body intensities of the MRI training cohort (1D; what KL compares with);
+    - ``reference_contrast``: the MRI cohort's median tumour contrast and CNR against the surroundings
+      (:func:`cmedl_bench.data.contrast.case_contrast`, the ``data contrast`` definition), keys ``contrast`` and
+      ``cnr`` (None where no cohort case has a soft-tissue interface).
+    """
+
+    pseudo_mri: np.ndarray
+    cbct: np.ndarray
+    body: np.ndarray
+    label: np.ndarray
+    spacing_zyx: tuple[float, float, float]
+    reference: np.ndarray
+    reference_contrast: dict[str, float | None]
+    aligned: np.ndarray | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
 MetricFn = Callable[[ScoredCase], MetricValue]
 #: the flag of a value that a metric failed to compute
 METRIC_ERROR = "metric_error"

@@ -44,7 +44,25 @@ def select(registry: Registry, translator: str, segmenter: str, fusion: str, dat
     if info.needs_hint_features and not seg.info.hint_features:
         raise PluginError(f"fusion {fusion!r} distils decoder features, which segmenter {segmenter!r} "
                           f"does not expose")
+    if trans is not None and trans.info.needs_aligned_mri and info.aligned_mri == "unused":
+        raise PluginError(f"translator {translator!r} returns the aligned true MRI, which fusion {fusion!r} does not "
+                          f"pass on; use it with a fusion that takes aligned MRI (hint)")
     return Selection(fus, seg, trans, data)
+
+
+def reads_aligned_mri(selection: Selection) -> bool:
+    """Whether the run reads the dataset's aligned MRI: a fusion that declares it, or a translator that needs it."""
+    return (selection.fusion is not None and selection.fusion.info.aligned_mri != "unused") or (
+        selection.translator is not None and selection.translator.info.needs_aligned_mri)
+
+
+def requires_aligned_mri(selection: Selection) -> str | None:
+    """Which component cannot run without aligned MRI (its description for the error), or None."""
+    if selection.fusion is not None and selection.fusion.info.aligned_mri == "required":
+        return f"fusion {selection.fusion.name!r}"
+    if selection.translator is not None and selection.translator.info.needs_aligned_mri:
+        return f"translator {selection.translator.name!r}"
+    return None
 
 
 def declared_options(selection: Selection) -> dict[str, tuple[Component, Any]]:

@@ -18,6 +18,7 @@ class Row(NamedTuple):
     segmenter: str
     fusion: str
     dataset: str | None = None  # None: the sweep's dataset
+    options: dict[str, Any] | None = None  # component options the row fixes (e.g. the dataset's train_patients)
 
 
 TABLE1: list[Row] = [
@@ -44,6 +45,21 @@ EVIDENCE: list[Row] = [
 ]
 
 
+#: The reference rows that say why a method wins or loses (docs/reference.md §4, "Diagnostics"): what CBCT alone can
+#: give with many more patients (the CBCT ceiling, 5 and 10 times phantom v4's 16 training patients), what MRI could
+#: give (the MRI oracle), what the hint delivers when translation is perfect (the oracle translator) and what it
+#: delivers with no MRI at all (self-distillation: the identity translator). Headroom captured is computed against
+#: them (:mod:`cmedl_bench.results.headroom`).
+DIAGNOSTICS: list[Row] = [
+    Row("none", "unet", "none"),  # CBCT only
+    Row("none", "unet", "mri-oracle"),  # MRI oracle
+    Row("none", "unet", "none", options={"train_patients": 80}),  # CBCT ceiling, 5x
+    Row("none", "unet", "none", options={"train_patients": 160}),  # CBCT ceiling, 10x
+    Row("oracle", "unet", "hint"),  # CMEDL with the oracle translator
+    Row("identity", "unet", "hint"),  # self-distillation
+]
+
+
 @dataclass(frozen=True)
 class Suite:
     rows: list[Row]
@@ -59,7 +75,8 @@ class Suite:
 EVIDENCE_BUDGET: dict[str, dict[str, Any]] = {"cpu": {"max_epochs": 24, "patience": 24, "foreground_fraction": 1.0}}
 
 SUITES: dict[str, Suite] = {"paper-table1": Suite(TABLE1), "paper-table2": Suite(TABLE2),
-                            "paper": Suite(TABLE1 + TABLE2), "evidence": Suite(EVIDENCE, EVIDENCE_BUDGET)}
+                            "paper": Suite(TABLE1 + TABLE2), "evidence": Suite(EVIDENCE, EVIDENCE_BUDGET),
+                            "diagnostics": Suite(DIAGNOSTICS, EVIDENCE_BUDGET)}
 
 
 def suite(name: str) -> Suite:
@@ -69,7 +86,7 @@ def suite(name: str) -> Suite:
         raise CmedlError(f"unknown suite {name!r}; known suites: {', '.join(SUITES)}") from None
 
 
-#: (translator, fusion, head) -> the row's name in the paper's tables
+#: (translator, fusion, head) -> the row's name in the paper's tables, and the diagnostics' reference rows
 PAPER_ROWS: dict[tuple[str, str, str], str] = {
     ("none", "none", "student"): "CBCT only",
     ("cycle", "pmri", "pmri"): "pMRI-Cycle",
@@ -77,6 +94,11 @@ PAPER_ROWS: dict[tuple[str, str, str], str] = {
     ("cycle", "two-channel", "student"): "CT+pMRI",
     ("cx", "hint", "teacher"): "pMRI-CMEDL",
     ("cx", "hint", "student"): "CMEDL",
+    ("none", "mri-oracle", "mri"): "MRI oracle",
+    ("oracle", "hint", "student"): "CMEDL, oracle translator",
+    ("oracle", "hint", "teacher"): "teacher on true MRI",
+    ("identity", "hint", "student"): "self-distillation",
+    ("identity", "hint", "teacher"): "self-distillation teacher",
 }
 
 

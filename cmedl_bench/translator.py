@@ -120,6 +120,12 @@ class Translator(ModuleGroup):
     def to_mri(self, cbct: torch.Tensor) -> torch.Tensor:
         raise self._missing("to_mri (CBCT -> MRI)")
 
+    def pseudo_mri(self, cbct: torch.Tensor, aligned: torch.Tensor | None = None) -> torch.Tensor:
+        """The pseudo-MRI a fusion uses, in [-1, 1]: :meth:`to_mri` of ``cbct``. ``aligned`` is the same crops'
+        aligned true MRI, given where the dataset has it; only a reference translator whose info declares
+        ``needs_aligned_mri`` (the oracle translator: what a perfect translation would give) reads it."""
+        return self.to_mri(cbct)
+
     def to_cbct(self, mri: torch.Tensor) -> torch.Tensor:
         raise self._missing("to_cbct (MRI -> CBCT)")
 

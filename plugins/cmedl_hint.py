@@ -23,6 +23,11 @@ are skipped and the pseudo-MRI is the fixed translation.
 
 Heads scored: ``student`` on CBCT (the CMEDL row) and ``teacher`` on pseudo-MRI (the pMRI-CMEDL row). ``lambda_seg``
 (the generators' L_seg weight, 5) is an option too.
+
+Where the dataset has MRI aligned to the CBCT scans, the fusion never trains on it, but it hands it to a translator
+that needs it (the oracle translator: what the hint delivers when translation is perfect) and validates the teacher
+on it too (``val_dsc_teacher_on_mri`` in the learning curves): with ``val_dsc_teacher`` (on pseudo-MRI), the hint's
+size (``train_hint``) and ``val_dsc_student``, the chain translator -> teacher -> hint -> student per epoch.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ def hint_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch
 
 class CMEDL(Fusion):
     heads = ("student", "teacher")
+    diagnostic_heads = ("teacher_on_mri",)
     selection_head = "student"
     cohorts = ("cbct", "mri")
 
@@ -75,8 +81,9 @@ class CMEDL(Fusion):
         cbct, cbct_label, mri, mri_label = batch["cbct"], batch["cbct_label"], batch["mri"], batch["mri_label"]
         cbct_unit, mri_unit = to_unit_range(cbct), to_unit_range(mri)
         if not self.translator.trainable:  # a fixed translator: only the segmenters learn (step 3)
+            aligned = batch.get("cbct_aligned")
             with torch.no_grad(), self.autocast():
-                pmri = self.translator.to_mri(cbct_unit)
+                pmri = self.translator.pseudo_mri(cbct_unit, None if aligned is None else to_unit_range(aligned))
             return self._segmenter_step(cbct, cbct_label, mri_unit, mri_label, pmri)
         # 1. generators
         opt_g = self.translator.optimizers()["generators"]
@@ -119,12 +126,15 @@ class CMEDL(Fusion):
     def segmenter_objective(self, teacher_seg, student_seg, hint):
         return self.segmenter_seg_weight * (teacher_seg + student_seg) + self.lambda_hint * hint
 
-    def predict_logits(self, head, cbct):
+    def predict_logits(self, head, cbct, aligned=None):
+        aligned = None if aligned is None else to_unit_range(aligned)
         with self.autocast():
             if head == "student":
                 return self.student(cbct).float()
             if head == "teacher":
-                return self.teacher(self.translator.to_mri(to_unit_range(cbct))).float()
+                return self.teacher(self.translator.pseudo_mri(to_unit_range(cbct), aligned)).float()
+            if head == "teacher_on_mri" and aligned is not None:
+                return self.teacher(aligned).float()
         raise KeyError(head)
 
 

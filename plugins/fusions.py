@@ -12,6 +12,7 @@ def register_fusions(register):
     register("hint", lazy("cmedl_bench_plugins.cmedl_hint:build"),
              description="CMEDL: MRI teacher distils decoder features into the CBCT student (eq. 5-7)",
              info=FusionInfo(**with_translator, heads=("student", "teacher"), needs_hint_features=True,
+                             aligned_mri="diagnostic",
                              options={"lambda_hint": 1.0, "lambda_seg": 5.0, "segmenter_seg_weight": 1.0,
                                       "hint_teacher": False}))
     register("pmri", lazy("cmedl_bench_plugins.two_stage:build_pmri"),
@@ -20,3 +21,7 @@ def register_fusions(register):
     register("two-channel", lazy("cmedl_bench_plugins.two_stage:build_two_channel"),
              description="translator first, then a segmenter on [CBCT, pseudo-MRI]",
              info=FusionInfo(**with_translator, heads=("student",)))
+    register("mri-oracle", lazy("cmedl_bench_plugins.mri_oracle:build"),
+             description="reference: a segmenter trained and tested on the MRI aligned to each CBCT scan (the most "
+                         "MRI can give; needs aligned MRI)",
+             info=FusionInfo(needs_translator=False, dims=(2, 3), heads=("mri",), aligned_mri="required"))

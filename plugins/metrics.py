@@ -43,3 +43,23 @@ def register_translation_metrics(register):
              info=MetricInfo(unit="nats", higher_is_better=False,
                              definition="D_KL(P_MRI || P_pseudo), body voxels, [-1, 1] range, 100 bins, add-one "
                                         "smoothing, natural log"))
+    fidelity = {
+        "tumour_cnr": ("tumour CNR against its surroundings in the pseudo-MRI", "", True,
+                       "data contrast's CNR (core >= 2 mm inside, shell 1-7 mm outside, 5 mm from lung; MRI rules) "
+                       "of the pseudo-MRI, CBCT label"),
+        "tumour_contrast_ratio": ("pseudo-MRI tumour contrast / the MRI cohort's", "", True,
+                                  "data contrast's contrast of the pseudo-MRI over the MRI training cohort's median"),
+        "tumour_contrast_vs_true": ("pseudo-MRI tumour contrast / the aligned true MRI's", "", True,
+                                    "data contrast's contrast of the pseudo-MRI over that of the scan's aligned MRI"),
+        "mae_body": ("MAE against the aligned true MRI inside the body", "", False,
+                     "mean |pseudo-MRI - aligned MRI| in [-1, 1], body voxels"),
+        "mae_tumour": ("MAE against the aligned true MRI around the tumour", "", False,
+                       "mean |pseudo-MRI - aligned MRI| in [-1, 1], tumour and 10 mm around it, inside the body"),
+        "ssim_body": ("SSIM against the aligned true MRI inside the body", "", True,
+                      "SSIM (Wang 2004; Gaussian sigma 1.5 px per slice, K1 0.01, K2 0.03, range 2), body voxels"),
+        "ssim_tumour": ("SSIM against the aligned true MRI around the tumour", "", True,
+                        "SSIM as ssim_body, tumour and 10 mm around it, inside the body"),
+    }
+    for name, (description, unit, higher, definition) in fidelity.items():
+        register(name, _factory(name, "translation_fidelity"), description=description,
+                 info=MetricInfo(unit=unit, higher_is_better=higher, definition=definition, takes_case=True))

@@ -98,6 +98,14 @@ class _PatientV3(_Patient):
 
 
 def _tissue_map(p: _PatientV3, rng: np.random.Generator, grid, week: int) -> tuple[np.ndarray, np.ndarray]:
+    tissue, tumour = displaced_tissue(p, rng, grid, week)
+    tissue[tumour] = TUMOUR
+    return tissue, tumour.astype(np.uint8)
+
+
+def displaced_tissue(p: _PatientV3, rng: np.random.Generator, grid, week: int) -> tuple[np.ndarray, np.ndarray]:
+    """The tissue labels of one scan as they would be without the tumour, and the tumour (boolean): what each tumour
+    voxel displaced."""
     tissue, (z, y, x) = anatomy(p, rng, grid, week)
     mediastinum = tissue == MEDIASTINUM
     fx, fy, fax, fay = p.mediastinal_fat
@@ -110,9 +118,7 @@ def _tissue_map(p: _PatientV3, rng: np.random.Generator, grid, week: int) -> tup
     for cx, cy, radius in p.hilar:
         tissue[np.broadcast_to(_ellipse(x, y, cx, cy, radius, radius), tissue.shape)
                & np.isin(tissue, (MEDIASTINUM, LYMPH_NODE))] = HILAR_VESSEL
-    tumour = tumour_mask(p, tissue, (z, y, x), week, excluded=(BONE, MARROW, CSF, AIR, FAT, AORTA))
-    tissue[tumour] = TUMOUR
-    return tissue, tumour.astype(np.uint8)
+    return tissue, tumour_mask(p, tissue, (z, y, x), week, excluded=(BONE, MARROW, CSF, AIR, FAT, AORTA))
 
 
 def render_cbct(tissue: np.ndarray, tumour_hu: float, rng: np.random.Generator, spacing_zyx) -> np.ndarray:

@@ -15,3 +15,9 @@ def register_translators(register):
     register("cx", lazy("cmedl_bench_plugins.cyclegan:build_cx"),
              description="CMEDL-CX: CycleGAN + contextual loss on VGG19 features (paper eq. 3-4)",
              info=TranslatorInfo(uses_vgg19=True, options={"gan_mode": "log", "vgg19": None}))
+    register("oracle", lazy("cmedl_bench_plugins.reference_translators:build_oracle"),
+             description="reference: perfect translation, the aligned true MRI of each CBCT crop (needs aligned MRI)",
+             info=TranslatorInfo(needs_aligned_mri=True))
+    register("identity", lazy("cmedl_bench_plugins.reference_translators:build_identity"),
+             description="reference: no translation, the CBCT itself (with hint: self-distillation, no MRI)",
+             info=TranslatorInfo())

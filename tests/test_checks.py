@@ -87,7 +87,7 @@ def test_every_fault_is_named_with_its_file(tmp_path, small_phantom):
 
 def test_clean_phantom_and_generated_splits(tmp_path, small_phantom):
     report = check_dataset(small_phantom)
-    assert report.findings == [] and report.cases == 10
+    assert report.findings == [] and report.cases == 18  # 8 CBCT scans, their 8 aligned MRIs, 2 MRI
     root = shutil.copytree(small_phantom, tmp_path / "ds")
     (root / "splits.json").unlink()
     index = load_index(root)

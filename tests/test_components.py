@@ -74,7 +74,8 @@ def test_fusion_trains_one_step_and_predicts(fusion_name, segmenter_name, transl
     before = {name: {k: v.clone() for k, v in obj.weights()[name].items()} for name in obj.modules()}
     shape = (2, 1, 32, 32) if obj.dims == 2 else (2, 1, 8, 32, 32)
     batch = {"cbct": torch.randn(shape), "cbct_label": (torch.rand(shape) > 0.7).float(),
-             "mri": torch.randn(shape), "mri_label": (torch.rand(shape) > 0.7).float()}
+             "mri": torch.randn(shape), "mri_label": (torch.rand(shape) > 0.7).float(),
+             "cbct_aligned": torch.randn(shape)}  # where the dataset has aligned MRI (phantom v4)
     obj.train(True)
     losses = obj.train_step({k: v for k, v in batch.items() if k.split("_")[0] in obj.cohorts})
     assert trained and all(torch.isfinite(v) for v in losses.values())
@@ -82,5 +83,7 @@ def test_fusion_trains_one_step_and_predicts(fusion_name, segmenter_name, transl
     changed = {name for name in before if any(not torch.equal(before[name][k], after[name][k]) for k in before[name])}
     assert changed & {"segmenter", "student", "teacher"}, changed
     obj.train(False)
-    for head in get_registry().get("fusion", fusion_name).info.heads:
-        assert obj.predict_logits(head, batch["cbct"]).shape == shape
+    info = get_registry().get("fusion", fusion_name).info
+    aligned = {"aligned": batch["cbct_aligned"]} if info.aligned_mri != "unused" else {}
+    for head in info.heads:
+        assert obj.predict_logits(head, batch["cbct"], **aligned).shape == shape

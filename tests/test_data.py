@@ -16,7 +16,7 @@ from cmedl_bench.errors import DatasetError
 
 def test_phantom_layout_and_splits(small_phantom):
     index = load_index(small_phantom)
-    assert index.name == "phantom" and index.version == 3
+    assert index.name == "phantom" and index.version == 4
     cbct_patients = {c.patient for c in index.cases["cbct"].values()}
     mri_patients = {c.patient for c in index.cases["mri"].values()}
     assert cbct_patients and mri_patients and not cbct_patients & mri_patients  # unpaired cohorts

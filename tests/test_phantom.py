@@ -66,6 +66,8 @@ def test_v2_dataset_layout_grids_and_preview(tmp_path):
 
 def test_earlier_versions_stay_selectable():
     registry = get_registry()
-    assert registry.get("dataset", "phantom").info.version == 3
+    assert registry.get("dataset", "phantom").info.version == 4
+    assert registry.get("dataset", "phantom-v3").info.version == 3
+    assert registry.get("dataset", "phantom-mri-null-v3").info.version == 3
     assert registry.get("dataset", "phantom-v2").info.version == 2
     assert registry.get("dataset", "phantom-v1").info.version == 1

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cmedl_bench.cli.app import OPTS, app, data_app, key_values, stdout
-from cmedl_bench.cli.summaries import contrast_table
+from cmedl_bench.cli.summaries import contrast_table, neighbour_table
 from cmedl_bench.errors import CmedlError
 
 
@@ -146,7 +146,8 @@ def data_contrast(
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """How visible the tumours are: contrast and CNR of the tumour against the soft tissue around it (at least 5 mm
-    from lung), noise SD, tumour volume and central fraction, per cohort and split."""
+    from lung), noise SD, tumour volume and central fraction, per cohort and split; where the dataset has tissue maps,
+    the CNR against each neighbour class (soft tissue, blood, fat, lung)."""
     from cmedl_bench.api import contrast
 
     result = contrast(dataset, spacing_mm=spacing, control_cases=control, quiet=quiet)
@@ -154,6 +155,9 @@ def data_contrast(
         print(json.dumps(result, indent=2))
         return
     stdout.print(contrast_table(result))
+    neighbours = neighbour_table(result)
+    if neighbours is not None:
+        stdout.print(neighbours)
 
 
 @data_app.command("import")

@@ -62,3 +62,23 @@ def contrast_table(result: dict[str, Any]) -> Table:
                       show(g["noise_sd"], 1), show(g["cnr"]), show(control["cnr_mean"]) if control else "-",
                       show(g["tumour_volume_ml"], 1), show(g["central_fraction"]))
     return table
+
+
+def neighbour_table(result: dict[str, Any]) -> Table | None:
+    """``data contrast`` where the dataset has tissue maps: the median CNR of the tumour against each neighbour
+    class, per cohort and split (cases measured in brackets); None without tissue maps."""
+    groups = [g for g in result["groups"] if g.get("neighbours")]
+    if not groups:
+        return None
+    classes = sorted({name for g in groups for name in g["neighbours"]})
+    table = Table(title=escape(f"{result['name']} v{result['version']}: tumour CNR against each neighbour class "
+                               f"(like with like, from the tissue maps), medians"))
+    for column in ("cohort", "split", *classes):
+        table.add_column(column, justify="left" if column in ("cohort", "split") else "right")
+    for g in groups:
+        cells = []
+        for name in classes:
+            found = g["neighbours"].get(name) or {}
+            cells.append("-" if found.get("cnr") is None else f"{found['cnr']:.2f} ({found['measured']})")
+        table.add_row(g["cohort"], g["split"], *cells)
+    return table

@@ -13,6 +13,7 @@ Every finding names the file it is about. Errors make ``run`` refuse the dataset
 - across cases: identical scans under two case ids (in two splits this leaks test data into training), mixed
   orientations (warning; training reorients, :mod:`cmedl_bench.io.geometry`);
 - across cases: identical scans under two case ids (in two splits this leaks test data into training);
+- aligned MRI (cohort ``mri-aligned``): each case is the MRI of a CBCT case of the same id and patient, on its grid;
 - splits: a CBCT split without patients, no training case with tumour voxels, no MRI training cohort (warning: the
   rows with a translator need it).
 
@@ -30,15 +31,17 @@ from typing import Callable
 
 import numpy as np
 
-from cmedl_bench.io.geometry import CANONICAL_ORIENTATION, grid_difference, orientation, spacing_warning
+from cmedl_bench.io.geometry import (CANONICAL_ORIENTATION, grid, grid_difference, grids_differ, orientation,
+                                     spacing_warning)
 from cmedl_bench.data.identifiers import visit_stem
-from cmedl_bench.data.layout import SPLITS, DatasetIndex, scan_layout
+from cmedl_bench.data.layout import ALIGNED_COHORT, DatasetIndex, scan_layout
+from cmedl_bench.data.splits import SPLITS
 from cmedl_bench.data.preprocessing import body_mask, field_of_view_contact, outside_field_of_view
 from cmedl_bench.io.atomic import atomic_write_json
 from cmedl_bench.io.images import non_finite_voxels, read_image
 from cmedl_bench.errors import DatasetError
 
-CHECKS_VERSION = 3  # 3: field of view, too few patients, visits split across splits
+CHECKS_VERSION = 4  # 3: field of view, too few patients, visits split across splits; 4: aligned MRI
 #: plausible HU of CBCT: the 1st percentile is air or lung, the 99.9th below dense bone or metal streak levels
 CBCT_LOW_PERCENTILE_MAX_HU = -500.0
 CBCT_HIGH_PERCENTILE_MAX_HU = 4000.0
@@ -88,7 +91,7 @@ def _intensity_problem(cohort: str, image: np.ndarray) -> str | None:
                     f"{CBCT_LOW_PERCENTILE_MAX_HU:.0f} HU; raw detector values or an MRI?)")
         if high > CBCT_HIGH_PERCENTILE_MAX_HU:
             return f"implausible CBCT intensities: 99.9th percentile {high:.0f} HU"
-    elif cohort == "mri" and low < -1.0:
+    elif cohort in ("mri", ALIGNED_COHORT) and low < -1.0:
         return f"implausible MRI intensities: 1st percentile {low:.0f} (negative; a CT in HU?)"
     if high - low <= 0:
         return "constant image"
@@ -104,8 +107,9 @@ def _read(report: CheckReport, path: Path, what: str):
         return None
 
 
-def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, _Seen]) -> bool:
-    """Content checks of one case; returns whether its label has tumour voxels."""
+def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, _Seen], grids: dict) -> bool:
+    """Content checks of one case; returns whether its label has tumour voxels. Its image grid goes into ``grids``
+    (keyed by cohort and case id)."""
     import SimpleITK as sitk
 
     image = _read(report, case.image_path, "image")
@@ -116,6 +120,7 @@ def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, 
     if difference:
         name, ours, theirs = difference
         report.add("error", case.label_path, f"label {name} {ours} differs from the image's {theirs}")
+    grids[(case.cohort, case.case_id)] = grid(image)
     warning = spacing_warning(image)
     if warning:
         report.add("warning", case.image_path, warning)
@@ -177,6 +182,23 @@ def _check_visits(report: CheckReport, index: DatasetIndex, where: Path) -> None
                                          f"if they are; give them one patient id")
 
 
+def _check_aligned(report: CheckReport, index: DatasetIndex, grids: dict) -> None:
+    """Each aligned MRI case belongs to the CBCT case of the same id (same patient) and lies on its grid."""
+    cbct = index.cases.get("cbct", {})
+    for case_id, case in sorted(index.cases.get(ALIGNED_COHORT, {}).items()):
+        partner = cbct.get(case_id)
+        if partner is None or partner.patient != case.patient:
+            report.add("error", case.image_path, f"aligned MRI {case_id!r} has no CBCT case of that id and patient "
+                                                 f"({case.patient})")
+            continue
+        ours, theirs = grids.get((ALIGNED_COHORT, case_id)), grids.get(("cbct", case_id))
+        difference = grids_differ(ours, theirs) if ours and theirs else None
+        if difference:
+            name, a, b = difference
+            report.add("error", case.image_path, f"aligned MRI {name} {a} differs from its CBCT scan's {b}: "
+                                                 f"register and resample it onto the CBCT grid")
+
+
 def _check_splits(report: CheckReport, index: DatasetIndex, tumour_in_train: bool) -> None:
     where = index.root / "splits.json" if index.splits_source == "splits.json" else index.root / "dataset.json"
     cbct = index.cases.get("cbct", {})
@@ -224,16 +246,18 @@ def check_dataset(root: Path, progress: Callable[[int], None] | None = None) -> 
     for path, message in scan.problems:
         report.add("error", path, message)
     hashes: dict[str, _Seen] = {}
+    grids: dict = {}
     tumour_in_train = False
     cases = [case for cohort in index.cases.values() for _, case in sorted(cohort.items())]
     report.cases = len(cases)
     for case in cases:
         split = _split_of(index, case)
-        has_tumour = _check_case(report, case, split, hashes)
+        has_tumour = _check_case(report, case, split, hashes, grids)
         tumour_in_train |= has_tumour and case.cohort == "cbct" and split == "train"
         if progress:
             progress(len(cases))
     _check_splits(report, index, tumour_in_train)
+    _check_aligned(report, index, grids)
     if len(report.orientations) > 1:
         report.add("warning", root / "dataset.json", "mixed orientations: " + "; ".join(
             f"{code} ({len(ids)} case(s), e.g. {ids[0]})" for code, ids in sorted(report.orientations.items()))

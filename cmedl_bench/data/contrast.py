@@ -112,6 +112,47 @@ def case_contrast(case: str, image: np.ndarray, label: np.ndarray, spacing_zyx, 
         other = (offset < SOFT_TISSUE_WINDOW_HU[0]) | (offset > SOFT_TISSUE_WINDOW_HU[1])
         other = ndimage.binary_dilation(other, structure=_IN_PLANE, iterations=2)  # and the blurred rim next to it
         core, shell = core & ~other, shell & ~other
+    return _interface(case, volume_ml, image, core, shell)
+
+
+def neighbour_contrast(image: np.ndarray, label: np.ndarray, tissue: np.ndarray, classes: dict[str, list[int]],
+                       spacing_zyx) -> dict[str, CaseContrast]:
+    """The tumour against each neighbour class of a tissue map (:data:`cmedl_bench.data.layout.TISSUE_CLASSES`),
+    like with like: for each tissue code of the class, the tumour core voxels that displaced that tissue against
+    the shell voxels of that tissue (the core and shell of :func:`case_contrast`, without its soft-tissue window and
+    lung distance: the map says what each voxel is), each tissue without its two in-plane voxels next to another
+    tissue (blur and partial volume mix them). The class's contrast is the mean of the per-tissue
+    differences weighted by their core voxels, its noise the SD pooled within every tissue's core and shell. So a
+    true null reads zero: an MRI rendered without its tumour shows, inside the label, exactly the tissues around it,
+    however different the tissues of one class are (muscle and lymph nodes are both soft tissue)."""
+    from scipy import ndimage
+
+    tumour = label.astype(bool)
+    volume_ml = float(tumour.sum() * np.prod(spacing_zyx) / 1000.0)
+    core = tumour & (ndimage.distance_transform_edt(tumour, sampling=spacing_zyx) >= CORE_DEPTH_MM)
+    outside = ndimage.distance_transform_edt(~tumour, sampling=spacing_zyx)
+    shell = ~tumour & (outside >= SHELL_MM[0]) & (outside <= SHELL_MM[1])
+    found = {}
+    for name, codes in classes.items():
+        pairs = []
+        for code in codes:  # the two voxels next to another tissue are left out (partial volume, as above)
+            member = ndimage.binary_erosion(tissue == code, structure=_IN_PLANE, iterations=2)
+            pairs.append((image[core & member].astype(np.float64), image[shell & member].astype(np.float64)))
+        pairs = [(a, b) for a, b in pairs if a.size >= MIN_VOXELS and b.size >= MIN_VOXELS]
+        n_core, n_shell = sum(a.size for a, _ in pairs), sum(b.size for _, b in pairs)
+        if not pairs:
+            found[name] = CaseContrast(name, volume_ml, None, None, None, n_core, n_shell)
+            continue
+        contrast = sum(a.size * (a.mean() - b.mean()) for a, b in pairs) / n_core
+        squares = sum(((a - a.mean()) ** 2).sum() + ((b - b.mean()) ** 2).sum() for a, b in pairs)
+        pooled = float(np.sqrt(squares / (n_core + n_shell - 2 * len(pairs))))
+        found[name] = CaseContrast(name, volume_ml, float(contrast), pooled,
+                                   float(contrast) / pooled if pooled > 0 else None, n_core, n_shell)
+    return found
+
+
+def _interface(case: str, volume_ml: float, image: np.ndarray, core: np.ndarray, shell: np.ndarray) -> CaseContrast:
+    """Contrast, pooled noise SD and CNR of two regions (None below :data:`MIN_VOXELS` in either)."""
     n_core, n_shell = int(core.sum()), int(shell.sum())
     if min(n_core, n_shell) < MIN_VOXELS:
         return CaseContrast(case, volume_ml, None, None, None, n_core, n_shell)

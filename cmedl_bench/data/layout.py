@@ -7,6 +7,7 @@ CBCT and MRI are unpaired (different patients), so each cohort is its own nnU-Ne
     DATASET/cbct/imagesTr/CASE_0000.nii.gz   # channel suffix _0000 as in nnU-Net
     DATASET/cbct/labelsTr/CASE.nii.gz        # 0 background, 1 tumour
     DATASET/mri/imagesTr/...  DATASET/mri/labelsTr/...
+    DATASET/mri-aligned/imagesTr/CASE_0000.nii.gz   # optional: MRI registered to CBCT case CASE, on its grid
 
 ``dataset.json`` names the cases of each cohort and the patient each belongs to, so that several weekly scans of
 one patient stay in one split. Any SimpleITK-readable format is accepted (``file_ending``).
@@ -26,9 +27,9 @@ from cmedl_bench.data.identifiers import id_problem, inside
 from cmedl_bench.errors import DatasetError
 from cmedl_bench.io.atomic import atomic_write_text
 from cmedl_bench.io.images import IMAGE_ENDINGS, on_grid, read_image, write_image
+from cmedl_bench.data.splits import ALIGNED_COHORT, generate_splits, split_problems, well_typed
 
-COHORTS = ("cbct", "mri")
-SPLITS = ("train", "val", "test")
+COHORTS = ("cbct", "mri", ALIGNED_COHORT)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,17 @@ def label_path(root: Path, cohort: str, case_id: str, ending: str = ".nii.gz") -
     return inside(root, root / cohort / "labelsTr" / f"{case_id}{ending}")
 
 
+def tissue_path(root: Path, cohort: str, case_id: str, ending: str = ".nii.gz") -> Path:
+    """Optional tissue map of a case (``TISSUE_CLASSES``): the tissue under each voxel as it would be without the
+    tumour (where the tumour grew, what it displaced), on the image's grid; a synthetic dataset can write it, and
+    ``data contrast`` then measures the tumour against each neighbour class. The aligned MRI uses its CBCT case's."""
+    return inside(root, root / cohort / "tissuesTr" / f"{case_id}{ending}")
+
+
+#: ``dataset.json`` key of a dataset with tissue maps: neighbour class name -> the tissue codes it holds
+TISSUE_CLASSES = "tissue_classes"
+
+
 def write_meta(root: Path, meta: dict[str, Any], splits: dict[str, dict[str, list[str]]]) -> None:
     atomic_write_text(root / "dataset.json", json.dumps(meta, indent=2, sort_keys=True))
     atomic_write_text(root / "splits.json", json.dumps(splits, indent=2, sort_keys=True))
@@ -178,16 +190,10 @@ def scan_layout(root: Path) -> LayoutScan:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise DatasetError(f"{where}: split_seed must be an integer, not {seed!r}")
         splits, source = generate_splits(cases, seed), f"generated (seed {seed})"
-    problems += _split_problems(root, splits, meta["cohorts"])
-    splits = _well_typed(splits) if isinstance(splits, dict) else {}
+    problems += split_problems(root, splits, meta["cohorts"])
+    splits = well_typed(splits) if isinstance(splits, dict) else {}
     return LayoutScan(DatasetIndex(root, meta, cases, splits, source), problems)
 
-
-def _well_typed(splits: dict) -> dict[str, dict[str, list[str]]]:
-    """The part of a splits mapping whose types are right (the rest has been reported)."""
-    return {cohort: {split: [p for p in patients if isinstance(p, str)]
-                     for split, patients in by_split.items() if isinstance(patients, list)}
-            for cohort, by_split in splits.items() if isinstance(by_split, dict)}
 
 
 def load_index(root: Path) -> DatasetIndex:
@@ -199,55 +205,6 @@ def load_index(root: Path) -> DatasetIndex:
     return scan.index
 
 
-def generate_splits(cases: dict[str, dict[str, Case]], seed: int = 0,
-                    fractions: tuple[float, float] = (0.2, 0.2)) -> dict[str, dict[str, list[str]]]:
-    """Patient-level splits for a dataset without ``splits.json``, reproducible from ``seed``: CBCT patients are
-    shuffled and cut into test, validation and training (``fractions`` of test and validation, at least one patient
-    each when there are three or more), so all weekly scans of a patient share a split; MRI patients all train (the
-    MRI cohort is only used to train translators and teachers, as in the paper)."""
-    splits: dict[str, dict[str, list[str]]] = {}
-    for cohort, by_case in cases.items():
-        patients = sorted({c.patient for c in by_case.values()})
-        if cohort != "cbct":
-            splits[cohort] = {"train": patients, "val": [], "test": []}
-            continue
-        order = [patients[i] for i in np.random.default_rng([seed, 7]).permutation(len(patients))]
-        minimum = 1 if len(order) >= 3 else 0
-        n_test = max(minimum, round(fractions[0] * len(order)))
-        n_val = max(minimum, round(fractions[1] * len(order)))
-        splits[cohort] = {"test": sorted(order[:n_test]), "val": sorted(order[n_test:n_test + n_val]),
-                          "train": sorted(order[n_test + n_val:])}
-    return splits
-
-
-def _split_problems(root: Path, splits: Any, cohorts: dict[str, Any]) -> list[tuple[Path, str]]:
-    where = root / "splits.json"
-    if not isinstance(splits, dict):
-        return [(where, "must map cohort -> split -> patient ids")]
-    problems = []
-    for cohort, by_split in splits.items():
-        if cohort not in cohorts or not isinstance(by_split, dict):
-            problems.append((where, f"cohort {cohort!r} is not in dataset.json"))
-            continue
-        owner: dict[str, str] = {}
-        entries = cohorts[cohort].get("cases") if isinstance(cohorts[cohort], dict) else None
-        known = {info.get("patient", case_id) if isinstance(info, dict) else case_id
-                 for case_id, info in (entries if isinstance(entries, dict) else {}).items()}
-        for split, patients in by_split.items():
-            if split not in SPLITS:
-                problems.append((where, f"unknown split {split!r} (expected {', '.join(SPLITS)})"))
-                continue
-            if not isinstance(patients, list) or not all(isinstance(p, str) for p in patients):
-                problems.append((where, f"{cohort}/{split} must be a list of patient id strings"))
-                continue
-            for patient in patients:
-                if patient not in known:
-                    problems.append((where, f"patient {patient!r} of {cohort}/{split} has no case"))
-                elif patient in owner:
-                    problems.append((where, f"patient {patient!r} is in both {owner[patient]} and {split}"))
-                else:
-                    owner[patient] = split
-    return problems
 
 
 def read_volume(case: Case) -> Volume:

@@ -105,6 +105,9 @@ class PreparedVolume:
     label: np.ndarray  # (z, h, w) uint8 on the same grid
     bbox: tuple[int, int, int, int]  # y0, y1, x0, x1 of the body box on the original grid
     resampled_hw: tuple[int, int]  # size of the box after resampling, before padding
+    #: the aligned MRI of the scan (cohort ``mri-aligned``) on the same grid, z-scored in its own body; None unless
+    #: the run reads it (reference rows and diagnostics only)
+    aligned: np.ndarray | None = None
 
     @property
     def tumour_slices(self) -> np.ndarray:
@@ -121,27 +124,37 @@ def resize_slices(array: np.ndarray, size: tuple[int, int], order: int) -> np.nd
 
 
 def prepare(volume: Volume, spacing_xy_mm: float | None, min_size: int, min_depth: int = 1,
-            margin_mm: float = 10.0) -> PreparedVolume:
+            margin_mm: float = 10.0, aligned: Volume | None = None) -> PreparedVolume:
+    """``aligned``: the scan's aligned MRI (on its grid), cropped, resampled and padded exactly as the scan."""
     body = body_mask(volume.image)
     image = zscore(volume.image, body)
+    if aligned is not None:
+        if aligned.image.shape != volume.image.shape:
+            from cmedl_bench.errors import DatasetError
+
+            raise DatasetError(f"{aligned.case.image_path}: aligned MRI of shape {aligned.image.shape} does not lie "
+                               f"on its CBCT scan's grid {volume.image.shape}")
+        image = np.stack([image, zscore(aligned.image, body_mask(aligned.image))])
     ys, xs = np.nonzero(body.any(axis=0))
     sy, sx = volume.spacing_zyx[1], volume.spacing_zyx[2]
     my, mx = int(round(margin_mm / sy)), int(round(margin_mm / sx))
-    y0, y1 = max(0, ys.min() - my), min(image.shape[1], ys.max() + 1 + my)
-    x0, x1 = max(0, xs.min() - mx), min(image.shape[2], xs.max() + 1 + mx)
-    image, label = image[:, y0:y1, x0:x1], volume.label[:, y0:y1, x0:x1]
+    y0, y1 = max(0, ys.min() - my), min(body.shape[1], ys.max() + 1 + my)
+    x0, x1 = max(0, xs.min() - mx), min(body.shape[2], xs.max() + 1 + mx)
+    images = [channel[:, y0:y1, x0:x1] for channel in image.reshape(-1, *body.shape)]
+    label = volume.label[:, y0:y1, x0:x1]
     if spacing_xy_mm is not None:
-        size = (max(1, round(image.shape[1] * sy / spacing_xy_mm)), max(1, round(image.shape[2] * sx / spacing_xy_mm)))
-        image = resize_slices(image, size, order=1)
+        size = (max(1, round(label.shape[1] * sy / spacing_xy_mm)), max(1, round(label.shape[2] * sx / spacing_xy_mm)))
+        images = [resize_slices(channel, size, order=1) for channel in images]
         label = resize_slices(label, size, order=0)
-    resampled = image.shape[1:]
-    pad = ((0, max(0, min_depth - image.shape[0])), (0, max(0, min_size - image.shape[1])),
-           (0, max(0, min_size - image.shape[2])))
+    resampled = label.shape[1:]
+    pad = ((0, max(0, min_depth - label.shape[0])), (0, max(0, min_size - label.shape[1])),
+           (0, max(0, min_size - label.shape[2])))
     if any(after for _, after in pad):
-        image = np.pad(image, pad, constant_values=float(image.min()))
+        images = [np.pad(channel, pad, constant_values=float(channel.min())) for channel in images]
         label = np.pad(label, pad)
-    return PreparedVolume(volume, np.ascontiguousarray(image, dtype=np.float32), np.ascontiguousarray(label),
-                          (int(y0), int(y1), int(x0), int(x1)), (int(resampled[0]), int(resampled[1])))
+    images = [np.ascontiguousarray(channel, dtype=np.float32) for channel in images]
+    return PreparedVolume(volume, images[0], np.ascontiguousarray(label), (int(y0), int(y1), int(x0), int(x1)),
+                          (int(resampled[0]), int(resampled[1])), images[1] if len(images) > 1 else None)
 
 
 def restore(probability: np.ndarray, prepared: PreparedVolume) -> np.ndarray:

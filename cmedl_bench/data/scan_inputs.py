@@ -18,7 +18,8 @@ from typing import Any, Callable
 from cmedl_bench.data.dicom_series import (SeriesFiles, read_series, scan_folder, scouts, series_identity,
                                            slice_geometry)
 from cmedl_bench.data.identifiers import sanitise_id
-from cmedl_bench.data.layout import SPLITS, file_case_id, load_index
+from cmedl_bench.data.layout import file_case_id, load_index
+from cmedl_bench.data.splits import SPLITS
 from cmedl_bench.errors import CmedlError, DatasetError
 from cmedl_bench.io.images import read_image
 

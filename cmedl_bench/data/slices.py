@@ -53,10 +53,18 @@ class TumourSliceSampler:
     def _shape(self, batch_size: int) -> tuple[int, ...]:
         return batch_size, 1, self.crop, self.crop
 
+    @property
+    def channels(self) -> int:
+        """2 when every volume carries its aligned MRI (cut with the same windows, as channel 1), else 1."""
+        return 2 if all(v.aligned is not None for v in self.volumes) else 1
+
     def sample(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``batch_size`` crops (module docstring): images and masks of shape (B, 1, crop, crop), float32."""
+        """``batch_size`` crops (module docstring): images (B, channels, crop, crop) and masks (B, 1, crop, crop),
+        float32."""
         shape = self._shape(batch_size)
-        images, masks = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
+        channels = self.channels
+        images = np.empty((shape[0], channels, *shape[2:]), dtype=np.float32)
+        masks = np.empty(shape, dtype=np.float32)
         centred = math.ceil(self.foreground * batch_size)
         windows = [(self.items[k][0], self._window(self.volumes[self.items[k][0]], self.items[k][1], rng))
                    for k in rng.integers(len(self.items), size=centred)]
@@ -66,6 +74,8 @@ class TumourSliceSampler:
                                                rng)))
         for b, (vi, window) in enumerate(windows):
             images[b, 0] = self.volumes[vi].image[window].reshape(shape[2:])
+            if channels == 2:
+                images[b, 1] = self.volumes[vi].aligned[window].reshape(shape[2:])
             masks[b, 0] = self.volumes[vi].label[window].reshape(shape[2:])
         return images, masks
 

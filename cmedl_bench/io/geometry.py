@@ -27,7 +27,11 @@ def grid(image) -> dict[str, tuple]:
 def grid_difference(image, reference) -> tuple[str, tuple, tuple] | None:
     """The first of size, spacing, origin and direction in which ``image`` differs from ``reference``: (name,
     image's values, reference's values), rounded for display; None when they share one grid."""
-    a, b = grid(image), grid(reference)
+    return grids_differ(grid(image), grid(reference))
+
+
+def grids_differ(a: dict[str, tuple], b: dict[str, tuple]) -> tuple[str, tuple, tuple] | None:
+    """:func:`grid_difference` of two grids already read (:func:`grid`)."""
     for name, tol in TOLERANCES.items():
         if len(a[name]) != len(b[name]) or not np.allclose(a[name], b[name], rtol=0, atol=tol):
             show = (lambda v: tuple(round(float(x), 4) for x in v))

@@ -60,6 +60,34 @@ def plot_translation_grid(rows: list[dict[str, np.ndarray]], path: Path) -> None
     save_figure(fig, path, dpi=90)
 
 
+def plot_chain(rows: list[dict[str, Any]], path: Path) -> None:
+    """The chain of a fusion run on central test cases, one row each: CBCT | pseudo-MRI | true MRI (where the
+    dataset has it), all with the reference contour (yellow) and each head's prediction (``masks``: head -> 2D mask;
+    student red, teacher cyan). Each row holds 2D arrays ``cbct``, ``pmri`` (and ``mri`` or None) in [-1, 1],
+    ``reference``, ``masks`` and a ``title``."""
+    plt = pyplot()
+    colours = ["red", "cyan", "magenta", "lime"]
+    panels = [("cbct", "CBCT"), ("pmri", "pseudo-MRI")] + (
+        [("mri", "true MRI")] if any(row.get("mri") is not None for row in rows) else [])
+    fig, axes = plt.subplots(len(rows), len(panels), figsize=(3 * len(panels), 3 * len(rows)), squeeze=False)
+    for r, row in enumerate(rows):
+        for c, (key, label) in enumerate(panels):
+            ax = axes[r][c]
+            ax.axis("off")
+            if row.get(key) is None:
+                continue
+            ax.imshow(row[key], cmap="gray", vmin=-1, vmax=1)
+            ax.contour(row["reference"], levels=[0.5], colors="yellow", linewidths=0.8)
+            for colour, (head, mask) in zip(colours, sorted(row["masks"].items(), key=lambda kv: kv[0] != "student")):
+                if mask.any():
+                    ax.contour(mask, levels=[0.5], colors=colour, linewidths=0.8)
+            heads = ", ".join(f"{h} {k}" for h, k in zip(sorted(row["masks"], key=lambda h: h != "student"),
+                                                         colours))
+            ax.set_title(f"{label} {row['title']}\nreference yellow; {heads}" if c == 0 else label, fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=90)
+
+
 def plot_sensitivity(result: dict[str, Any], path: Path) -> None:
     """Per-case DSC under test-time dropout: box per case, unperturbed DSC as a dot (like the paper's Fig. 8)."""
     plt = pyplot()

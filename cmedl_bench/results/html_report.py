@@ -155,7 +155,7 @@ def example_slices(board: Leaderboard, max_cases: int = 3, per_line: int = 6) ->
 
 #: figure files a run folder may hold, by the key ``run.json`` lists them under
 _RUN_FIGURES = {"learning_curves": "learning_curves.png", "examples": "translation_examples.png",
-                "sensitivity": "sensitivity.png"}
+                "sensitivity": "sensitivity.png", "chain": "chain.png"}
 
 
 def _run_figures(board: Leaderboard, key: str, caption: str) -> list[str]:
@@ -213,6 +213,8 @@ def to_html(board: Leaderboard, title: str = "cmedl-bench leaderboard") -> str:
         _section("Example slices (paper Fig. 4)", [_figure(png, cap) for png, cap in example_slices(board)]),
         _section("Learning curves (paper Fig. 3)", _run_figures(board, "learning_curves", "learning curves")),
         _section("Pseudo-MRI (paper Fig. 5)", _run_figures(board, "examples", "CBCT, pseudo-MRI, reconstruction")),
+        _section("The chain: CBCT, pseudo-MRI, true MRI (central test cases)",
+                 _run_figures(board, "chain", "reference yellow, student red, teacher cyan")),
         _section("Sensitivity to test-time dropout (paper Fig. 8)", _run_figures(board, "sensitivity", "sensitivity")),
         "</body></html>",
     ]

@@ -22,6 +22,7 @@ from typing import Any
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.results.collect import Collection, CollectedRun, method_label, variant_suffixes
 from cmedl_bench.results.comparison import PAIRINGS, Comparison, case_info, compare, subgroup_means
+from cmedl_bench.results.headroom import MEANING, attach_headroom, training_cohort
 from cmedl_bench.results.ranking import MetricColumn, metric_columns, rank, unknown_rank_metric
 from cmedl_bench.results.statistics import holm_bonferroni
 
@@ -54,6 +55,7 @@ class Row:
     reference: str | None = None
     comparisons: dict[str, Comparison] = field(default_factory=dict)  # metric -> test against the reference
     p_holm_by_metric: dict[str, float] = field(default_factory=dict)
+    headroom: dict[str, Any] = field(default_factory=dict)  # "mri" / "ceiling" -> results.headroom.Headroom
     verdict: str = ""
     rank: int | None = None
 
@@ -186,11 +188,12 @@ def _group(collection: Collection, notes: list[str]) -> tuple[list[Row], list[Tr
 
 
 def _default_reference(row: Row, rows: list[Row]) -> Row | None:
-    """CBCT only with the same segmenter, reference masks and preset; else CBCT only with the U-Net on them. Outside
-    methods (``evaluate``) have no preset and match on the reference masks alone."""
+    """CBCT only with the same segmenter, reference masks, preset and training cohort (:func:`cmedl_bench.results.
+    headroom.training_cohort`); else CBCT only with the U-Net on them. Outside methods (``evaluate``) have no preset
+    and match on the reference masks alone."""
     def candidates(segmenter: str) -> list[Row]:
         return [r for r in rows if r.components == {"translator": "none", "segmenter": segmenter, "fusion": "none"}
-                and r.setup["reference"] == row.setup["reference"]
+                and r.setup["reference"] == row.setup["reference"] and training_cohort(r) == training_cohort(row)
                 and (row.setup["preset"] is None or r.setup["preset"] == row.setup["preset"])]
 
     found = candidates(row.components["segmenter"]) or candidates("unet")
@@ -276,6 +279,9 @@ def build_leaderboard(collection: Collection, reference: str | None = None, alph
                 row.verdict = f"not different (p >= {alpha:g})"
             else:
                 row.verdict = "better" if row.test_dsc > ref_mean else "worse"
+    if attach_headroom(rows, pairing):
+        notes += [MEANING[k] + "; 95 % interval: percentile bootstrap over patients" for k in MEANING
+                  if any(k in row.headroom for row in rows)]
     columns = metric_columns(rows)
     rank(rows, next((c for c in columns if c.name == rank_by), None) or unknown_rank_metric(rank_by, columns))
     return Leaderboard(rows, translation, collection.excluded, notes, alpha,

@@ -27,7 +27,16 @@ def columns(board: Leaderboard) -> list[str]:
     return (["Rank", "Method", "Seeds", "Test cases"]
             + [f"{split.capitalize()} {m.label}" for split in ("val", "test") for m in board.metrics]
             + [f"Test DSC {location}" for location in _locations(board)]
-            + ["KL", "ΔDSC [95% CI]", "p DSC (Holm)", "p SDSC (Holm)", "vs reference"])
+            + ["KL", "ΔDSC [95% CI]", "p DSC (Holm)", "p SDSC (Holm)"]
+            + [_HEADROOM[k] for k in _headroom_kinds(board)] + ["vs reference"])
+
+
+_HEADROOM = {"mri": "Headroom MRI [95% CI]", "ceiling": "Headroom ceiling [95% CI]"}
+
+
+def _headroom_kinds(board: Leaderboard) -> list[str]:
+    """The headroom columns some row has (none without the reference rows: :mod:`cmedl_bench.results.headroom`)."""
+    return [k for k in _HEADROOM if any(k in row.headroom for row in board.rows)]
 
 
 def _p(value: float | None) -> str:
@@ -47,8 +56,11 @@ def cells(row: Row, board: Leaderboard) -> list[str]:
     dsc = row.comparisons.get("dsc")
     difference = f"{dsc.mean_difference:+.3f} [{dsc.ci[0]:+.3f}, {dsc.ci[1]:+.3f}]" if dsc else "—"
     values += [f"{row.kl.mean:.3f}" if row.kl else "—", difference, _p(row.p_holm),
-               _p(row.p_holm_by_metric.get("sdsc")), _verdict(row)]
-    return values
+               _p(row.p_holm_by_metric.get("sdsc"))]
+    for kind in _headroom_kinds(board):
+        found = row.headroom.get(kind)
+        values.append(f"{found.value:.2f} [{found.ci[0]:.2f}, {found.ci[1]:.2f}]" if found else "—")
+    return values + [_verdict(row)]
 
 
 def _verdict(row: Row) -> str:
@@ -170,6 +182,9 @@ def flat_records(board: Leaderboard) -> list[dict[str, Any]]:
                  "p_holm": row.p_holm, "verdict": row.verdict}
         for location, value in sorted(row.subgroups.items()):
             item[f"test_dsc_{location}"] = value
+        for kind, found in row.headroom.items():
+            item |= {f"headroom_{kind}": found.value, f"headroom_{kind}_ci_low": found.ci[0],
+                     f"headroom_{kind}_ci_high": found.ci[1], f"headroom_{kind}_reference": found.reference}
         for metric, found in row.comparisons.items():
             item |= {f"{metric}_pairing": found.pairing, f"{metric}_units": found.units,
                      f"{metric}_scans": found.scans, f"{metric}_mean_difference": found.mean_difference,

@@ -111,21 +111,45 @@ def split_cases(index, cohort: str, split: str, limit: int | None = None):
     return cases[:limit] if limit else cases
 
 
-def prepare_groups(groups: dict[str, list], preset, reporter: Reporter, min_depth: int = 1) -> dict[str, list]:
-    """Read and preprocess every case of every group (this is where broken files are found)."""
+def prepare_groups(groups: dict[str, list], preset, reporter: Reporter, min_depth: int = 1,
+                   aligned: dict[str, Any] | None = None) -> dict[str, list]:
+    """Read and preprocess every case of every group (this is where broken files are found); a CBCT case whose id
+    is in ``aligned`` (case id -> aligned MRI case) is prepared with its aligned MRI."""
     from cmedl_bench.data.layout import read_volume
     from cmedl_bench.data.preprocessing import prepare
 
+    aligned = aligned or {}
     prepared: dict[str, list] = {}
     with reporter.task("reading and preprocessing", total=sum(map(len, groups.values()))) as task:
         for name, cases in groups.items():
             prepared[name] = []
             for case in cases:
-                prepared[name].append(prepare(read_volume(case), preset.spacing_xy_mm, preset.crop_size, min_depth))
+                partner = aligned.get(case.case_id) if case.cohort == "cbct" else None
+                prepared[name].append(prepare(read_volume(case), preset.spacing_xy_mm, preset.crop_size, min_depth,
+                                              aligned=read_volume(partner) if partner else None))
                 task.advance()
             if name.endswith("train") and not any(len(p.tumour_slices) for p in prepared[name]):
                 raise DatasetError(f"no {name.replace('_', ' ')} case contains tumour voxels")
     return prepared
+
+
+def aligned_cases(index, selection: Selection, cases: list, fidelity: bool = False) -> dict[str, Any]:
+    """Case id -> aligned MRI case for the CBCT ``cases`` when the run reads aligned MRI
+    (:func:`cmedl_bench.selection.reads_aligned_mri`, or ``fidelity``: ``translate`` scores its pseudo-MRI against
+    it), where every case has one; a component that requires it and a dataset without it is one line."""
+    from cmedl_bench.data.layout import ALIGNED_COHORT
+    from cmedl_bench.selection import reads_aligned_mri, requires_aligned_mri
+
+    if not (fidelity or reads_aligned_mri(selection)):
+        return {}
+    available = index.cases.get(ALIGNED_COHORT, {})
+    missing = [case.case_id for case in cases if case.case_id not in available]
+    needed_by = requires_aligned_mri(selection)
+    if needed_by and missing:
+        raise DatasetError(f"{index.root}: {needed_by} needs MRI aligned to every CBCT scan (cohort "
+                           f"{ALIGNED_COHORT}); {len(missing)} scan(s) have none, e.g. {missing[0]} (phantom v4 has it; "
+                           f"docs/own-data.md says how to add your own)")
+    return {} if missing else {case.case_id: available[case.case_id] for case in cases}
 
 
 def case_map(index, cohort: str = "cbct") -> dict[str, dict[str, Any]]:

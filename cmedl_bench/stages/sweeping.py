@@ -35,7 +35,13 @@ def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seed
     for row in grid:
         declared = declared_options(select(registry, row.translator, row.segmenter, row.fusion,
                                            row.dataset or default_dataset))
-        per_row.append({key: text for key, text in given.items() if key in declared})
+        fixed = {key: str(value) for key, value in (row.options or {}).items()}
+        undeclared = sorted(set(fixed) - set(declared))
+        if undeclared:
+            raise CmedlError(f"suite {suite_name!r}: row {row.translator}+{row.segmenter}+{row.fusion} sets option "
+                             f"{undeclared[0]!r}, which none of its components (dataset "
+                             f"{row.dataset or default_dataset!r} included) declares")
+        per_row.append({key: text for key, text in given.items() if key in declared} | fixed)
     unused = sorted(set(given) - {key for options in per_row for key in options})
     if unused:
         raise CmedlError(f"--option {unused[0]}: no component of suite {suite_name!r} declares it")
@@ -63,8 +69,10 @@ def _preset_name(run_kwargs: dict[str, Any]) -> str:
 
 
 def _job(row: Row, dataset: str, seed: int, results: Path, runner, run_kwargs: dict[str, Any]) -> Job:
-    name = f"{row.translator}-{row.segmenter}-{row.fusion}" + (f"-{row.dataset}" if row.dataset else "")
-    label = f"{row.translator}+{row.segmenter}+{row.fusion}" + (f" on {row.dataset}" if row.dataset else "")
+    fixed = "".join(f"-{key}{value}" for key, value in sorted((row.options or {}).items()))
+    name = f"{row.translator}-{row.segmenter}-{row.fusion}" + (f"-{row.dataset}" if row.dataset else "") + fixed
+    label = (f"{row.translator}+{row.segmenter}+{row.fusion}" + (f" on {row.dataset}" if row.dataset else "")
+             + "".join(f" {key}={value}" for key, value in sorted((row.options or {}).items())))
     return Job(f"{label} seed {seed}", {"translator": row.translator, "segmenter": row.segmenter,
                                         "fusion": row.fusion, "dataset": dataset, "seed": seed, "results": results,
                                         **run_kwargs}, results / "_logs" / f"{name}-s{seed}.log", runner=runner)

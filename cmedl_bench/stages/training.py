@@ -14,10 +14,11 @@ from cmedl_bench.errors import CmedlError
 from cmedl_bench.registry import get_registry
 from cmedl_bench.selection import component_options as selected_options
 from cmedl_bench.selection import select
-from cmedl_bench.stages.inputs import RunInputs, open_run, prepare_groups, run_record, split_cases
+from cmedl_bench.stages.inputs import (RunInputs, aligned_cases, case_map, open_run, prepare_groups, run_record,
+                                      split_cases)
 from cmedl_bench.stages.progress import Reporter
 from cmedl_bench.stages.run_folder import RunFolder
-from cmedl_bench.stages.scoring import case_rows, kl_rows
+from cmedl_bench.stages.scoring import case_rows, translation_rows
 
 STALE_FILES = ("last.pt", "best.pt", "translator.pt")
 
@@ -56,7 +57,9 @@ def _read_splits(inputs: RunInputs, reporter: Reporter) -> dict[str, list]:
     groups |= {"val": split_cases(index, "cbct", "val", p.max_val_cases),
                "test": split_cases(index, "cbct", "test", p.max_test_cases)}
     three_d = selection.segmenter.info.dims == 3
-    return prepare_groups(groups, p, reporter, min_depth=p.patch_depth if three_d else 1)
+    cbct = [case for name in ("train", "val", "test") for case in groups[name]]
+    return prepare_groups(groups, p, reporter, min_depth=p.patch_depth if three_d else 1,
+                          aligned=aligned_cases(index, selection, cbct))
 
 
 def _train_and_score(inputs: RunInputs, prepared: dict[str, list], folder: RunFolder, reporter: Reporter) -> None:
@@ -81,14 +84,17 @@ def _train_and_score(inputs: RunInputs, prepared: dict[str, list], folder: RunFo
     if not distributed.is_main():  # rank 0 scores and writes the results
         return
     tic = time.perf_counter()
-    rows, folder.record["reference"] = predict_and_score(fusion, prepared, p, folder.path, inputs.registry, reporter)
+    central = {case for case, entry in case_map(inputs.index).items() if entry.get("location") == "central"}
+    rows, folder.record["reference"] = predict_and_score(fusion, prepared, p, folder.path, inputs.registry, reporter,
+                                                         central)
     rows = [{"run_id": config.run_id, **row} for row in rows]
     folder.timings["evaluate_s"] = time.perf_counter() - tic
     folder.record["training"] = {"best_epoch": fit_result.best_epoch, "best_val_dsc": fit_result.best_val_dsc,
                                  "epochs_run": len(fit_result.history), "stopped_early": fit_result.stopped_early}
     folder.record["performance"] = {"train_slices_per_s": fit_result.slices_per_second, **peak_memory(device)}
-    folder.finish(rows, fit_result.history, {"best_checkpoint": "best.pt", "last_checkpoint": "last.pt",
-                                             "predictions": "predictions/"})
+    files = {"best_checkpoint": "best.pt", "last_checkpoint": "last.pt", "predictions": "predictions/"}
+    folder.finish(rows, fit_result.history, files | ({"chain": CHAIN_FIGURE} if (folder.path / CHAIN_FIGURE).is_file()
+                                                     else {}))
 
 
 def _fit(fusion, train, val, preset, seed, run_dir, reporter: Reporter):
@@ -117,10 +123,12 @@ def validation_text(row: dict[str, float]) -> str:
     return "val DSC " + " ".join(f"{head}={value:.3f}" for head, value in heads.items())
 
 
-def predict_and_score(fusion, prepared, preset, run_dir: Path, registry, reporter: Reporter
-                      ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def predict_and_score(fusion, prepared, preset, run_dir: Path, registry, reporter: Reporter,
+                      central: set[str] | frozenset = frozenset()) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """With the best checkpoint: every head's mask of every validation and test case, written on the scan's own
-    grid and scored; the translator's KL rows; the fingerprint of the reference masks."""
+    grid and scored; the translator's rows (KL, fidelity); the fingerprint of the reference masks. With a
+    translator, :data:`CHAIN_FIGURE` shows up to three ``central`` test cases (one per patient): CBCT, pseudo-MRI and
+    the true MRI where the dataset has it, with the reference and every head's prediction."""
     from cmedl_bench.data.identifiers import inside
     from cmedl_bench.data.layout import write_on_source_grid
     from cmedl_bench.io.checkpoints import load_checkpoint
@@ -134,19 +142,71 @@ def predict_and_score(fusion, prepared, preset, run_dir: Path, registry, reporte
     fingerprint = ReferenceFingerprint()
     for split, p in work:
         fingerprint.add(split, p.volume.case.case_id, p.volume.label)
+    translator = getattr(fusion, "translator", None)
+    chosen = _chain_cases(prepared["test"], central) if translator is not None else []
+    masks: dict[str, dict[str, Any]] = {}
     with reporter.task("scoring", total=len(work) * len(fusion.heads)) as task:
         for head in fusion.heads:
             for split, p in work:
                 mask = (fusion.predict_probability(head, p) > 0.5).astype("uint8")
                 volume = p.volume
+                if split == "test" and volume.case.case_id in chosen:
+                    masks.setdefault(volume.case.case_id, {})[head] = mask
                 path = inside(run_dir, run_dir / "predictions" / head / f"{volume.case.case_id}.nii.gz")
                 write_on_source_grid(path, mask, volume)
                 rows += case_rows(metrics, split, volume.case.case_id, head, mask, volume.label, volume.spacing_zyx)
                 task.advance()
-    translator = getattr(fusion, "translator", None)
     if translator is not None and prepared.get("mri_train"):
-        rows += kl_rows(translator.to_mri, prepared, preset, fusion.device, registry, "translator", reporter)
+        examples: list[dict[str, Any]] = []
+
+        def collect(split, volume, pmri):
+            if split == "test" and volume.volume.case.case_id in chosen:
+                examples.append(_chain_example(volume, pmri, masks[volume.volume.case.case_id]))
+
+        rows += translation_rows(translator.pseudo_mri, prepared, preset, fusion.device, registry, "translator",
+                                 reporter, collect)
+        if examples:
+            from cmedl_bench.results.figures import plot_chain
+
+            plot_chain(examples, run_dir / CHAIN_FIGURE)
     return rows, fingerprint.digests()
+
+
+#: the chain figure of a run with a translator (``run.json`` ``files.chain``)
+CHAIN_FIGURE = "chain.png"
+
+
+def _chain_cases(test: list, central: set[str], count: int = 3) -> list[str]:
+    """Up to ``count`` central test cases, one per patient."""
+    chosen, patients = [], set()
+    for prepared in test:
+        case = prepared.volume.case
+        if case.case_id in central and case.patient not in patients and len(chosen) < count:
+            chosen.append(case.case_id)
+            patients.add(case.patient)
+    return chosen
+
+
+def _chain_example(prepared, pmri, masks: dict[str, Any]) -> dict[str, Any]:
+    """The slice with the most tumour on the working grid: CBCT, pseudo-MRI and true MRI in [-1, 1], the reference
+    and each head's mask (cut and resampled from the original grid as the image was)."""
+    import numpy as np
+    import torch
+
+    from cmedl_bench.data.preprocessing import resize_slices
+    from cmedl_bench.translator import to_unit_range
+
+    h, w = prepared.resampled_hw
+    y0, y1, x0, x1 = prepared.bbox
+    z = int(np.argmax(prepared.label.reshape(prepared.label.shape[0], -1).sum(1)))
+
+    def unit(array):
+        return None if array is None else to_unit_range(torch.from_numpy(array[z, :h, :w])).numpy()
+
+    on_grid = {head: resize_slices(mask[z:z + 1, y0:y1, x0:x1], (h, w), order=0)[0] for head, mask in masks.items()}
+    return {"cbct": unit(prepared.image), "pmri": pmri[z, :h, :w], "mri": unit(prepared.aligned),
+            "reference": prepared.label[z, :h, :w], "masks": on_grid,
+            "title": f"{prepared.volume.case.case_id} z={z}"}
 
 
 def check_parallel(processes: int, run_kwargs: dict[str, Any], cuda: bool) -> None:

@@ -1,6 +1,7 @@
 """``translate``: train a CBCT <-> MRI translator alone on the two unpaired training cohorts, save its generators
 (``translator.pt``) and score translation quality: KL of pseudo-MRI (head ``pmri``) and, as the baseline, of raw
-CBCT (head ``cbct``) against real MRI, per validation and test CBCT case; a grid of examples."""
+CBCT (head ``cbct``) against real MRI, and the fidelity metrics at the tumour (against the aligned true MRI where
+the dataset has it), per validation and test CBCT case; a grid of examples."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from typing import Any
 from cmedl_bench.registry import get_registry
 from cmedl_bench.selection import Selection
 from cmedl_bench.selection import component_options as selected_options
-from cmedl_bench.stages.inputs import RunInputs, open_run, prepare_groups, run_record, split_cases
+from cmedl_bench.stages.inputs import RunInputs, aligned_cases, open_run, prepare_groups, run_record, split_cases
 from cmedl_bench.stages.progress import Reporter
 from cmedl_bench.stages.run_folder import RunFolder
-from cmedl_bench.stages.scoring import kl_rows
+from cmedl_bench.stages.scoring import translation_rows
 from cmedl_bench.stages.training import losses_text
 
 
@@ -36,10 +37,11 @@ def translate(reporter: Reporter, translator: str = "cx", dataset: str = "phanto
         if folder.already_finished(previous, force):
             return previous
         p, index = inputs.config.preset, inputs.index
-        prepared = prepare_groups({"cbct_train": split_cases(index, "cbct", "train"),
-                                   "mri_train": split_cases(index, "mri", "train"),
-                                   "val": split_cases(index, "cbct", "val", p.max_val_cases),
-                                   "test": split_cases(index, "cbct", "test", p.max_test_cases)}, p, reporter)
+        groups = {"cbct_train": split_cases(index, "cbct", "train"), "mri_train": split_cases(index, "mri", "train"),
+                  "val": split_cases(index, "cbct", "val", p.max_val_cases),
+                  "test": split_cases(index, "cbct", "test", p.max_test_cases)}
+        scored = groups["val"] + groups["test"]  # scored against their aligned MRI where the dataset has it
+        prepared = prepare_groups(groups, p, reporter, aligned=aligned_cases(index, selection, scored, fidelity=True))
         folder.timings["data_s"] = time.perf_counter() - tic
         folder.start(run_record(inputs, "translation"), previous, force, ("translator.pt",))
         return folder.guarded(lambda: _train_and_score(inputs, prepared, folder, reporter))
@@ -97,7 +99,7 @@ def _score(model, prepared, inputs: RunInputs, run_dir: Path, reporter: Reporter
         if reconstructs and split == "test" and len(examples) < 4 and patient not in {e["patient"] for e in examples}:
             examples.append(_example(model, volume, pmri, preset, inputs.device) | {"patient": patient})
 
-    rows = kl_rows(model.to_mri, prepared, preset, inputs.device, inputs.registry, "pmri", reporter,
+    rows = translation_rows(model.pseudo_mri, prepared, preset, inputs.device, inputs.registry, "pmri", reporter,
                    collect_example, baseline="cbct")
     if examples:
         plot_translation_grid(examples, run_dir / "translation_examples.png")

@@ -104,12 +104,15 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
 def validate_heads(fusion: Fusion, val: list[PreparedVolume], all_heads: bool = True) -> dict[str, float]:
     """``val_dsc``, the selection head's validation DSC (model selection and early stopping read only this), and with
     several heads and ``all_heads`` ``val_dsc_<head>`` for each, so the learning curves show whether a teacher has
-    learned before its features are trusted as hints. Those curves cost most of a CMEDL epoch's validation (the
+    learned before its features are trusted as hints, and, where the validation volumes carry aligned MRI, each of
+    the fusion's ``diagnostic_heads``. Those curves cost most of a CMEDL epoch's validation (the
     teacher's pseudo-MRI is translated again), so the preset's ``head_curves_every`` spaces them out."""
     scores = {"val_dsc": validate(fusion, val, fusion.selection_head)}
     if all_heads and len(fusion.heads) > 1:
         scores |= {f"val_dsc_{head}": scores["val_dsc"] if head == fusion.selection_head else
                    validate(fusion, val, head) for head in fusion.heads}
+    if all_heads and val and all(p.aligned is not None for p in val):
+        scores |= {f"val_dsc_{head}": validate(fusion, val, head) for head in fusion.diagnostic_heads}
     return scores
 
 
