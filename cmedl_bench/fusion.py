@@ -26,6 +26,9 @@ class FusionSpec:
     preset: Preset
     device: torch.device
     options: dict[str, Any] = field(default_factory=dict)  # translator options (gan_mode, vgg19) and loss weights
+    #: False when the fusion is rebuilt from a trained run for inference only (predict, export, sensitivity): build
+    #: no optimiser (``optimizers()`` may be empty) and pass it on to ``build_translator``
+    training: bool = True
 
 
 class Fusion(ModuleGroup):

@@ -42,6 +42,9 @@ class TranslatorSpec:
     lr: float
     device: torch.device
     options: dict[str, Any] = field(default_factory=dict)  # e.g. gan_mode, vgg19 weights path
+    #: False when the translator is rebuilt for inference only (predict, export, sensitivity): build no optimiser
+    #: and no training-only network (a contextual loss's VGG19); its modules and their weights are as in training
+    training: bool = True
 
 
 def gan_loss(logits: torch.Tensor, real: bool, mode: str) -> torch.Tensor:
@@ -145,7 +148,9 @@ class Translator(ModuleGroup):
         return parts | self.discriminator_step(cbct, mri, images)
 
 
-def build_translator(component, preset, device: torch.device, options: dict[str, Any] | None = None) -> Translator:
-    """A translator plugin instance at the preset's width and translator learning rate."""
+def build_translator(component, preset, device: torch.device, options: dict[str, Any] | None = None,
+                     training: bool = True) -> Translator:
+    """A translator plugin instance at the preset's width and translator learning rate (``training``:
+    :attr:`TranslatorSpec.training`)."""
     return component.factory(TranslatorSpec(width=preset.translator_width, lr=preset.lr_translator, device=device,
-                                            options=dict(options or {})))
+                                            options=dict(options or {}), training=training))

@@ -59,16 +59,18 @@ class CMEDL(Fusion):
         self.lambda_seg = float(spec.options.get("lambda_seg", LAMBDA_SEG))
         self.segmenter_seg_weight = float(spec.options.get("segmenter_seg_weight", 1.0))
         self.hint_teacher = bool(spec.options.get("hint_teacher", False))
-        self.translator = build_translator(spec.translator, p, self.device, spec.options)
+        self.translator = build_translator(spec.translator, p, self.device, spec.options, spec.training)
         self.student = spec.segmenter.factory(in_channels=1, out_channels=1, width=p.width).to(self.device)
         self.teacher = spec.segmenter.factory(in_channels=1, out_channels=1, width=p.width).to(self.device)
-        self.optimizer = adam([*self.student.parameters(), *self.teacher.parameters()], p.lr_segmenter, self.device)
+        self.optimizer = adam([*self.student.parameters(), *self.teacher.parameters()], p.lr_segmenter,
+                              self.device) if spec.training else None
 
     def modules(self):
         return {"student": self.student, "teacher": self.teacher, **self.translator.modules()}
 
     def optimizers(self):
-        return {"segmenters": self.optimizer, **{f"translator_{k}": v for k, v in self.translator.optimizers().items()}}
+        own = {"segmenters": self.optimizer} if self.optimizer else {}
+        return own | {f"translator_{k}": v for k, v in self.translator.optimizers().items()}
 
     def head_network(self, head):
         return {"student": self.student, "teacher": self.teacher}[head]

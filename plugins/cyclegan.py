@@ -32,10 +32,10 @@ class CycleGAN(Translator):
                                betas=BETAS),
             "discriminators": adam([*self.d_m.parameters(), *self.d_c.parameters()], spec.lr, self.device,
                                    betas=BETAS),
-        }
+        } if spec.training else {}
         self.pool_m, self.pool_c = ImagePool(50, seed=1), ImagePool(50, seed=2)
         self.vgg = None
-        if contextual:
+        if contextual and spec.training:  # the contextual loss's network serves training only
             from cmedl_bench_plugins.vgg19 import load_vgg19
 
             layers = tuple(spec.options.get("cx_layers") or ("conv7", "conv8", "conv9"))

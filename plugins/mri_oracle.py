@@ -17,13 +17,14 @@ class MriOracle(Fusion):
         super().__init__(spec)
         self.segmenter = spec.segmenter.factory(in_channels=1, out_channels=1, width=spec.preset.width)
         self.segmenter.to(self.device)
-        self.optimizer = adam(self.segmenter.parameters(), spec.preset.lr_segmenter, self.device)
+        self.optimizer = adam(self.segmenter.parameters(), spec.preset.lr_segmenter, self.device) if spec.training \
+            else None
 
     def modules(self):
         return {"segmenter": self.segmenter}
 
     def optimizers(self):
-        return {"segmenter": self.optimizer}
+        return {"segmenter": self.optimizer} if self.optimizer else {}
 
     def head_network(self, head):
         return self.segmenter

@@ -23,10 +23,10 @@ class _TranslatorFirst(Fusion):
     def __init__(self, spec: FusionSpec):
         super().__init__(spec)
         p = spec.preset
-        self.translator = build_translator(spec.translator, p, self.device, spec.options)
+        self.translator = build_translator(spec.translator, p, self.device, spec.options, spec.training)
         self.segmenter = spec.segmenter.factory(in_channels=self.in_channels, out_channels=1,
                                                 width=p.width).to(self.device)
-        self.optimizer = adam(self.segmenter.parameters(), p.lr_segmenter, self.device)
+        self.optimizer = adam(self.segmenter.parameters(), p.lr_segmenter, self.device) if spec.training else None
 
     def before_fit(self, train, seed, run_dir, progress=None):
         progress = progress or SilentReporter()
@@ -43,7 +43,7 @@ class _TranslatorFirst(Fusion):
         return {"segmenter": self.segmenter, **self.translator.modules()}
 
     def optimizers(self):
-        return {"segmenter": self.optimizer}
+        return {"segmenter": self.optimizer} if self.optimizer else {}
 
     def head_network(self, head):
         return self.segmenter

@@ -124,7 +124,7 @@ class UNIT(Translator):
             "generators": adam([*self.gen_c.parameters(), *self.gen_m.parameters()], device=self.device, **kwargs),
             "discriminators": adam([*self.dis_c.parameters(), *self.dis_m.parameters()], device=self.device,
                                    **kwargs),
-        }
+        } if spec.training else {}
 
     def modules(self):
         return {"gen_c": self.gen_c, "gen_m": self.gen_m, "dis_c": self.dis_c, "dis_m": self.dis_m}

@@ -59,8 +59,7 @@ def test_headroom_is_the_captured_share_with_a_reproducible_interval(tmp_path):
     low, high = cmedl.headroom["mri"].ci
     assert low < cmedl.headroom["mri"].value < high and cmedl.headroom["mri"].units == len(PATIENTS)
     assert api.report([tmp_path]).row(cmedl.label).headroom["mri"].ci == (low, high)  # seeded
-    ceiling = next(r for r in board.rows if r.label != cmedl.label and r.components["fusion"] == "none"
-                   and "train_patients=80" in r.label)
+    ceiling = board.row("CBCT only (unet), 80 training patients")
     assert ceiling.reference == ceiling.label  # a training cohort is compared with CBCT only of its own size
     from cmedl_bench.results.render import columns, to_markdown
 
@@ -233,3 +232,52 @@ def test_suite_rows_validate_before_anything_trains(tmp_path):
         api.sweep("diagnostics", rows=[("none", "unet", "none"), ("oracle", "unet", "two-channel")],
                   preset="smoke", results=tmp_path, quiet=True)
     assert not any(tmp_path.iterdir())  # nothing was written
+
+
+def test_translator_table_shows_fidelity_next_to_kl(tmp_path):
+    from cmedl_bench.results.render import to_markdown, translation_table
+
+    run_dir = tmp_path / "cycle-translate"
+    run_dir.mkdir()
+    config = {"translator": "cycle", "segmenter": "none", "fusion": "translate", "dataset": "phantom",
+              "dataset_version": 4, "seed": 0, "preset": {"name": "cpu"}, "options": {}}
+    write_record(run_dir, {"run_id": "cycle-translate", "kind": "translation", "status": "finished", "seed": 0,
+                           "config": config, "config_hash": "t-hash", "dataset": {"name": "phantom", "version": 4}})
+    rows = [{"run_id": "cycle-translate", "split": "test", "case": f"C{i}", "head": head, "metric": metric,
+             "value": value, "flag": None}
+            for i in range(4) for head, metric, value in (("pmri", "kl", 0.2), ("cbct", "kl", 0.9),
+                                                          ("pmri", "tumour_contrast_ratio", 0.25 * i),
+                                                          ("pmri", "mae_body", float("nan")))]
+    write_rows(run_dir, rows)
+    board = api.report([tmp_path])
+    header, table = translation_table(board)
+    assert header[:3] == ["Translator", "Test KL pseudo-MRI vs MRI", "Test KL CBCT vs MRI"]
+    ratio = table[0][header.index("tumour_contrast_ratio")]
+    assert ratio.startswith("0.375 ±") and table[0][header.index("mae_body")] == "—"
+    assert "tumour\\_contrast\\_ratio" in to_markdown(board)
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_the_terminal_leaderboard_keeps_every_method_name_whole(tmp_path, width):
+    """The default ``report`` in a terminal of 80, 120 and 200 columns: every method's name appears whole on one
+    line, and no value is cut (every mean ± SD shown complete)."""
+    from typer.testing import CliRunner
+
+    from cmedl_bench.cli import app
+
+    base = {case: 0.6 + 0.01 * i for i, case in enumerate(_scans(0))}
+    _run(tmp_path, "cbct", "none", "none", "student", base)
+    _run(tmp_path, "oracle", "none", "mri-oracle", "mri", {c: v + 0.3 for c, v in base.items()})
+    _run(tmp_path, "cmedl", "cx", "hint", "student", {c: v + 0.05 for c, v in base.items()})
+    _run(tmp_path, "ceiling", "none", "none", "student", {c: v + 0.1 for c, v in base.items()}, train_patients=80,
+         trained=80)
+    result = CliRunner().invoke(app, ["report", str(tmp_path)], env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= max(width, 120) if width >= 120 else True
+    for label in ("CBCT only (unet)", "MRI oracle (unet)", "CMEDL (unet)", "CBCT only (unet), 80 training patients"):
+        assert any(label in line for line in lines), (label, result.stdout)
+    board = api.report([tmp_path])
+    for row in board.rows:
+        summary = row.metrics[("test", "dsc")]
+        assert summary.text(3) in result.stdout  # the full "0.645 ± 0.058", never cut

@@ -352,12 +352,13 @@ def check_after(world: World, work: Path, change: Callable[[Path], None]) -> lis
 
 
 def slice_spacing_100(ds: Path) -> None:
-    """C000W1 (image and label) with 100 mm between slices: only the spacing rule can fire."""
+    """C000W1 (image and label, and its aligned MRI) with 100 mm between slices: only the spacing rule can fire."""
     def respace(image):
         image.SetSpacing((*image.GetSpacing()[:2], 100.0))
         return image
-    for path in (ds / "cbct" / "imagesTr" / "C000W1_0000.nii.gz", ds / "cbct" / "labelsTr" / "C000W1.nii.gz"):
-        _rewrite_image(path, respace)
+    for cohort in ("cbct", "mri-aligned"):
+        for path in (ds / cohort / "imagesTr" / "C000W1_0000.nii.gz", ds / cohort / "labelsTr" / "C000W1.nii.gz"):
+            _rewrite_image(path, respace)
 
 
 def coarser(image):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -73,6 +74,9 @@ def report(
                                             "metric's direction); any metric of the runs."),
     fail_below: list[str] = typer.Option([], "--fail-below", help="METHOD=DSC: exit 1 when the row's mean test "
                                                                   "DSC is below DSC (repeatable); for CI."),
+    wide: bool = typer.Option(False, "--wide", help="table: every column (validation, every metric, subgroups, "
+                                                    "KL); by default the compact ones, or one block per method "
+                                                    "below 120 columns."),
 ) -> None:
     """Leaderboard of finished runs in the paper's table shape, with paired Wilcoxon tests (Holm-Bonferroni)."""
     from cmedl_bench.api import check_thresholds
@@ -95,10 +99,16 @@ def report(
         atomic_write_text(target, to_html(board))
         stderr.print(f"wrote {escape(str(target))}", highlight=False)
     elif fmt == "table":
-        from cmedl_bench.results.render import footnotes, rich_table
+        from cmedl_bench.results.render import footnotes
+        from cmedl_bench.results.terminal import blocks, rich_table
 
-        wide = stdout if stdout.is_terminal else Console(width=180)
-        wide.print(rich_table(board))
+        table = rich_table(board, wide)
+        needed = Console(width=1000).measure(table).maximum  # every column at its natural width
+        width = stdout.width if stdout.is_terminal else int(os.environ.get("COLUMNS") or 0) or needed
+        if needed > width and not wide:  # the table would squeeze names and cut values: one block per method
+            print(blocks(board))
+        else:
+            Console(width=max(width, needed), force_terminal=stdout.is_terminal).print(table)
         for line in footnotes(board):
             stderr.print(escape(line), highlight=False)
     else:

@@ -13,8 +13,47 @@ from rich.table import Table
 _DIGITS = {"mm": 2}
 
 
-def summary_table(records: list[dict[str, Any]], title: str, splits: tuple[str, ...] = ("test",)) -> Table:
+def summary_table(records: list[dict[str, Any]], title: str, splits: tuple[str, ...] = ("test",)):
+    """The segmentation metrics as columns (one row per run, split and head); translation metrics (KL, fidelity)
+    follow in a second table, one row per metric, so that neither grows wider than a terminal."""
+    from rich.console import Group
+
     metrics = _metrics(records, splits)
+    translation = [(name, unit) for name, unit in metrics if _scope(records, name) == "translation"]
+    segmentation = [m for m in metrics if m not in translation]
+    tables = [_columns_table(records, title, splits, segmentation)] if segmentation else []
+    if translation:
+        tables.append(_rows_table(records, title if not segmentation else "translation metrics", splits, translation))
+    return Group(*tables)
+
+
+def _scope(records: list[dict[str, Any]], name: str) -> str:
+    return next(((record.get("metrics") or {}).get(name, {}).get("scope") for record in records
+                 if name in (record.get("metrics") or {})), None) or "segmentation"
+
+
+def _mean_sd(value: dict[str, Any] | None, unit: str) -> str:
+    digits = _DIGITS.get(unit, 3)
+    return f"{value['mean']:.{digits}f} ± {value['sd']:.{digits}f}" if value else "-"
+
+
+def _rows_table(records: list[dict[str, Any]], title: str, splits: tuple[str, ...], metrics) -> Table:
+    table = Table(title=escape(title))
+    columns = (["run"] if len(records) > 1 else []) + ["split", "head", "metric", "mean ± SD", "n", "flagged"]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("run", "split", "head", "metric") else "right")
+    for record in records:
+        for split in splits:
+            for head, values in (record.get("summary") or {}).get(split, {}).items():
+                for name, unit in metrics:
+                    if values.get(name):
+                        run = [escape(record["run_id"])] if len(records) > 1 else []
+                        table.add_row(*run, split, escape(head), escape(name), _mean_sd(values[name], unit),
+                                      str(values[name]["n"]), str(values[name]["flagged"]))
+    return table
+
+
+def _columns_table(records: list[dict[str, Any]], title: str, splits: tuple[str, ...], metrics) -> Table:
     table = Table(title=escape(title))
     columns = (["run"] if len(records) > 1 else []) + ["split", "head", "n"] + [
         f"{name.upper()} ({unit})" if unit else name.upper() for name, unit in metrics] + ["flagged"]
@@ -26,8 +65,7 @@ def summary_table(records: list[dict[str, Any]], title: str, splits: tuple[str, 
                 present = [values.get(name) for name, _ in metrics]
                 if not any(present):
                     continue
-                cells = [f"{v['mean']:.{_DIGITS.get(unit, 3)}f} ± {v['sd']:.{_DIGITS.get(unit, 3)}f}" if v else "-"
-                         for v, (_, unit) in zip(present, metrics)]
+                cells = [_mean_sd(v, unit) for v, (_, unit) in zip(present, metrics)]
                 n = max(v["n"] for v in values.values())
                 flagged = max(v["flagged"] for v in values.values())
                 run = [escape(record["run_id"])] if len(records) > 1 else []

@@ -75,8 +75,9 @@ def translate(
     if as_json:
         print(json.dumps(record, indent=2, default=str))
         return
-    stdout.print(summary_table([record], f"{record['run_id']}  (KL to real MRI of pseudo-MRI (pmri) and raw CBCT "
-                                          f"(cbct), mean ± SD; lower is closer)", ("val", "test")))
+    stdout.print(summary_table([record], f"{record['run_id']}  (pseudo-MRI (pmri) and raw CBCT (cbct) against real "
+                                          f"MRI: KL, lower is closer; fidelity at the tumour; mean ± SD)",
+                               ("val", "test")))
     features = record.get("translator", {}).get("cx_features")
     if features:
         stderr.print(f"contextual-loss features: {escape(str(features))}", highlight=False)

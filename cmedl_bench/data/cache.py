@@ -18,10 +18,8 @@ def ensure_dataset(name: str, version: object, generate: Callable[..., object], 
     """A dataset plugin's data for (seed, size, options), generated on first use by ``generate(root, seed=, size=,
     progress=, **options)`` (then ``on_generated(root)`` is called); reused when already complete. Options (a
     source folder, say) are part of the cache key, so data written from one source is never served for another."""
-    stem = name if name.endswith(f"-v{version}") else f"{name}-v{version}"
-    suffix = f"-{json_digest(options)[:12]}" if options else ""
-    root = cache_dir() / "datasets" / f"{stem}-{size}-seed{seed}{suffix}"
-    if (root / "dataset.json").exists():
+    root = dataset_root(name, version, seed, size, options)
+    if is_cached(root):
         return root
     with exclusive(root.parent / f".{root.name}.lock"):  # parallel sweep jobs: one generates, others wait
         if not (root / "dataset.json").exists():
@@ -29,6 +27,18 @@ def ensure_dataset(name: str, version: object, generate: Callable[..., object], 
             if on_generated is not None:
                 on_generated(root)
     return root
+
+
+def dataset_root(name: str, version: object, seed: int, size: str, options: dict[str, Any] | None = None) -> Path:
+    """Where :func:`ensure_dataset` keeps a dataset plugin's data for (version, seed, size, options)."""
+    stem = name if name.endswith(f"-v{version}") else f"{name}-v{version}"
+    suffix = f"-{json_digest(options)[:12]}" if options else ""
+    return cache_dir() / "datasets" / f"{stem}-{size}-seed{seed}{suffix}"
+
+
+def is_cached(root: Path) -> bool:
+    """Whether the data at ``root`` (:func:`dataset_root`) were generated already."""
+    return (Path(root) / "dataset.json").exists()
 
 
 def disk_size_mb(root: Path) -> float:

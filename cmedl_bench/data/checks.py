@@ -31,8 +31,8 @@ from typing import Callable
 
 import numpy as np
 
-from cmedl_bench.io.geometry import (CANONICAL_ORIENTATION, grid, grid_difference, grids_differ, orientation,
-                                     spacing_warning)
+from cmedl_bench.io.geometry import (CANONICAL_ORIENTATION, grid, grid_difference, grid_mapping, grids_differ,
+                                     orientation, spacing_warning)
 from cmedl_bench.data.identifiers import visit_stem
 from cmedl_bench.data.layout import ALIGNED_COHORT, DatasetIndex, scan_layout
 from cmedl_bench.data.splits import SPLITS
@@ -183,7 +183,8 @@ def _check_visits(report: CheckReport, index: DatasetIndex, where: Path) -> None
 
 
 def _check_aligned(report: CheckReport, index: DatasetIndex, grids: dict) -> None:
-    """Each aligned MRI case belongs to the CBCT case of the same id (same patient) and lies on its grid."""
+    """Each aligned MRI case belongs to the CBCT case of the same id (same patient) and lies on its grid: the same
+    voxels in space, whatever the order and direction the two files store their axes in."""
     cbct = index.cases.get("cbct", {})
     for case_id, case in sorted(index.cases.get(ALIGNED_COHORT, {}).items()):
         partner = cbct.get(case_id)
@@ -192,7 +193,7 @@ def _check_aligned(report: CheckReport, index: DatasetIndex, grids: dict) -> Non
                                                  f"({case.patient})")
             continue
         ours, theirs = grids.get((ALIGNED_COHORT, case_id)), grids.get(("cbct", case_id))
-        difference = grids_differ(ours, theirs) if ours and theirs else None
+        difference = grids_differ(ours, theirs) if ours and theirs and grid_mapping(ours, theirs) is None else None
         if difference:
             name, a, b = difference
             report.add("error", case.image_path, f"aligned MRI {name} {a} differs from its CBCT scan's {b}: "

@@ -46,7 +46,7 @@ class Volume:
     """A case read into memory: arrays in SimpleITK's numpy order (z, y, x), spacing in the same order (mm)."""
 
     case: Case
-    image: np.ndarray  # float32
+    image: np.ndarray | None  # float32; None once prepared for training (:func:`without_image`)
     label: np.ndarray  # uint8, 0/1
     spacing_zyx: tuple[float, float, float]
     origin: tuple[float, ...]
@@ -217,6 +217,15 @@ def read_volume(case: Case) -> Volume:
         name, ours, theirs = difference
         raise DatasetError(f"{case.label_path} does not match its image's geometry: label {name} {ours} vs {theirs}")
     return canonical_volume(case, image, label)
+
+
+def without_image(volume: Volume) -> Volume:
+    """The volume without its original-grid image: after preprocessing, training, scoring and writing read only
+    the label and the geometry, and the float32 image is most of a prepared case's memory (1.3 of 2.1 GB on the
+    default run; about 100 MB a clinical 512 x 512 x 100 scan)."""
+    from dataclasses import replace
+
+    return replace(volume, image=None)
 
 
 def canonical_volume(case: Case, image, label=None) -> Volume:

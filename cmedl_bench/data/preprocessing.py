@@ -125,36 +125,49 @@ def resize_slices(array: np.ndarray, size: tuple[int, int], order: int) -> np.nd
 
 def prepare(volume: Volume, spacing_xy_mm: float | None, min_size: int, min_depth: int = 1,
             margin_mm: float = 10.0, aligned: Volume | None = None) -> PreparedVolume:
-    """``aligned``: the scan's aligned MRI (on its grid), cropped, resampled and padded exactly as the scan."""
+    """``aligned``: the scan's aligned MRI (on its grid), cropped, resampled and padded exactly as the scan
+    (:func:`with_aligned`)."""
     body = body_mask(volume.image)
     image = zscore(volume.image, body)
-    if aligned is not None:
-        if aligned.image.shape != volume.image.shape:
-            from cmedl_bench.errors import DatasetError
-
-            raise DatasetError(f"{aligned.case.image_path}: aligned MRI of shape {aligned.image.shape} does not lie "
-                               f"on its CBCT scan's grid {volume.image.shape}")
-        image = np.stack([image, zscore(aligned.image, body_mask(aligned.image))])
     ys, xs = np.nonzero(body.any(axis=0))
     sy, sx = volume.spacing_zyx[1], volume.spacing_zyx[2]
     my, mx = int(round(margin_mm / sy)), int(round(margin_mm / sx))
-    y0, y1 = max(0, ys.min() - my), min(body.shape[1], ys.max() + 1 + my)
-    x0, x1 = max(0, xs.min() - mx), min(body.shape[2], xs.max() + 1 + mx)
-    images = [channel[:, y0:y1, x0:x1] for channel in image.reshape(-1, *body.shape)]
-    label = volume.label[:, y0:y1, x0:x1]
+    bbox = (max(0, ys.min() - my), min(body.shape[1], ys.max() + 1 + my),
+            max(0, xs.min() - mx), min(body.shape[2], xs.max() + 1 + mx))
+    y0, y1, x0, x1 = bbox
+    size = (y1 - y0, x1 - x0)
     if spacing_xy_mm is not None:
-        size = (max(1, round(label.shape[1] * sy / spacing_xy_mm)), max(1, round(label.shape[2] * sx / spacing_xy_mm)))
-        images = [resize_slices(channel, size, order=1) for channel in images]
-        label = resize_slices(label, size, order=0)
-    resampled = label.shape[1:]
-    pad = ((0, max(0, min_depth - label.shape[0])), (0, max(0, min_size - label.shape[1])),
-           (0, max(0, min_size - label.shape[2])))
+        size = (max(1, round(size[0] * sy / spacing_xy_mm)), max(1, round(size[1] * sx / spacing_xy_mm)))
+    shape = (max(min_depth, body.shape[0]), max(min_size, size[0]), max(min_size, size[1]))
+    prepared = PreparedVolume(volume, _working_grid(image, bbox, size, shape, order=1),
+                              _working_grid(volume.label, bbox, size, shape, order=0, fill=0),
+                              tuple(int(v) for v in bbox), (int(size[0]), int(size[1])))
+    return with_aligned(prepared, aligned) if aligned is not None else prepared
+
+
+def _working_grid(array: np.ndarray, bbox, size: tuple[int, int], shape: tuple[int, int, int], order: int,
+                  fill: float | None = None) -> np.ndarray:
+    """An original-grid (z, y, x) array cropped to the body box, resampled in-plane to ``size`` and padded to
+    ``shape`` (with its minimum, or ``fill``)."""
+    y0, y1, x0, x1 = bbox
+    out = resize_slices(array[:, y0:y1, x0:x1], size, order=order)
+    pad = tuple((0, max(0, want - have)) for want, have in zip(shape, out.shape))
     if any(after for _, after in pad):
-        images = [np.pad(channel, pad, constant_values=float(channel.min())) for channel in images]
-        label = np.pad(label, pad)
-    images = [np.ascontiguousarray(channel, dtype=np.float32) for channel in images]
-    return PreparedVolume(volume, images[0], np.ascontiguousarray(label), (int(y0), int(y1), int(x0), int(x1)),
-                          (int(resampled[0]), int(resampled[1])), images[1] if len(images) > 1 else None)
+        out = np.pad(out, pad, constant_values=float(out.min()) if fill is None else fill)
+    return np.ascontiguousarray(out, dtype=np.float32 if order else array.dtype)
+
+
+def with_aligned(prepared: PreparedVolume, aligned: Volume) -> PreparedVolume:
+    """``prepared`` with its scan's aligned MRI, z-scored in its own body and put on the scan's working grid (the
+    scan's body box, resampling and padding)."""
+    if aligned.image.shape != prepared.volume.label.shape:
+        from cmedl_bench.errors import DatasetError
+
+        raise DatasetError(f"{aligned.case.image_path}: aligned MRI of shape {aligned.image.shape} does not lie on "
+                           f"its CBCT scan's grid {prepared.volume.label.shape}")
+    image = zscore(aligned.image, body_mask(aligned.image))
+    prepared.aligned = _working_grid(image, prepared.bbox, prepared.resampled_hw, prepared.image.shape, order=1)
+    return prepared
 
 
 def restore(probability: np.ndarray, prepared: PreparedVolume) -> np.ndarray:

@@ -57,15 +57,20 @@ def index_mapping(image, reference) -> np.ndarray | None:
     """When every voxel of ``reference`` is the centre of exactly one voxel of ``image`` (the same physical grid,
     up to axis order and direction), the affine (4 x 4) that maps reference indices to image indices: a signed
     permutation with an integer offset. None otherwise."""
-    if image.GetDimension() != reference.GetDimension():
-        return None
-    dims = image.GetDimension()
+    return grid_mapping(grid(image), grid(reference))
 
-    def to_physical(img) -> np.ndarray:
-        direction = np.asarray(img.GetDirection()).reshape(dims, dims)
+
+def grid_mapping(image: dict[str, tuple], reference: dict[str, tuple]) -> np.ndarray | None:
+    """:func:`index_mapping` of two grids already read (:func:`grid`)."""
+    if len(image["size"]) != len(reference["size"]):
+        return None
+    dims = len(image["size"])
+
+    def to_physical(g: dict[str, tuple]) -> np.ndarray:
+        direction = np.asarray(g["direction"]).reshape(dims, dims)
         affine = np.eye(dims + 1)
-        affine[:dims, :dims] = direction @ np.diag(img.GetSpacing())
-        affine[:dims, dims] = img.GetOrigin()
+        affine[:dims, :dims] = direction @ np.diag(g["spacing"])
+        affine[:dims, dims] = g["origin"]
         return affine
 
     mapping = np.linalg.inv(to_physical(image)) @ to_physical(reference)
@@ -75,9 +80,9 @@ def index_mapping(image, reference) -> np.ndarray | None:
     if (not np.allclose(linear, rounded, atol=1e-4) or not np.allclose(np.abs(rounded).sum(0), 1)
             or not np.allclose(np.abs(rounded).sum(1), 1) or not np.allclose(offset, np.round(offset), atol=tol)):
         return None
-    corners = np.array(np.meshgrid(*[[0, s - 1] for s in reference.GetSize()], indexing="ij")).reshape(dims, -1)
+    corners = np.array(np.meshgrid(*[[0, s - 1] for s in reference["size"]], indexing="ij")).reshape(dims, -1)
     mapped = rounded @ corners + np.round(offset)[:, None]
-    if not (np.allclose(mapped.min(1), 0) and np.allclose(mapped.max(1), np.asarray(image.GetSize()) - 1)):
+    if not (np.allclose(mapped.min(1), 0) and np.allclose(mapped.max(1), np.asarray(image["size"]) - 1)):
         return None
     out = np.eye(dims + 1)
     out[:dims, :dims], out[:dims, dims] = rounded, np.round(offset)

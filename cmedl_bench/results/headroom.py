@@ -50,9 +50,21 @@ class Headroom:
 
 def training_cohort(row) -> int:
     """The ``train_patients`` option a row's runs were given (0: the dataset's own training cohort)."""
-    options = (row.runs[0].record.get("dataset") or {}).get("options") or {}
+    return run_training_cohort(row.runs[0])
+
+
+def run_training_cohort(run) -> int:
+    """:func:`training_cohort` of one collected run."""
+    options = (run.record.get("dataset") or {}).get("options") or {}
     value = options.get(TRAIN_PATIENTS, 0)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def cohort_label(run) -> str:
+    """What a method's label adds for a run trained on another training cohort: ``", 80 training patients"``, so
+    that the CBCT ceiling and the points of a learning curve are rows of their own, named by their size."""
+    size = run_training_cohort(run)
+    return f", {size} training patients" if size else ""
 
 
 def trained_patients(row) -> int | None:

@@ -21,7 +21,7 @@ from cmedl_bench.data.identifiers import recorded_file
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.io.figures import pyplot
 from cmedl_bench.results.leaderboard import Leaderboard
-from cmedl_bench.results.render import cells, columns, footnotes
+from cmedl_bench.results.render import cells, columns, footnotes, translation_table
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#1b1f24;max-width:1500px}
@@ -183,12 +183,10 @@ def _table(board: Leaderboard) -> str:
         body.append(f'<tr class="{css}">' + "".join(f"<td>{escape(c)}</td>" for c in cells(row, board)) + "</tr>")
     html = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     if board.translation:
-        html += ("<h2>Translators</h2><table><thead><tr><th>Translator</th><th>Test KL pseudo-MRI vs MRI</th>"
-                 "<th>Test KL CBCT vs MRI</th></tr></thead><tbody>")
-        for t in board.translation:
-            html += (f"<tr><td>{escape(t.label)}</td><td>{escape(t.kl_pmri.text(3))}</td>"
-                     f"<td>{escape(t.kl_cbct.text(3)) if t.kl_cbct else '—'}</td></tr>")
-        html += "</tbody></table>"
+        header, rows = translation_table(board)
+        html += ("<h2>Translators</h2><table><thead><tr>" + "".join(f"<th>{escape(c)}</th>" for c in header)
+                 + "</tr></thead><tbody>" + "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in values)
+                                                    + "</tr>" for values in rows) + "</tbody></table>")
     return html
 
 

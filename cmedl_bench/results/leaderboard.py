@@ -22,7 +22,7 @@ from typing import Any
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.results.collect import Collection, CollectedRun, method_label, variant_suffixes
 from cmedl_bench.results.comparison import PAIRINGS, Comparison, case_info, compare, subgroup_means
-from cmedl_bench.results.headroom import MEANING, attach_headroom, training_cohort
+from cmedl_bench.results.headroom import MEANING, attach_headroom, cohort_label, training_cohort
 from cmedl_bench.results.ranking import MetricColumn, metric_columns, rank, unknown_rank_metric
 from cmedl_bench.results.statistics import holm_bonferroni
 
@@ -103,6 +103,7 @@ class TranslationRow:
     runs: list[CollectedRun]
     kl_pmri: Summary
     kl_cbct: Summary | None
+    fidelity: dict[str, Summary] = field(default_factory=dict)  # test metric -> summary of the other translation metrics
 
 
 @dataclass
@@ -154,7 +155,7 @@ def _group(collection: Collection, notes: list[str]) -> tuple[list[Row], list[Tr
             translate_runs.setdefault((run.components["translator"], run.setup_hash), []).append(run)
             continue
         for head in sorted(set(run.rows["head"]) - {TRANSLATOR_HEAD}):
-            by_method.setdefault((method_label(run.components, head), head), []).append(run)
+            by_method.setdefault((method_label(run.components, head) + cohort_label(run), head), []).append(run)
     rows = []
     for (label, head), runs in by_method.items():
         suffixes = variant_suffixes(runs)
@@ -179,11 +180,14 @@ def _group(collection: Collection, notes: list[str]) -> tuple[list[Row], list[Tr
     translation = []
     for (translator, setup_hash), runs in translate_runs.items():
         frame = pd.concat([run.rows for run in runs], ignore_index=True)
-        pmri = _summary(frame[frame["head"] == "pmri"], "test", "kl")
+        own = frame[frame["head"] == "pmri"]
+        pmri = _summary(own, "test", "kl")
         if pmri is not None:
             suffix = variant_suffixes([r for (t, _), rs in translate_runs.items() if t == translator for r in rs])
+            fidelity = {m: _summary(own, "test", m) for m in sorted(set(own["metric"]) - {"kl"})}
             translation.append(TranslationRow(f"{translator}{suffix[setup_hash]}", runs, pmri,
-                                              _summary(frame[frame["head"] == "cbct"], "test", "kl")))
+                                              _summary(frame[frame["head"] == "cbct"], "test", "kl"),
+                                              {m: v for m, v in fidelity.items() if v is not None}))
     return rows, translation
 
 
@@ -283,7 +287,8 @@ def build_leaderboard(collection: Collection, reference: str | None = None, alph
         notes += [MEANING[k] + "; 95 % interval: percentile bootstrap over patients" for k in MEANING
                   if any(k in row.headroom for row in rows)]
     columns = metric_columns(rows)
-    rank(rows, next((c for c in columns if c.name == rank_by), None) or unknown_rank_metric(rank_by, columns))
+    if rows:  # a report of translator runs alone has nothing to rank
+        rank(rows, next((c for c in columns if c.name == rank_by), None) or unknown_rank_metric(rank_by, columns))
     return Leaderboard(rows, translation, collection.excluded, notes, alpha,
                        rule + f", Holm-Bonferroni adjusted over a family of {len(family)} tests (rows x metrics); "
                        f"95 % intervals: studentised bootstrap over {pairing}s", columns, rank_by)

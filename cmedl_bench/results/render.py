@@ -114,15 +114,29 @@ def to_markdown(board: Leaderboard) -> str:
     for row in board.rows:
         out.write("| " + " | ".join(_md_escape(c) for c in cells(row, board)) + " |\n")
     if board.translation:
-        out.write("\n| Translator | Test KL pseudo-MRI vs MRI | Test KL CBCT vs MRI | Seeds |\n| --- | --- | --- | --- |\n")
-        for t in board.translation:
-            seeds = ",".join(str(r.seed) for r in t.runs)
-            out.write(f"| {_md_escape(t.label)} | {t.kl_pmri.text(3)} | "
-                      f"{t.kl_cbct.text(3) if t.kl_cbct else '—'} | {seeds} |\n")
+        header, rows = translation_table(board)
+        out.write("\n| " + " | ".join(_md_escape(c) for c in header) + " |\n")
+        out.write("| " + " | ".join("---" for _ in header) + " |\n")
+        for values in rows:
+            out.write("| " + " | ".join(_md_escape(c) for c in values) + " |\n")
     out.write("\n")
     for line in footnotes(board):
         out.write(f"- {_md_escape(line)}\n")
     return out.getvalue()
+
+
+def translation_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
+    """The translators' table: test KL of pseudo-MRI and of raw CBCT against MRI, then every other translation
+    metric scored (fidelity at the tumour, mean ± SD over the measurable cases), and the seeds."""
+    fidelity = sorted({m for t in board.translation for m in t.fidelity})
+    header = ["Translator", "Test KL pseudo-MRI vs MRI", "Test KL CBCT vs MRI", *fidelity, "Seeds"]
+    rows = []
+    for t in board.translation:
+        shown = [t.fidelity[m].text(3) if m in t.fidelity and t.fidelity[m].mean == t.fidelity[m].mean else "—"
+                 for m in fidelity]  # NaN (nothing measurable) is not equal to itself
+        rows.append([t.label, t.kl_pmri.text(3), t.kl_cbct.text(3) if t.kl_cbct else "—", *shown,
+                     ",".join(str(r.seed) for r in t.runs)])
+    return header, rows
 
 
 def to_csv(board: Leaderboard) -> str:
@@ -137,30 +151,13 @@ def to_json(board: Leaderboard) -> str:
         "rows": flat_records(board),
         "translation": [{"translator": t.label, "kl_pmri_mean": t.kl_pmri.mean, "kl_pmri_sd": t.kl_pmri.sd,
                          "kl_cbct_mean": t.kl_cbct.mean if t.kl_cbct else None,
+                         **{f"{m}_mean": v.mean for m, v in t.fidelity.items()},
                          "run_ids": [r.record["run_id"] for r in t.runs]} for t in board.translation],
         "statistics": {"rule": board.reference_rule, "alpha": board.alpha},
         "notes": board.notes,
         "excluded": [{"path": str(path), "reason": reason} for path, reason in board.excluded],
     }
     return standard_json(payload)
-
-
-_SHORT = {"better": "better*", "worse": "worse*", "reference": "ref"}
-
-
-def rich_table(board: Leaderboard):
-    """The terminal table: the Markdown columns, with the verdict shortened (the footnotes give the rule)."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title="cmedl-bench leaderboard", caption="* adjusted p < alpha; n.s.: not different")
-    for name in columns(board):
-        table.add_column(name, overflow="fold", no_wrap=name not in ("Method", "vs reference"))
-    for row in board.rows:
-        values = [escape(c) for c in cells(row, board)]
-        values[-1] = _SHORT.get(row.verdict, "n.s." if row.verdict.startswith("not different") else row.verdict)
-        table.add_row(*values, style={"better": "green", "worse": "red"}.get(row.verdict))
-    return table
 
 
 def flat_records(board: Leaderboard) -> list[dict[str, Any]]:

@@ -12,14 +12,16 @@ from cmedl_bench.registry import Registry, get_registry
 
 
 def build_fusion(fusion: str, segmenter: str, translator: str, preset: Preset, device,
-                 options: dict[str, Any] | None = None, registry: Registry | None = None) -> Fusion:
+                 options: dict[str, Any] | None = None, registry: Registry | None = None,
+                 training: bool = True) -> Fusion:
     """The named fusion with its segmenter and translator (``"none"`` for no translator), untrained. The fusion's
     ``heads`` and ``cohorts`` must be the ones its registration declared (the run reads the declared ones before the
-    fusion exists: which splits to read, which heads to score); a difference is one line naming the plugin."""
+    fusion exists: which splits to read, which heads to score); a difference is one line naming the plugin.
+    ``training`` False builds it for inference only (:attr:`cmedl_bench.fusion.FusionSpec.training`)."""
     registry = registry or get_registry()
     spec = FusionSpec(registry.get("segmenter", segmenter),
                       None if translator == "none" else registry.get("translator", translator), preset, device,
-                      dict(options or {}))
+                      dict(options or {}), training)
     component = registry.get("fusion", fusion)
     built = component.factory(spec)
     if not isinstance(built, Fusion):

@@ -95,13 +95,13 @@ def _translator(component: Component) -> list[Finding]:
         return None
 
     def to_mri() -> str | None:
-        images = torch.rand(2, 1, 32, 32) * 2 - 1
+        images, aligned = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 1, 32, 32) * 2 - 1
         with torch.no_grad():
-            out = translator.to_mri(images)
+            out = translator.pseudo_mri(images, aligned)
         if tuple(out.shape) != (2, 1, 32, 32):
-            return f"to_mri returned shape {tuple(out.shape)} for (2, 1, 32, 32)"
+            return f"pseudo-MRI of shape {tuple(out.shape)} for (2, 1, 32, 32)"
         if not torch.isfinite(out).all() or out.abs().max() > 1.5:
-            return "to_mri output is not finite or far outside [-1, 1]"
+            return "pseudo-MRI is not finite or far outside [-1, 1]"
         return None
 
     def step() -> str | None:
@@ -111,7 +111,8 @@ def _translator(component: Component) -> list[Finding]:
 
     findings = [_check(component, "builds from a TranslatorSpec", build)]
     if translator is not None:
-        findings.append(_check(component, "to_mri keeps shape and range", to_mri))
+        findings.append(_check(component, "pseudo-MRI (to_mri, or the aligned MRI it needs) keeps shape and range",
+                               to_mri))
         if translator.trainable:
             findings.append(_check(component, "one training step", step))
     return findings
@@ -179,10 +180,13 @@ def _translation_metric(component: Component) -> list[Finding]:
     rng = np.random.default_rng(0)
     reference = np.clip(rng.normal(-0.2, 0.3, 20000), -1, 1)
     alike, shifted = np.clip(rng.normal(-0.2, 0.3, 5000), -1, 1), np.clip(rng.normal(0.4, 0.3, 5000), -1, 1)
+    if component.info.takes_case:
+        alike, shifted = _translated_cases(reference)
 
     def values() -> str | None:
         fn = component.factory()
-        near, far = fn(alike, reference), fn(shifted, reference)
+        near, far = (fn(alike), fn(shifted)) if component.info.takes_case else (fn(alike, reference),
+                                                                                fn(shifted, reference))
         if not (isinstance(near, MetricValue) and isinstance(far, MetricValue)):
             return f"returned {type(near).__name__}, not a MetricValue"
         if not (np.isfinite(near.value) and np.isfinite(far.value)):
@@ -191,7 +195,30 @@ def _translation_metric(component: Component) -> list[Finding]:
         return f"shifted intensities scored closer ({far.value:.4g}) than alike ones ({near.value:.4g})" \
             if closer else None
 
-    return [_check(component, "finite values; a shifted histogram scores farther than an alike one", values)]
+    what = ("a translation that erases the tumour scores farther than a faithful one" if component.info.takes_case
+            else "a shifted histogram scores farther than an alike one")
+    return [_check(component, f"finite values; {what}", values)]
+
+
+def _translated_cases(reference):
+    """Two translations of a hand-made MRI (a bright tumour in soft tissue, with its aligned true MRI): a faithful
+    one (the true MRI with a little noise) and one without the tumour."""
+    import numpy as np
+
+    from cmedl_bench.scoring import TranslatedCase
+
+    rng = np.random.default_rng(1)
+    _, y, x = np.mgrid[:8, :48, :48]
+    label = (x - 24) ** 2 + (y - 24) ** 2 <= 10**2
+    true = np.where(label, 0.6, -0.2) + rng.normal(0, 0.02, label.shape)
+    body = np.ones(label.shape, dtype=bool)
+    contrast = {"contrast": 0.8, "cnr": 10.0}
+
+    def case(image):
+        return TranslatedCase(image, image, body, label, (3.0, 1.0, 1.0), reference, contrast, true)
+
+    return case(true + rng.normal(0, 0.02, label.shape)), case(np.full(label.shape, -0.2) + rng.normal(0, 0.02,
+                                                                                                       label.shape))
 
 
 CHECKS: dict[str, Callable[[Component], list[Finding]]] = {

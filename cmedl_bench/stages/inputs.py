@@ -61,7 +61,7 @@ def require_outside_run_folders(path: Path, option: str) -> None:
 def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, translator: str, segmenter: str,
              fusion: str, dataset: str, data: Path | None, preset: str | None, seed: int, device: str | None,
              overrides, options, results: Path, metrics: tuple[str, ...] = ()) -> RunInputs:
-    from cmedl_bench.data.cache import disk_size_mb, ensure_dataset
+    from cmedl_bench.data.cache import dataset_root, disk_size_mb, ensure_dataset, is_cached
     from cmedl_bench.data.checks import require_clean
     from cmedl_bench.data.layout import load_index
     from cmedl_bench.engine.distributed import device_for_rank, init_from_environment, world_size
@@ -90,12 +90,15 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
                            role: f"{p['distribution']} {p['version']}"
                            for role, p in selection.provenance().items() if p is not None})
     if not user_data:
-        with reporter.task(f"generating {dataset} (first use)") as task:
-            data = ensure_dataset(selection.dataset.name, selection.dataset.info.version,
-                                  selection.dataset.factory, config.data_seed, resolved.dataset_size,
-                                  progress=task.tick, on_generated=lambda root: reporter.message(
-                                      f"generated {dataset} in {root}: {disk_size_mb(root):.0f} MB"),
-                                  options=dataset_options(selection.dataset, config.options))
+        options = dataset_options(selection.dataset, config.options)
+        key = (selection.dataset.name, selection.dataset.info.version, config.data_seed, resolved.dataset_size)
+        data = dataset_root(*key, options)
+        if not is_cached(data):  # no "first use" line when nothing is generated
+            with reporter.task(f"generating {dataset} (first use)") as task:
+                data = ensure_dataset(*key[:2], selection.dataset.factory, *key[2:], progress=task.tick,
+                                      on_generated=lambda root: reporter.message(
+                                          f"generated {dataset} in {root}: {disk_size_mb(root):.0f} MB"),
+                                      options=options)
     with reporter.task("checking the dataset") as task:
         warned = require_clean(Path(data), progress=task.tick)
     if warned:
@@ -114,8 +117,9 @@ def split_cases(index, cohort: str, split: str, limit: int | None = None):
 def prepare_groups(groups: dict[str, list], preset, reporter: Reporter, min_depth: int = 1,
                    aligned: dict[str, Any] | None = None) -> dict[str, list]:
     """Read and preprocess every case of every group (this is where broken files are found); a CBCT case whose id
-    is in ``aligned`` (case id -> aligned MRI case) is prepared with its aligned MRI."""
-    from cmedl_bench.data.layout import read_volume
+    is in ``aligned`` (case id -> aligned MRI case) is prepared with its aligned MRI. Each case keeps its prepared
+    arrays, label and geometry; its original-grid image is dropped as soon as it is prepared."""
+    from cmedl_bench.data.layout import read_volume, without_image
     from cmedl_bench.data.preprocessing import prepare
 
     aligned = aligned or {}
@@ -125,8 +129,10 @@ def prepare_groups(groups: dict[str, list], preset, reporter: Reporter, min_dept
             prepared[name] = []
             for case in cases:
                 partner = aligned.get(case.case_id) if case.cohort == "cbct" else None
-                prepared[name].append(prepare(read_volume(case), preset.spacing_xy_mm, preset.crop_size, min_depth,
-                                              aligned=read_volume(partner) if partner else None))
+                volume = prepare(read_volume(case), preset.spacing_xy_mm, preset.crop_size, min_depth,
+                                 aligned=read_volume(partner) if partner else None)
+                volume.volume = without_image(volume.volume)  # freed now, scan by scan (not at the end: the heap)
+                prepared[name].append(volume)
                 task.advance()
             if name.endswith("train") and not any(len(p.tumour_slices) for p in prepared[name]):
                 raise DatasetError(f"no {name.replace('_', ' ')} case contains tumour voxels")

@@ -98,7 +98,7 @@ def _build(config: dict[str, Any], weights: dict[str, Any], device: torch.device
         raise CmedlError(f"{source}: the preset of the configuration is not one this cmedl-bench reads "
                          f"({exc})") from None
     fusion = build_fusion(config["fusion"], config["segmenter"], config["translator"], preset, device,
-                          config.get("options"))
+                          config.get("options"), training=False)
     try:
         fusion.load_weights(weights)
     except WeightsMismatch as exc:

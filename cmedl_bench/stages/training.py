@@ -85,8 +85,11 @@ def _train_and_score(inputs: RunInputs, prepared: dict[str, list], folder: RunFo
         return
     tic = time.perf_counter()
     central = {case for case, entry in case_map(inputs.index).items() if entry.get("location") == "central"}
+    scored = [v.volume.case for v in prepared["val"] + prepared["test"]]
+    fidelity = aligned_cases(inputs.index, inputs.selection, scored, fidelity=True) if config.translator != "none" \
+        else {}
     rows, folder.record["reference"] = predict_and_score(fusion, prepared, p, folder.path, inputs.registry, reporter,
-                                                         central)
+                                                         central, fidelity)
     rows = [{"run_id": config.run_id, **row} for row in rows]
     folder.timings["evaluate_s"] = time.perf_counter() - tic
     folder.record["training"] = {"best_epoch": fit_result.best_epoch, "best_val_dsc": fit_result.best_val_dsc,
@@ -124,11 +127,14 @@ def validation_text(row: dict[str, float]) -> str:
 
 
 def predict_and_score(fusion, prepared, preset, run_dir: Path, registry, reporter: Reporter,
-                      central: set[str] | frozenset = frozenset()) -> tuple[list[dict[str, Any]], dict[str, str]]:
+                      central: set[str] | frozenset = frozenset(), fidelity: dict[str, Any] | None = None
+                      ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """With the best checkpoint: every head's mask of every validation and test case, written on the scan's own
-    grid and scored; the translator's rows (KL, fidelity); the fingerprint of the reference masks. With a
-    translator, :data:`CHAIN_FIGURE` shows up to three ``central`` test cases (one per patient): CBCT, pseudo-MRI and
-    the true MRI where the dataset has it, with the reference and every head's prediction."""
+    grid and scored; the translator's rows (KL, fidelity, the latter against the aligned MRI of ``fidelity``: case
+    id -> aligned case, attached only now, so that a fusion that does not read aligned MRI never sees it); the
+    fingerprint of the reference masks. With a translator, :data:`CHAIN_FIGURE` shows up to three ``central`` test
+    cases (one per patient): CBCT, pseudo-MRI and the true MRI where the dataset has it, with the reference and every
+    head's prediction."""
     from cmedl_bench.data.identifiers import inside
     from cmedl_bench.data.layout import write_on_source_grid
     from cmedl_bench.io.checkpoints import load_checkpoint
@@ -157,6 +163,7 @@ def predict_and_score(fusion, prepared, preset, run_dir: Path, registry, reporte
                 rows += case_rows(metrics, split, volume.case.case_id, head, mask, volume.label, volume.spacing_zyx)
                 task.advance()
     if translator is not None and prepared.get("mri_train"):
+        _attach_aligned([p for split in ("val", "test") for p in prepared[split]], fidelity or {})
         examples: list[dict[str, Any]] = []
 
         def collect(split, volume, pmri):
@@ -170,6 +177,16 @@ def predict_and_score(fusion, prepared, preset, run_dir: Path, registry, reporte
 
             plot_chain(examples, run_dir / CHAIN_FIGURE)
     return rows, fingerprint.digests()
+
+
+def _attach_aligned(volumes: list, aligned: dict[str, Any]) -> None:
+    from cmedl_bench.data.layout import read_volume
+    from cmedl_bench.data.preprocessing import with_aligned
+
+    for prepared in volumes:
+        partner = aligned.get(prepared.volume.case.case_id)
+        if prepared.aligned is None and partner is not None:
+            with_aligned(prepared, read_volume(partner))
 
 
 #: the chain figure of a run with a translator (``run.json`` ``files.chain``)
