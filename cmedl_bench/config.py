@@ -99,7 +99,9 @@ class RunConfig:
 
     @property
     def run_id(self) -> str:
-        return f"{self.translator}-{self.segmenter}-{self.fusion}-{self.preset.name}-s{self.seed}-{self.hash()[:8]}"
+        """The run folder's name (a qualified component name ``DIST:name`` is written ``DIST~name``)."""
+        parts = (self.translator, self.segmenter, self.fusion)
+        return "-".join(p.replace(":", "~") for p in parts) + f"-{self.preset.name}-s{self.seed}-{self.hash()[:8]}"
 
 
 def resolve_preset(name: str | None, cuda_available: bool, overrides: dict[str, Any] | None = None) -> Preset:

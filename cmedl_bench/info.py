@@ -4,7 +4,7 @@
 Each record checks its fields when it is made, so a wrong type or a misspelt field breaks the plugin that
 registered it (listed by ``cmedl-bench plugins``) instead of being ignored or failing deep inside a run. The
 mapping form of plugin API 0.9, ``capabilities={...}``, is read into the same record with the same checks and a
-:class:`DeprecationWarning`; it goes in 2.0. Nothing here imports torch.
+:class:`DeprecationWarning` (a key the record does not have is ignored with another); it goes in 2.0. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -172,10 +172,10 @@ def make_info(kind: str, name: str, info: Any = None, capabilities: Mapping[str,
         capabilities = {k: v for k, v in capabilities.items() if k != "scope"}
     known = [f.name for f in fields(record)]
     unknown = sorted(set(capabilities) - set(known))
-    if unknown:
-        raise PluginError(f"{kind} {name!r}: unknown info field {unknown[0]!r}; {record.__name__} has "
-                          f"{', '.join(known)}")
-    return record(**capabilities)
+    if unknown:  # a key some 0.9 reader accepted: ignored with a warning, never a break (1.x reads 0.9)
+        warnings.warn(f"{kind} {name!r}: capabilities key(s) {', '.join(map(repr, unknown))} ignored; "
+                      f"{record.__name__} has {', '.join(known)}", DeprecationWarning, stacklevel=4)
+    return record(**{key: value for key, value in capabilities.items() if key in known})
 
 
 def info_fields(record: type) -> dict[str, Any]:

@@ -6,6 +6,11 @@ imports torch: factories do that when a component is built.
 Controls (environment variables, comma-separated entry-point names):
 - ``CMEDL_BENCH_PLUGINS``: allow-list; when set, only these entry points are loaded.
 - ``CMEDL_BENCH_DISABLE``: block-list; these entry points are skipped.
+
+Names are owned, never taken by discovery order: every component is reachable as ``DIST:name`` (its distribution
+and name); the plain ``name`` belongs to the one distribution that offers it, or to the built-ins
+(:data:`BUILTIN_DISTRIBUTION`) when they offer it too, and to nobody when two other distributions do (the plain name
+is then an error naming the qualified ones). Component names are identifiers (letters, digits, ``_ - .``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from cmedl_bench.errors import PluginError
 from cmedl_bench.info import make_info
 
 ENTRY_POINT_GROUP = "cmedl_bench"
+#: the distribution of the built-in components, which keep their plain names whoever else offers them
+BUILTIN_DISTRIBUTION = "cmedl-bench"
 KINDS = ("translator", "segmenter", "fusion", "dataset", "metric", "translation-metric", "launcher")
 _HOOK_FOR_KIND = {
     "translator": "register_translators",
@@ -65,18 +72,27 @@ class BrokenPlugin:
 class Registry:
     components: dict[str, dict[str, Component]] = field(default_factory=lambda: {k: {} for k in KINDS})
     broken: list[BrokenPlugin] = field(default_factory=list)
+    #: kind -> plain name offered by several distributions, none of them the built-ins -> their qualified names
+    ambiguous: dict[str, dict[str, list[str]]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    #: one line per notable fact of discovery (a name offered twice, a deprecated form): ``plugins`` prints them
+    notes: list[str] = field(default_factory=list)
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.components[kind])
 
     def get(self, kind: str, name: str) -> Component:
-        try:
+        if name in self.components[kind]:
             return self.components[kind][name]
-        except KeyError:
-            known = ", ".join(self.names(kind)) or "none installed"
-            broken = ", ".join(f"{b.plugin} ({b.distribution})" for b in self.broken)
-            hint = f"; broken plugins, which may have held it: {broken} (see cmedl-bench plugins)" if broken else ""
-            raise PluginError(f"unknown {kind} {name!r}; known {kind}s: {known}{hint}") from None
+        owner = next((c for c in self.components[kind].values() if f"{c.distribution}:{c.name}" == name), None)
+        if owner is not None:  # the owner of a plain name, asked for by its qualified one
+            return owner
+        if name in self.ambiguous[kind]:
+            raise PluginError(f"{kind} {name!r} is offered by {len(self.ambiguous[kind][name])} distributions; "
+                              f"choose one: {', '.join(self.ambiguous[kind][name])}")
+        known = ", ".join(self.names(kind)) or "none installed"
+        broken = ", ".join(f"{b.plugin} ({b.distribution})" for b in self.broken)
+        hint = f"; broken plugins, which may have held it: {broken} (see cmedl-bench plugins)" if broken else ""
+        raise PluginError(f"unknown {kind} {name!r}; known {kind}s: {known}{hint}")
 
     def metric_functions(self, kind: str = "metric") -> dict[str, Callable[..., Any]]:
         """Built metric functions of one kind: ``metric`` (per-case masks) or ``translation-metric`` (pseudo-MRI
@@ -95,7 +111,7 @@ class Registry:
         return Registry({**self.components, "metric": {n: c for n, c in self.components["metric"].items()
                                                        if n in names or n == "dsc"},
                          "translation-metric": {n: c for n, c in self.components["translation-metric"].items()
-                                                if n in names}}, self.broken)
+                                                if n in names}}, self.broken, self.ambiguous, self.notes)
 
     def all(self) -> list[Component]:
         return [c for kind in KINDS for c in sorted(self.components[kind].values(), key=lambda c: c.name)]
@@ -127,10 +143,11 @@ class _Loader:
         try:
             self.pm.register(plugin, name=name)
             self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
+        except (pluggy.PluginValidationError, ValueError) as exc:  # ValueError: a plugin name taken already
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
-            self._broken(name, distribution, version, _validation_text(exc))
+            text = _validation_text(exc) if isinstance(exc, pluggy.PluginValidationError) else str(exc)
+            self._broken(name, distribution, version, text)
             return
         self.origin[id(plugin)] = (name, distribution, version)
         self.order.append(plugin)
@@ -150,7 +167,7 @@ class _Loader:
             seen.add((ep.name, ep.value))
             try:
                 plugin = ep.load()
-            except Exception as exc:  # a broken plugin must not take the CLI down
+            except (Exception, SystemExit) as exc:  # a broken plugin must not take the CLI down, nor exit it
                 self._broken(ep.name, dist, version, f"{type(exc).__name__}: {exc}")
                 continue
             if self.pm.is_registered(plugin):
@@ -158,39 +175,74 @@ class _Loader:
             self.add(plugin, ep.name, dist, version)
 
     def collect(self) -> Registry:
-        """Each plugin's components, all or nothing, in registration order (an earlier plugin keeps a name)."""
+        """Each plugin's components, all or nothing; then who owns each plain name (module docstring), whatever
+        the order the plugins were discovered in."""
+        offered: dict[tuple[str, str], list[Component]] = {}
         for plugin in self.order:
             name, dist, version = self.origin[id(plugin)]
-            found = self._components_of(plugin, name, dist, version)
-            if found is not None:
-                for component in found:
-                    self.registry.components[component.kind][component.name] = component
+            found = self._components_of(plugin, name, dist, version, offered)
+            for component in found or []:
+                offered.setdefault((component.kind, component.name), []).append(component)
+        for (kind, name), components in offered.items():
+            self._own(kind, name, components)
         return self.registry
 
-    def _components_of(self, plugin: object, name: str, dist: str, version: str) -> list[Component] | None:
+    def _own(self, kind: str, name: str, components: list[Component]) -> None:
+        from dataclasses import replace
+
+        builtin = [c for c in components if c.distribution == BUILTIN_DISTRIBUTION]
+        owner = components[0] if len(components) == 1 else (builtin[0] if builtin else None)
+        if owner is not None:
+            self.registry.components[kind][name] = owner
+        others = sorted((c for c in components if c is not owner), key=lambda c: c.distribution)
+        for other in others:
+            qualified = f"{other.distribution}:{name}"
+            self.registry.components[kind][qualified] = replace(other, name=qualified)
+        if others:
+            names = [f"{c.distribution}:{name}" for c in others]
+            if owner is None:
+                self.registry.ambiguous[kind][name] = names
+                self.registry.notes.append(f"{kind} {name!r} is offered by {', '.join(c.distribution for c in others)}"
+                                           f": no plain name; use {' or '.join(names)}")
+            else:
+                self.registry.notes.append(f"{kind} {name!r} is {owner.distribution}'s; also offered as "
+                                           f"{', '.join(names)}")
+
+    def _components_of(self, plugin: object, name: str, dist: str, version: str,
+                       offered: dict[tuple[str, str], list[Component]]) -> list[Component] | None:
+        import warnings
+
         found: list[Component] = []
         for kind, hook_name in _HOOK_FOR_KIND.items():
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 if impl.plugin is not plugin:
                     continue
                 try:
-                    impl.function(register=_register_callback(kind, name, dist, version, found))
-                except Exception as exc:  # noqa: BLE001 - whatever a plugin raises makes that plugin broken
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        impl.function(register=_register_callback(kind, name, dist, version, found))
+                except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever a plugin raises breaks it alone
                     self._broken(name, dist, version, f"{hook_name}: {type(exc).__name__}: {exc}")
                     return None
+                self.registry.notes += [f"{dist} {version} ({name}): {w.message}" for w in caught
+                                        if issubclass(w.category, DeprecationWarning)]
         for component in found:
-            other = self.registry.components[component.kind].get(component.name)
-            if other is not None:
+            same = [c for c in offered.get((component.kind, component.name), []) if c.distribution == dist]
+            if same:  # one distribution offering one name twice cannot be told apart even by a qualified name
                 self._broken(name, dist, version,
-                             f"{component.kind} {component.name!r} is already registered by {other.distribution} "
-                             f"{other.version} (plugin {other.plugin}); disable one side with "
-                             f"CMEDL_BENCH_DISABLE={name} or CMEDL_BENCH_DISABLE={other.plugin}")
+                             f"{component.kind} {component.name!r} is already registered by plugin {same[0].plugin} "
+                             f"of the same distribution {dist}; disable one with CMEDL_BENCH_DISABLE={name}")
                 return None
         return found
 
 
 def _register_callback(kind: str, plugin: str, dist: str, version: str, found: list[Component]):
     def register(name: str, factory: Callable[..., Any], *, description: str, info=None, capabilities=None) -> None:
+        from cmedl_bench.data.identifiers import id_problem
+
+        problem = id_problem(name)
+        if problem:
+            raise PluginError(f"{kind} name {problem}")
         if any(c.kind == kind and c.name == name for c in found):
             raise PluginError(f"{kind} {name!r} is registered twice by the same plugin")
         if not callable(factory):
@@ -229,7 +281,11 @@ def register_plugin(plugin: object, name: str, distribution: str = "local", vers
     """Register an in-process plugin object (notebooks and tests); undo with :func:`unregister_plugin`. A plugin
     that comes out broken (see :class:`_Loader`) is not kept, and its reason is raised as a :class:`PluginError`."""
     _extra_plugins.append((plugin, name, distribution, version))
-    broken = [b for b in get_registry(refresh=True).broken if b.plugin == name]
+    try:
+        broken = [b for b in get_registry(refresh=True).broken if b.plugin == name]
+    except BaseException:  # never leave a half-registered plugin behind for the next caller (or test)
+        unregister_plugin(name)
+        raise
     if broken:
         unregister_plugin(name)
         raise PluginError(f"plugin {name!r} ({distribution} {version}) is broken: {broken[0].error}")

@@ -53,17 +53,22 @@ def test_unknown_name_lists_known_ones():
         get_registry().get("segmenter", "nope")
 
 
-def test_duplicate_name_names_both_distributions():
+def test_a_built_in_name_offered_again_stays_the_built_in_and_the_other_is_qualified():
     class Duplicate:
         @hookimpl
         def register_segmenters(self, register):
             register("unet", lambda **kw: None, description="another unet")
 
-    with pytest.raises(PluginError, match=r"'dup' \(dup-dist 1.0\) is broken: segmenter 'unet' is already registered by "
-                                          r"cmedl-bench .* CMEDL_BENCH_DISABLE=dup or CMEDL_BENCH_DISABLE=segmenters"):
-        register_plugin(Duplicate(), name="dup", distribution="dup-dist", version="1.0")
-    assert get_registry().get("segmenter", "unet").distribution == "cmedl-bench"
-    assert not get_registry().broken
+    register_plugin(Duplicate(), name="dup", distribution="dup-dist", version="1.0")
+    try:
+        registry = get_registry()
+        assert registry.get("segmenter", "unet").distribution == "cmedl-bench"
+        assert registry.get("segmenter", "cmedl-bench:unet").distribution == "cmedl-bench"
+        other = registry.get("segmenter", "dup-dist:unet")
+        assert other.distribution == "dup-dist" and other.name == "dup-dist:unet" and not registry.broken
+        assert any("'unet' is cmedl-bench's; also offered as dup-dist:unet" in note for note in registry.notes)
+    finally:
+        unregister_plugin("dup")
 
 
 def _fake_distribution(site, name, module_source, entry_name):
@@ -108,12 +113,13 @@ def test_broken_plugin_is_listed_and_cli_survives(tmp_path):
      "        register('own-metric', lambda: None, description='fine')\n"
      "    @hookimpl\n"
      "    def register_segmenters(self, register):\n"
-     "        register('unet', lambda **kw: None, description='[ray] a second unet')\n"
-     "plugin = P()\n", "CMEDL_BENCH_DISABLE=clash or CMEDL_BENCH_DISABLE=segmenters"),
-], ids=["misnamed-argument", "misspelled-hook", "name-collision"])
+     "        register('x/../../escaped', lambda **kw: None, description='a path, not a name')\n"
+     "plugin = P()\n", "segmenter name 'x/../../escaped' is not a valid identifier"),
+    ("import sys\nsys.exit(3)\n", "SystemExit: 3"),
+], ids=["misnamed-argument", "misspelled-hook", "traversal-name", "sys-exit-at-import"])
 def test_a_faulty_plugin_is_broken_alone_and_every_command_still_works(tmp_path, source, reason):
-    """A hook argument misnamed, a hook name misspelled, a name that a built-in holds: that plugin is listed as
-    broken (with the way out for a collision) and contributes nothing; the built-ins and the CLI keep working."""
+    """A hook argument misnamed, a hook name misspelled, a name that is a path, ``sys.exit()`` at import: that plugin
+    is listed as broken with its reason and contributes nothing; the built-ins and the CLI keep working."""
     _fake_distribution(tmp_path, "faulty_plugin", source.replace("plugin = P()", "plugin = P()"), "clash")
     (tmp_path / "faulty_plugin-1.0.dist-info" / "entry_points.txt").write_text(
         "[cmedl_bench]\nclash = faulty_plugin:plugin\n")
@@ -134,8 +140,6 @@ def test_a_faulty_plugin_is_broken_alone_and_every_command_still_works(tmp_path,
 @pytest.mark.parametrize("kind, fields, message", [
     ("segmenter", {"dims": "2d"}, "segmenter info field 'dims' must be 2 or 3, not '2d'"),
     ("metric", {"higher_is_better": "yes"}, "metric info field 'higher_is_better' must be True or False"),
-    ("metric", {"scop": "segmentation"}, "metric 'typo': unknown info field 'scop'; MetricInfo has unit, "
-                                         "higher_is_better, digits, definition"),
     ("metric", {"scope": "translation"}, "a translation metric registers with the hook register_translation_metrics"),
     ("segmenter", {"dims": 2}, None),  # the 0.9 mapping form is read into the record
     ("metric", SegmenterInfo(), "metric 'typo': info must be a MetricInfo, not SegmenterInfo"),
@@ -436,3 +440,82 @@ def test_a_dataset_plugin_takes_options_that_key_its_cache_and_name_its_rows(tmp
         api.synth(tmp_path / "synth", dataset="served", quiet=True)
     assert (api.synth(tmp_path / "synth", dataset="served", quiet=True, options={"source": str(first)})
             / "dataset.json").is_file()
+
+
+_OFFER_UNET = """
+from cmedl_bench import hookimpl
+class P:
+    @hookimpl
+    def register_segmenters(self, register):
+        register('unet', lambda **kw: None, description='an outsider unet')
+        register('shared-seg', lambda **kw: None, description='offered by two outsiders')
+plugin = P()
+"""
+
+
+def _resolve(env, *names):
+    """The distribution each name resolves to in a fresh process with the given PYTHONPATH (or the error)."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys\nfrom cmedl_bench.registry import get_registry\nout = {}\nfor n in sys.argv[1:]:\n"
+            "    try:\n        out[n] = get_registry().get('segmenter', n).distribution\n"
+            "    except Exception as exc:\n        out[n] = str(exc)\nprint(json.dumps(out))\n")
+    import os
+
+    result = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True,
+                            env={**os.environ, **env}, check=True)
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("order", ["taker_a first", "taker_b first"])
+def test_no_distribution_takes_a_name_by_discovery_order(tmp_path, order):
+    """Two installed distributions both offer ``unet`` (a built-in name) and ``shared-seg``, discovered in either
+    order: ``unet`` stays the built-in's, ``shared-seg`` has no plain owner and names both qualified forms, every
+    component is reachable qualified, and nothing is broken."""
+    sites = []
+    for name in ("taker_a", "taker_b"):
+        site = tmp_path / name
+        site.mkdir()
+        _fake_distribution(site, name, _OFFER_UNET, name)
+        (site / f"{name}-1.0.dist-info" / "entry_points.txt").write_text(f"[cmedl_bench]\n{name} = {name}:plugin\n")
+        sites.append(str(site))
+    env = {"PYTHONPATH": ":".join(sites if order == "taker_a first" else sites[::-1])}
+    resolved = _resolve(env, "unet", "taker_a:unet", "taker_b:unet", "shared-seg", "taker_b:shared-seg")
+    assert resolved["unet"] == "cmedl-bench"
+    assert resolved["taker_a:unet"] == "taker_a" and resolved["taker_b:unet"] == "taker_b"
+    assert "offered by 2 distributions; choose one: taker_a:shared-seg, taker_b:shared-seg" in resolved["shared-seg"]
+    assert resolved["taker_b:shared-seg"] == "taker_b"
+    listing = json.loads(cli("plugins", "--json", env=env).stdout)
+    assert not listing["broken"] and any("no plain name" in note for note in listing["notes"])
+    names = {(c["name"], c["distribution"]) for c in listing["components"] if c["kind"] == "segmenter"}
+    assert {("unet", "cmedl-bench"), ("taker_a:unet", "taker_a"), ("taker_b:unet", "taker_b")} <= names
+
+
+def test_a_09_capabilities_key_unknown_to_1x_is_ignored_with_a_visible_note(tmp_path):
+    source = ("from cmedl_bench import hookimpl\nclass P:\n    @hookimpl\n    def register_segmenters(self, register):\n"
+              "        register('old-seg', lambda **kw: None, description='0.9 style',\n"
+              "                 capabilities={'dims': 2, 'channels': 1})\nplugin = P()\n")
+    _fake_distribution(tmp_path, "old_plugin", source, "old")
+    (tmp_path / "old_plugin-1.0.dist-info" / "entry_points.txt").write_text("[cmedl_bench]\nold = old_plugin:plugin\n")
+    result = cli("plugins", "--json", env={"PYTHONPATH": str(tmp_path)})
+    listing = json.loads(result.stdout)
+    assert not listing["broken"] and any(c["name"] == "old-seg" for c in listing["components"])
+    assert any("'channels' ignored" in note and "old_plugin" in note for note in listing["notes"])
+    table = cli("plugins", env={"PYTHONPATH": str(tmp_path), "COLUMNS": "200"})
+    assert "note:" in table.stdout and "capabilities=" in table.stdout
+
+
+def test_the_kit_cleans_up_after_a_failed_registration():
+    class First:
+        @hookimpl
+        def register_segmenters(self, register):
+            register("kit-seg", lambda **kw: None, description="first")
+
+    register_plugin(First(), name="kit-plugin")
+    try:
+        with pytest.raises(PluginError, match="kit-plugin"):
+            register_plugin(First(), name="kit-plugin")  # the same plugin name twice: pluggy refuses it
+    finally:
+        unregister_plugin("kit-plugin")
+    assert "kit-seg" not in get_registry().names("segmenter") and not get_registry().broken

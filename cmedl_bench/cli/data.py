@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cmedl_bench.cli.app import OPTS, app, data_app, key_values, stdout
+from cmedl_bench.cli.app import OPTS, app, data_app, key_values, stderr, stdout
 from cmedl_bench.cli.summaries import contrast_table, neighbour_table
 from cmedl_bench.errors import CmedlError
 
@@ -44,6 +44,8 @@ def print_plugins(as_json: bool) -> None:
         table.add_row("[red]broken[/]", escape(b["plugin"]), f"[red]{escape(b['error'])}[/]",
                       escape(f"{b['distribution']} {b['version']}"))
     stdout.print(table)
+    for note in listing["notes"]:
+        stdout.print(f"note: {escape(note)}", highlight=False)
 
 
 @plugins_app.command("check")
@@ -65,8 +67,13 @@ def plugins_check(
     unknown = set(kind) - set(CHECKS)
     if unknown:
         raise CmedlError(f"--kind {', '.join(sorted(unknown))} is not checked here; kinds: {', '.join(CHECKS)}")
+    from cmedl_bench.registry import get_registry
+
     findings = check_components(distribution, tuple(kind) or tuple(CHECKS), tuple(name),
                                 options=key_values(option, "--option"))
+    for note in get_registry().notes:
+        if distribution is None or note.startswith(f"{distribution} ") or f" {distribution}" in note:
+            stderr.print(f"note: {escape(note)}", highlight=False)
     if as_json:
         print(json.dumps([asdict(f) for f in findings], indent=2))
     else:

@@ -234,8 +234,10 @@ def check_components(distribution: str | None = None, kinds: tuple[str, ...] = t
     chosen = [c for c in registry.all() if c.kind in kinds and (distribution is None or c.distribution == distribution)
               and (not names or c.name in names)]
     if not chosen:
+        broken = [b for b in registry.broken if distribution is None or b.distribution == distribution]
+        reason = f"; broken: {broken[0].plugin} ({broken[0].distribution}): {broken[0].error}" if broken else ""
         raise CmedlError(f"no installed {'/'.join(kinds)} component" + (f" from {distribution}" if distribution else "")
-                         + (f" named {', '.join(names)}" if names else ""))
+                         + (f" named {', '.join(names)}" if names else "") + reason)
     options = options or {}
     declared = {key for c in chosen if c.kind == "dataset" for key in c.info.options}
     if set(options) - declared:

@@ -22,6 +22,7 @@ def list_plugins() -> dict[str, Any]:
             for c in registry.all()
         ],
         "broken": [asdict(b) for b in registry.broken],
+        "notes": list(registry.notes),  # names offered twice, deprecated forms a plugin still uses
     }
 
 
