@@ -6,7 +6,7 @@ entry point in the ``cmedl_bench`` group; :func:`lazy` makes a factory that impo
 
 import pluggy
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 hookimpl = pluggy.HookimplMarker("cmedl_bench")
 

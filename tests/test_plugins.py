@@ -519,3 +519,21 @@ def test_the_kit_cleans_up_after_a_failed_registration():
     finally:
         unregister_plugin("kit-plugin")
     assert "kit-seg" not in get_registry().names("segmenter") and not get_registry().broken
+
+
+@pytest.mark.parametrize("declared, broken", [(">=1,<2", False), (">=2", True), ("1.x", True)])
+def test_a_plugin_outside_its_declared_api_range_is_broken_with_both_versions(tmp_path, declared, broken):
+    from cmedl_bench.hookspecs import PLUGIN_API_VERSION
+
+    source = (f"from cmedl_bench import hookimpl\nCMEDL_BENCH_API = {declared!r}\n"
+              "@hookimpl\ndef register_segmenters(register):\n"
+              "    register('ranged-seg', lambda **kw: None, description='declares its API range')\n")
+    _fake_distribution(tmp_path, "ranged_plugin", source, "ranged")
+    listing = json.loads(cli("plugins", "--json", env={"PYTHONPATH": str(tmp_path)}).stdout)
+    errors = {b["plugin"]: b["error"] for b in listing["broken"]}
+    assert ("ranged" in errors) == broken
+    assert any(c["name"] == "ranged-seg" for c in listing["components"]) != broken
+    if declared == ">=2":
+        assert f"supports plugin API >=2, and this cmedl-bench has plugin API {PLUGIN_API_VERSION}" in errors["ranged"]
+    if declared == "1.x":
+        assert "is not a version range" in errors["ranged"]
