@@ -110,21 +110,25 @@ def dice(prediction: np.ndarray, reference: np.ndarray) -> float:
 
 
 def score_case(metrics: Mapping[str, MetricFn], prediction, reference, spacing_zyx) -> dict[str, MetricValue]:
-    """Every metric on one case. A metric that raises, or returns something other than a :class:`MetricValue`,
-    gives NaN with the flag ``metric_error`` (and one warning per metric and process), so one faulty metric plugin
-    never stops a run or the other metrics."""
+    """Every metric on one case (:func:`measured`)."""
     case = ScoredCase(prediction, reference, tuple(float(s) for s in spacing_zyx))
-    return {name: _measure(name, fn, case) for name, fn in metrics.items()}
+    return {name: measured(name, lambda fn=fn: fn(case)) for name, fn in metrics.items()}
 
 
 _FAILED_METRICS: set[str] = set()  # metrics already warned about in this process
 
 
-def _measure(name: str, fn: MetricFn, case: ScoredCase) -> MetricValue:
+def measured(name: str, call: Callable[[], Any]) -> MetricValue:
+    """One metric's value (segmentation or translation metric). A metric that raises, returns something other than
+    a :class:`MetricValue`, or NaN without a flag (a value nobody explained) gives NaN with the flag
+    ``metric_error`` and one warning per metric and process, so one faulty metric plugin never stops a run or the
+    other metrics."""
     try:
-        value = fn(case)
+        value = call()
         if not isinstance(value, MetricValue):
             raise TypeError(f"returned {type(value).__name__}, not a MetricValue")
+        if value.value != value.value and not value.flag:
+            raise ValueError("returned NaN without a flag saying why")
         return value
     except Exception as exc:  # noqa: BLE001 - a metric plugin's failure is recorded, never fatal
         if name not in _FAILED_METRICS:

@@ -537,3 +537,44 @@ def test_a_plugin_outside_its_declared_api_range_is_broken_with_both_versions(tm
         assert f"supports plugin API >=2, and this cmedl-bench has plugin API {PLUGIN_API_VERSION}" in errors["ranged"]
     if declared == "1.x":
         assert "is not a version range" in errors["ranged"]
+
+
+def test_a_translator_with_parameters_outside_modules_and_a_lazy_metric_that_fails_stop_before_any_data(
+        tmp_path, monkeypatch):
+    """A translator whose generator is not in ``modules()`` would never train (its pseudo-MRI scores like raw CBCT);
+    a metric whose factory fails would fail the run after training. Both are one line before any data are read."""
+    import torch
+
+    from cmedl_bench import api
+    from cmedl_bench.plugin import Translator, TranslatorInfo
+
+    class Hidden(Translator):
+        def __init__(self, spec):
+            super().__init__(spec)
+            self.generator = torch.nn.Conv2d(1, 1, 3, padding=1)
+
+        def to_mri(self, cbct):
+            return self.generator(cbct)
+
+    class Plugin:
+        @hookimpl
+        def register_translators(self, register):
+            register("hidden-gen", Hidden, description="forgets modules()", info=TranslatorInfo())
+
+        @hookimpl
+        def register_metrics(self, register):
+            def factory():
+                raise ImportError("needs a missing library")
+            register("lazy-broken", factory, description="fails when built")
+
+    monkeypatch.setenv("CMEDL_BENCH_CACHE", str(tmp_path / "never-written"))
+    register_plugin(Plugin(), name="probe-plugin")
+    try:
+        with pytest.raises(PluginError, match=r"translator 'hidden-gen' .*generator hold\(s\) parameters that "
+                                              r"require a gradient but are not in modules\(\)"):
+            api.run(translator="hidden-gen", fusion="hint", preset="smoke", results=tmp_path / "r", quiet=True)
+        with pytest.raises(PluginError, match="metric 'lazy-broken' .*its factory failed: ImportError"):
+            api.run(translator="none", fusion="none", preset="smoke", results=tmp_path / "r", quiet=True)
+    finally:
+        unregister_plugin("probe-plugin")
+    assert not (tmp_path / "never-written").exists() and not (tmp_path / "r").exists()

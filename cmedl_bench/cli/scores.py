@@ -46,6 +46,22 @@ def evaluate(
     stderr.print(f"run folder: {escape(str(results / record['run_id']))}", highlight=False)
 
 
+def _print_board(board, wide: bool) -> None:
+    """The terminal leaderboard (:mod:`cmedl_bench.results.terminal`) on stdout, its footnotes on stderr."""
+    from cmedl_bench.results.render import footnotes
+    from cmedl_bench.results.terminal import blocks, rich_table
+
+    table = rich_table(board, wide)
+    needed = Console(width=1000).measure(table).maximum  # every column at its natural width
+    width = stdout.width if stdout.is_terminal else int(os.environ.get("COLUMNS") or 0) or needed
+    if needed > width and not wide:  # the table would squeeze names and cut values: one block per method
+        print(blocks(board))
+    else:
+        Console(width=max(width, needed), force_terminal=stdout.is_terminal).print(table)
+    for line in footnotes(board):
+        stderr.print(escape(line), highlight=False)
+
+
 def _thresholds(values: list[str]) -> dict[str, float]:
     out = {}
     for label, floor in key_values(values, "--fail-below").items():
@@ -99,18 +115,7 @@ def report(
         atomic_write_text(target, to_html(board))
         stderr.print(f"wrote {escape(str(target))}", highlight=False)
     elif fmt == "table":
-        from cmedl_bench.results.render import footnotes
-        from cmedl_bench.results.terminal import blocks, rich_table
-
-        table = rich_table(board, wide)
-        needed = Console(width=1000).measure(table).maximum  # every column at its natural width
-        width = stdout.width if stdout.is_terminal else int(os.environ.get("COLUMNS") or 0) or needed
-        if needed > width and not wide:  # the table would squeeze names and cut values: one block per method
-            print(blocks(board))
-        else:
-            Console(width=max(width, needed), force_terminal=stdout.is_terminal).print(table)
-        for line in footnotes(board):
-            stderr.print(escape(line), highlight=False)
+        _print_board(board, wide)
     else:
         from cmedl_bench.results import render
 

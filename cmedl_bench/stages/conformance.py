@@ -109,7 +109,11 @@ def _translator(component: Component) -> list[Finding]:
         bad = [k for k, v in losses.items() if not torch.isfinite(torch.as_tensor(v)).all()]
         return f"non-finite losses {', '.join(bad)}" if bad else None
 
-    findings = [_check(component, "builds from a TranslatorSpec", build)]
+    from cmedl_bench.stages.probing import probe_translator
+
+    findings = [_check(component, "builds from a TranslatorSpec", build),
+                _check(component, "every parameter that requires a gradient is in modules()",
+                       lambda: probe_translator(component, replace(SMALL, translator_width=0.125)))]
     if translator is not None:
         findings.append(_check(component, "pseudo-MRI (to_mri, or the aligned MRI it needs) keeps shape and range",
                                to_mri))

@@ -66,7 +66,7 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     from cmedl_bench.data.layout import load_index
     from cmedl_bench.engine.distributed import device_for_rank, init_from_environment, world_size
     from cmedl_bench.hookspecs import PLUGIN_API_VERSION
-    from cmedl_bench.stages.probing import probe_segmenter
+    from cmedl_bench.stages.probing import probe_metrics, probe_segmenter, probe_translator
 
     require_seed(seed)
     require_results_folder(results)
@@ -75,8 +75,11 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     init_from_environment()  # under torchrun
     dev = usable_device(device_for_rank(device))
     resolved = resolve_preset(preset, dev.type == "cuda", overrides)
-    if selection.segmenter is not None:  # a broken segmenter contract is one line, before any work
+    if selection.segmenter is not None:  # a broken contract is one line, before any work
         probe_segmenter(selection.segmenter, resolved)
+    if selection.translator is not None:
+        probe_translator(selection.translator, resolved, options)
+    probe_metrics(registry)
     user_data = data is not None
     ignored = sorted(set(options or {}) & set(selection.dataset.info.options))
     if user_data and ignored:

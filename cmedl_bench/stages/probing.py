@@ -1,15 +1,20 @@
-"""Checking a segmenter plugin before anything is trained: its factory is called as the fusions call it and one tiny
-forward pass is run on the CPU (evaluation mode, no gradient), so a broken contract is one line naming the plugin
-and the rule, not a traceback from deep inside training (or, for a wrong number of output channels, a run that
-finishes with DSC 0).
+"""Checking the selected plugins before anything is trained (or any data are read): a broken contract is one line
+naming the plugin and the rule, not a traceback from deep inside training, a run that finishes with DSC 0, or a
+translator that silently never learns.
 
-The rules (docs/reference.md, the segmenter contract):
+Segmenters: the factory is called as the fusions call it and one tiny forward pass is run on the CPU (evaluation
+mode, no gradient). The rules (docs/reference.md, the segmenter contract):
 
 1. ``factory(in_channels=1, out_channels=1, width=w)`` builds a ``torch.nn.Module``;
 2. ``module(x)`` returns one tensor of tumour logits with the input's batch size and spatial size and one channel:
    (B, 1, H, W) for 2D crops, (B, 1, D, H, W) for 3D patches;
 3. with ``SegmenterInfo.hint_features``, ``module(x, return_features=True)`` returns ``(logits, features)`` with
    ``features`` a non-empty list of tensors (the hint layers of CMEDL, eq. 6).
+
+Translators (:func:`probe_translator`): the factory takes a ``TranslatorSpec`` and returns a ``Translator``; every
+parameter that requires a gradient belongs to a module ``modules()`` returns (only those are trained and saved); one
+pseudo-MRI of a tiny batch keeps its shape. Metrics (:func:`probe_metrics`): every factory, lazy or not, returns a
+function.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from cmedl_bench.registry import Component
 
 
 def _fail(component: Component, rule: str) -> PluginError:
-    return PluginError(f"segmenter {component.name!r} ({component.distribution} {component.version}, plugin "
+    return PluginError(f"{component.kind} {component.name!r} ({component.distribution} {component.version}, plugin "
                        f"{component.plugin}): {rule}")
 
 
@@ -65,3 +70,48 @@ def _check_features(component: Component, output) -> None:
     if not ok:
         raise _fail(component, "it declares hint_features, so forward(x, return_features=True) must return "
                                "(logits, [feature tensors]) with at least one feature map")
+
+
+def probe_translator(component: Component, preset: Preset, options: dict | None = None) -> None:
+    """The translator rules above, at the preset's translator width, on the CPU, built as for inference (no
+    optimiser, no loss network)."""
+    import torch
+
+    from cmedl_bench.translator import Translator, TranslatorSpec
+
+    spec = TranslatorSpec(width=preset.translator_width, lr=preset.lr_translator, device=torch.device("cpu"),
+                          options=dict(options or {}), training=False)
+    try:
+        translator = component.factory(spec)
+    except TypeError as exc:
+        raise _fail(component, f"the factory must take one TranslatorSpec ({exc})") from None
+    if not isinstance(translator, Translator):
+        raise _fail(component, f"the factory returned {type(translator).__name__}, not a cmedl_bench.plugin.Translator")
+    listed = {id(p) for module in translator.modules().values() for p in module.parameters()}
+    hidden = sorted(name for name, value in vars(translator).items() if isinstance(value, torch.nn.Module)
+                    and any(p.requires_grad and id(p) not in listed for p in value.parameters()))
+    if hidden:
+        raise _fail(component, f"{', '.join(hidden)} hold(s) parameters that require a gradient but are not in "
+                               f"modules(): they would never be trained or saved; list them in modules()")
+    images = torch.zeros(2, 1, 32, 32)
+    with torch.no_grad():
+        try:
+            out = translator.pseudo_mri(images, images)
+        except Exception as exc:  # noqa: BLE001 - the plugin's failure, reported as its own
+            raise _fail(component, f"pseudo-MRI of a (2, 1, 32, 32) batch failed: {type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0][:160] if str(exc) else ''}") from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 1, 32, 32):
+        shown = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise _fail(component, f"to_mri must return a tensor shaped like its input (2, 1, 32, 32), not {shown}")
+
+
+def probe_metrics(registry) -> None:
+    """Every selected metric's factory (segmentation and translation) returns a function."""
+    for kind in ("metric", "translation-metric"):
+        for component in registry.components[kind].values():
+            try:
+                fn = component.factory()
+            except Exception as exc:  # noqa: BLE001
+                raise _fail(component, f"its factory failed: {type(exc).__name__}: {exc}") from None
+            if not callable(fn):
+                raise _fail(component, f"its factory returned {type(fn).__name__}, not a function")

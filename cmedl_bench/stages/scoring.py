@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from cmedl_bench.scoring import MetricFn, score_case
+from cmedl_bench.scoring import MetricFn, measured, score_case
 from cmedl_bench.stages.progress import Reporter
 
 
@@ -76,29 +76,13 @@ def translation_rows(convert, prepared: dict[str, list], preset, device, registr
                 for name, fn in functions.items():
                     if name in takes_case and scored_head != head:
                         continue
-                    value = _isolated(name, lambda: fn(case) if name in takes_case else fn(values, reference))
+                    value = measured(name, lambda: fn(case) if name in takes_case else fn(values, reference))
                     rows.append({"split": split, "case": volume.volume.case.case_id, "head": scored_head,
                                  "metric": name, "value": value.value, "flag": value.flag})
             if on_volume:
                 on_volume(split, volume, pmri)
             task.advance()
     return rows
-
-
-def _isolated(name: str, measure: Callable):
-    from cmedl_bench.scoring import METRIC_ERROR, MetricValue
-
-    try:
-        value = measure()
-        if not isinstance(value, MetricValue):
-            raise TypeError(f"returned {type(value).__name__}, not MetricValue")
-        return value
-    except Exception as exc:  # a faulty metric plugin costs its own values, not the run
-        import warnings
-
-        warnings.warn(f"translation metric {name!r} failed ({type(exc).__name__}: {exc}); its values are NaN with "
-                      f"the flag {METRIC_ERROR}", stacklevel=2)
-        return MetricValue(float("nan"), METRIC_ERROR)
 
 
 def _working_spacing(prepared, preset) -> tuple[float, float, float]:
