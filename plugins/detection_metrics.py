@@ -8,8 +8,9 @@ detection scores such as the BraTS 2023 lesion-wise metrics) that hold no voxel 
 reference tumour, the paper's surface tolerance (III.B), so a component that only overshoots the boundary is not
 counted. An empty reference makes every component a false positive; an empty prediction has none.
 
-Distances are computed in the bounding box of both masks only: it holds every reference voxel, so the distance from
-any predicted voxel to the nearest reference voxel is the same as in the whole volume.
+Distances are computed only in the reference's bounding box grown by tau (and one voxel): it holds every reference
+voxel, so the distance from a predicted voxel inside it to the nearest reference voxel is the same as in the whole
+volume, and a component with no voxel inside it is farther than tau from the reference.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ def fp(case: ScoredCase, tolerance_mm: float = SURFACE_DICE_TOLERANCE_MM) -> Met
 
     if not (case.prediction.any() and case.reference.any()):
         return MetricValue(float(ndimage.label(case.prediction, structure=np.ones((3, 3, 3), bool))[1]))
-    box = ndimage.find_objects((case.prediction | case.reference).astype(np.uint8))[0]
-    components, count = ndimage.label(case.prediction[box], structure=np.ones((3, 3, 3), bool))
-    distance = ndimage.distance_transform_edt(~case.reference[box], sampling=case.spacing_zyx)
-    nearest = ndimage.minimum(distance, components, range(1, count + 1))
-    return MetricValue(float(np.sum(np.asarray(nearest) > tolerance_mm)))
+    both = case.box(margin=0)  # components and the reference, in the box of both masks
+    prediction, reference = case.prediction[both], case.reference[both]
+    components, count = ndimage.label(prediction, structure=np.ones((3, 3, 3), bool))
+    reference_box = ndimage.find_objects(reference.astype(np.uint8))[0]
+    near = tuple(slice(max(0, s.start - int(np.ceil(tolerance_mm / step)) - 1),
+                       s.stop + int(np.ceil(tolerance_mm / step)) + 1)
+                 for s, step in zip(reference_box, case.spacing_zyx))
+    distance = ndimage.distance_transform_edt(~reference[near], sampling=case.spacing_zyx)
+    close = np.unique(components[near][(distance <= tolerance_mm) & (components[near] > 0)])
+    return MetricValue(float(count - close.size))

@@ -19,7 +19,8 @@ from cmedl_bench.plugin import SURFACE_DICE_TOLERANCE_MM, MetricValue, ScoredCas
 
 
 def dsc(case: ScoredCase) -> MetricValue:
-    return MetricValue(dice(case.prediction, case.reference), case.empty_flag)
+    box = case.box(margin=0)  # outside the masks' box both are empty: the overlap and sizes are the box's
+    return MetricValue(dice(case.prediction[box], case.reference[box]), case.empty_flag)
 
 
 def sdsc(case: ScoredCase, tolerance_mm: float = SURFACE_DICE_TOLERANCE_MM) -> MetricValue:

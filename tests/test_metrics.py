@@ -89,3 +89,24 @@ def test_false_positive_components_are_counted_beyond_the_tolerance(metrics):
     assert score_case(metrics, ref, ref, spacing)["fp"].value == 0.0
     coarse = score_case(metrics, pred, ref, (1.0, 1.0, 0.5))["fp"].value  # x spacing halved: the x blob is 2.5 mm off
     assert coarse == 2.0
+
+
+@pytest.mark.parametrize("where", ["inside", "touching the border", "with a distant false positive"])
+def test_the_bounding_box_path_equals_surface_distance_on_the_whole_volume(where):
+    """DSC, SDSC and HD95 computed in the masks' bounding box (cmedl_bench.scoring.ScoredCase.box) are surface-
+    distance's values on the whole volume, to 1e-9, wherever the masks lie."""
+    rng = np.random.default_rng(3)
+    zz, yy, xx = np.ogrid[:20, :64, :64]
+    centre = (10, 32, 32) if where != "touching the border" else (1, 2, 60)
+    reference = ((zz - centre[0]) / 5.0) ** 2 + ((yy - centre[1]) / 9.0) ** 2 + ((xx - centre[2]) / 8.0) ** 2 <= 1
+    prediction = reference ^ (rng.random(reference.shape) < 0.02) & (np.abs(yy - centre[1]) < 12)
+    if where == "with a distant false positive":
+        prediction = prediction | (((zz - 17) / 2.0) ** 2 + ((yy - 55) / 3.0) ** 2 + ((xx - 5) / 3.0) ** 2 <= 1)
+    spacing = (2.5, 0.9, 1.1)
+    metrics = {n: f for n, f in get_registry().metric_functions("metric").items() if n in ("dsc", "sdsc", "hd95")}
+    ours = score_case(metrics, prediction, reference, spacing)
+    distances = surface_distance.compute_surface_distances(reference, prediction, spacing)
+    assert ours["dsc"].value == pytest.approx(surface_distance.compute_dice_coefficient(reference, prediction), abs=1e-9)
+    assert ours["sdsc"].value == pytest.approx(surface_distance.compute_surface_dice_at_tolerance(distances, 4.38),
+                                               abs=1e-9)
+    assert ours["hd95"].value == pytest.approx(surface_distance.compute_robust_hausdorff(distances, 95), abs=1e-9)
