@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
+from rich.table import Column
 
 stderr = Console(stderr=True)
 
@@ -29,6 +30,21 @@ class _RichTask:
         self.progress.update(self.id, total=total, advance=1)
 
 
+#: what a progress line needs besides its info text: a description of up to 26 characters, a 20-character bar, the
+#: counts, elapsed time and ETA, and the spaces between them
+_FIXED_WIDTH = 72
+
+
+def progress_columns(width: int) -> tuple:
+    """Description, bar, counts, elapsed and ETA keep their width in a terminal of ``width`` columns (80 included);
+    the task's info (a training epoch's losses) comes last and is cut with an ellipsis where the line would end."""
+    return (TextColumn("[bold]{task.description}", table_column=Column(no_wrap=True, max_width=26,
+                                                                      overflow="ellipsis")),
+            BarColumn(bar_width=20), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis",
+                                                                  max_width=max(8, width - _FIXED_WIDTH))))
+
+
 class RichReporter:
     """Tasks opened inside another task's context share its display (one live display at a time)."""
 
@@ -41,9 +57,8 @@ class RichReporter:
         if self._active is not None:
             yield _RichTask(self._active, self._active.add_task(escape(description), total=total, info=info))
             return
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                      console=stderr, disable=self.quiet, transient=False) as progress:
+        with Progress(*progress_columns(stderr.width), console=stderr, disable=self.quiet,
+                      transient=False) as progress:
             self._active = progress
             try:
                 yield _RichTask(progress, progress.add_task(escape(description), total=total, info=info))

@@ -281,3 +281,23 @@ def test_the_terminal_leaderboard_keeps_every_method_name_whole(tmp_path, width)
     for row in board.rows:
         summary = row.metrics[("test", "dsc")]
         assert summary.text(3) in result.stdout  # the full "0.645 ± 0.058", never cut
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_training_bar_keeps_counts_and_times_visible_at_80_columns(width):
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from cmedl_bench.console import progress_columns
+
+    console = Console(width=width, file=io.StringIO(), record=True)
+    progress = Progress(*progress_columns(width), console=console)
+    task = progress.add_task("training", total=12, info="loss seg_student=0.412 seg_teacher=0.733 hint=0.051 "
+                                                        "adv=0.693 cyc=0.318 cx=4.112 d_m=0.681 d_c=0.702 val DSC 0.61")
+    progress.update(task, completed=3)
+    console.print(progress.make_tasks_table(progress.tasks))
+    line = console.export_text().splitlines()[0]
+    assert line.startswith("training") and "3/12" in line and line.count("0:00:") >= 1 and len(line) <= width
+    assert "…" in line if width == 80 else True  # the losses are cut, not the counts
