@@ -26,10 +26,14 @@ class CbctOnly(Fusion):
     def head_network(self, head):
         return self.segmenter
 
+    def images(self, batch):
+        """What the segmenter trains on: the batch's CBCT crops (a subclass may read another channel)."""
+        return batch["cbct"]
+
     def train_step(self, batch):
         self.optimizer.zero_grad(set_to_none=True)
         with self.autocast():
-            logits = self.segmenter(batch["cbct"])
+            logits = self.segmenter(self.images(batch))
         loss = dice_loss(logits, batch["cbct_label"])
         loss.backward()
         self.optimizer.step()
