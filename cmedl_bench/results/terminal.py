@@ -1,8 +1,9 @@
 """The leaderboard in a terminal, readable at any width: every method's name whole, values never cut.
 
-- ``table`` where it fits at its natural width: the compact columns (rank, method, seeds, test DSC / SDSC / HD95,
-  ΔDSC with its interval, Holm p, headroom where the reference rows exist, verdict); ``wide`` adds every column of
-  the Markdown table (validation, every metric, subgroups, KL) and is printed at its width whatever the terminal's.
+- ``table`` where it fits at its natural width: the compact columns (rank, method, seeds, every metric on test (a
+  metric plugin's too), ΔDSC with its interval, Holm p, headroom where the reference rows exist, verdict); ``wide``
+  adds every column of the Markdown table (validation, subgroups, KL) and is printed at its width whatever the
+  terminal's.
 - ``blocks`` where the compact table does not fit (a table squeezed by the terminal folds names and cuts values):
   one block of a few lines per method.
 
@@ -17,12 +18,11 @@ from cmedl_bench.results.leaderboard import Leaderboard, Row
 from cmedl_bench.results.render import cells, columns
 
 _SHORT = {"better": "better*", "worse": "worse*", "reference": "ref"}
-_COMPACT_METRICS = ("dsc", "sdsc", "hd95")
 
 
 def compact_columns(board: Leaderboard) -> list[str]:
     """The columns of the default terminal table, in the Markdown table's names."""
-    tests = [f"Test {m.label}" for m in board.metrics if m.name in _COMPACT_METRICS]
+    tests = [f"Test {m.label}" for m in board.metrics]
     keep = {"Rank", "Method", "Seeds", *tests, "ΔDSC [95% CI]", "p DSC (Holm)", "vs reference"}
     return [c for c in columns(board) if c in keep or c.startswith("Headroom")]
 
@@ -56,7 +56,7 @@ def blocks(board: Leaderboard) -> str:
         values = dict(zip(every, cells(row, board)))
         lines.append(f"{values['Rank']}. {row.label}")
         lines.append(f"   seeds {values['Seeds']}, {values['Test cases']} test cases")
-        metrics = [f"{m.label} {values[f'Test {m.label}']}" for m in board.metrics if m.name in _COMPACT_METRICS]
+        metrics = [f"{m.label} {values[f'Test {m.label}']}" for m in board.metrics]
         lines.append("   test " + "; ".join(metrics))
         if row.comparisons.get("dsc"):
             lines.append(f"   ΔDSC {values['ΔDSC [95% CI]']}, p (Holm) {values['p DSC (Holm)']}")
