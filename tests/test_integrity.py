@@ -250,6 +250,8 @@ def test_data_check_warns_when_the_field_of_view_cuts_the_body(tmp_path, small_p
     data = Path(shutil.copytree(small_phantom, tmp_path / "ds"))
     for label in (data / "cbct" / "labelsTr").iterdir():  # room around the body: 8 voxels more air on each side
         sitk.WriteImage(sitk.ConstantPad(sitk.ReadImage(str(label)), [8, 8, 0], [8, 8, 0], 0), str(label))
+    for path in [*(data / "mri-aligned" / "imagesTr").iterdir(), *(data / "mri-aligned" / "labelsTr").iterdir()]:
+        sitk.WriteImage(sitk.ConstantPad(sitk.ReadImage(str(path)), [8, 8, 0], [8, 8, 0], 0), str(path))  # its grid
     for path in (data / "cbct" / "imagesTr").iterdir():
         image = sitk.ConstantPad(sitk.ReadImage(str(path)), [8, 8, 0], [8, 8, 0], -1000)
         array = sitk.GetArrayFromImage(image)
@@ -469,8 +471,9 @@ def test_data_check_warns_when_visits_of_one_patient_sit_in_different_splits(tmp
     meta = json.loads((data / "dataset.json").read_text())
     splits = json.loads((data / "splits.json").read_text())
     moved = splits["cbct"]["train"][0]  # its second week becomes a patient of its own, in the test split
-    meta["cohorts"]["cbct"]["cases"][f"{moved}W2"]["patient"] = f"{moved}b"
-    splits["cbct"]["test"].append(f"{moved}b")
+    for cohort in ("cbct", "mri-aligned"):  # the aligned MRI of a scan belongs to the scan's patient
+        meta["cohorts"][cohort]["cases"][f"{moved}W2"]["patient"] = f"{moved}b"
+        splits[cohort]["test"].append(f"{moved}b")
     (data / "dataset.json").write_text(json.dumps(meta))
     (data / "splits.json").write_text(json.dumps(splits))
     result = cli("data", "check", str(data), "--quiet")

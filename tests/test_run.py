@@ -35,7 +35,7 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_run):
                 "timings", "dataset", "metrics"):
         assert key in record, key
     assert record["plugins"]["segmenter"]["distribution"] == "cmedl-bench"
-    assert record["dataset"]["version"] == 3 and record["config"]["dataset_version"] == 3
+    assert record["dataset"]["version"] == 4 and record["config"]["dataset_version"] == 4
     assert record["config"]["preset"]["name"] == "smoke"
     performance = record["performance"]
     assert performance["train_slices_per_s"] > 0 and performance["peak_memory_mib"] > 50
