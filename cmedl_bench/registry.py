@@ -132,7 +132,8 @@ def get_registry(refresh: bool = False) -> Registry:
 
 def register_plugin(plugin: object, name: str, distribution: str = "local", version: str = "0") -> None:
     """Register an in-process plugin object (notebooks and tests); undo with :func:`unregister_plugin`. A plugin
-    that comes out broken (see :class:`cmedl_bench.discovery.Loader`) is not kept, and its reason is raised as a :class:`PluginError`."""
+    that comes out broken (see :class:`cmedl_bench.discovery.Loader`) is not kept, and its reason is raised as a
+    :class:`PluginError`."""
     _extra_plugins.append((plugin, name, distribution, version))
     try:
         broken = [b for b in get_registry(refresh=True).broken if b.plugin == name]

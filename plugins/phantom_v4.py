@@ -31,9 +31,9 @@ import numpy as np
 
 from cmedl_bench_plugins.phantom import (_COHORT_CODE, AORTA, FAT, HEART, LUNG, MEDIASTINUM, MUSCLE, TUMOUR, VESSEL,
                                          render_dataset)
-from cmedl_bench_plugins.phantom_v3 import (CENTRAL_FRACTION, HILAR_VESSEL, HU_V3, LYMPH_NODE, MEDIASTINAL_FAT, OESOPHAGUS,
-                                            SIZES, _geometries, _PatientV3, _plan, displaced_tissue, render_cbct,
-                                            render_t2w)
+from cmedl_bench_plugins.phantom_v3 import (CENTRAL_FRACTION, HILAR_VESSEL, HU_V3, LYMPH_NODE, MEDIASTINAL_FAT,
+                                            OESOPHAGUS, SIZES, _geometries, _PatientV3, _plan, displaced_tissue,
+                                            render_cbct, render_t2w)
 
 VERSION = 4
 ALIGNED = "mri-aligned"

@@ -24,7 +24,8 @@ def _array(path):
 def test_aligned_mri_lies_on_its_cbct_scan_with_the_same_tumour(small_phantom):
     meta = json.loads((small_phantom / "dataset.json").read_text())
     splits = json.loads((small_phantom / "splits.json").read_text())
-    assert meta["version"] == 4 and set(meta["cohorts"]["mri-aligned"]["cases"]) == set(meta["cohorts"]["cbct"]["cases"])
+    cohorts = meta["cohorts"]
+    assert meta["version"] == 4 and set(cohorts["mri-aligned"]["cases"]) == set(cohorts["cbct"]["cases"])
     assert splits["mri-aligned"] == splits["cbct"]
     for case in meta["cohorts"]["cbct"]["cases"]:
         cbct = sitk.ReadImage(str(small_phantom / "cbct" / "imagesTr" / f"{case}_0000.nii.gz"))

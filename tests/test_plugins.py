@@ -493,7 +493,8 @@ def test_no_distribution_takes_a_name_by_discovery_order(tmp_path, order):
 
 
 def test_a_09_capabilities_key_unknown_to_1x_is_ignored_with_a_visible_note(tmp_path):
-    source = ("from cmedl_bench import hookimpl\nclass P:\n    @hookimpl\n    def register_segmenters(self, register):\n"
+    source = ("from cmedl_bench import hookimpl\nclass P:\n    @hookimpl\n"
+              "    def register_segmenters(self, register):\n"
               "        register('old-seg', lambda **kw: None, description='0.9 style',\n"
               "                 capabilities={'dims': 2, 'channels': 1})\nplugin = P()\n")
     _fake_distribution(tmp_path, "old_plugin", source, "old")

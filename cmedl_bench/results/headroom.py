@@ -86,7 +86,8 @@ def _is_cbct_only(row) -> bool:
 def reference_rows(row, rows: list) -> dict[str, Any]:
     """The CBCT only, MRI oracle and CBCT ceiling rows for ``row`` (absent keys where there is none)."""
     found: dict[str, Any] = {}
-    base = [r for r in rows if _is_cbct_only(r) and _same_setting(r, row) and training_cohort(r) == training_cohort(row)]
+    cohort = training_cohort(row)
+    base = [r for r in rows if _is_cbct_only(r) and _same_setting(r, row) and training_cohort(r) == cohort]
     if base:
         found["base"] = base[0]
     oracle = [r for r in rows if r.components["fusion"] == MRI_ORACLE_FUSION and _same_setting(r, row)

@@ -103,7 +103,7 @@ class TranslationRow:
     runs: list[CollectedRun]
     kl_pmri: Summary
     kl_cbct: Summary | None
-    fidelity: dict[str, Summary] = field(default_factory=dict)  # test metric -> summary of the other translation metrics
+    fidelity: dict[str, Summary] = field(default_factory=dict)  # every other translation metric on test
 
 
 @dataclass

@@ -156,8 +156,8 @@ def aligned_cases(index, selection: Selection, cases: list, fidelity: bool = Fal
     needed_by = requires_aligned_mri(selection)
     if needed_by and missing:
         raise DatasetError(f"{index.root}: {needed_by} needs MRI aligned to every CBCT scan (cohort "
-                           f"{ALIGNED_COHORT}); {len(missing)} scan(s) have none, e.g. {missing[0]} (phantom v4 has it; "
-                           f"docs/own-data.md says how to add your own)")
+                           f"{ALIGNED_COHORT}); {len(missing)} scan(s) have none, e.g. {missing[0]} (phantom v4 has "
+                           f"it; docs/own-data.md says how to add your own)")
     return {} if missing else {case.case_id: available[case.case_id] for case in cases}
 
 
