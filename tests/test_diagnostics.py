@@ -302,3 +302,19 @@ def test_the_training_bar_keeps_counts_and_times_visible_at_80_columns(width):
     line = console.export_text().splitlines()[0]
     assert line.startswith("training") and "3/12" in line and line.count("0:00:") >= 1 and len(line) <= width
     assert "…" in line if width == 80 else True  # the losses are cut, not the counts
+
+
+def test_reference_translators_return_the_cbct_or_the_aligned_true_mri():
+    import torch
+
+    from cmedl_bench.errors import PluginError
+    from cmedl_bench.registry import get_registry
+    from cmedl_bench.translator import TranslatorSpec
+
+    spec = TranslatorSpec(0.125, 1e-3, torch.device("cpu"))
+    identity, oracle = (get_registry().get("translator", name).factory(spec) for name in ("identity", "oracle"))
+    cbct, aligned = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16)
+    assert torch.equal(identity.pseudo_mri(cbct, aligned), cbct) and not identity.trainable
+    assert torch.equal(oracle.pseudo_mri(cbct, aligned), aligned) and not oracle.trainable
+    with pytest.raises(PluginError, match="aligned true MRI"):
+        oracle.to_mri(cbct)
