@@ -318,3 +318,12 @@ def test_reference_translators_return_the_cbct_or_the_aligned_true_mri():
     assert torch.equal(oracle.pseudo_mri(cbct, aligned), aligned) and not oracle.trainable
     with pytest.raises(PluginError, match="aligned true MRI"):
         oracle.to_mri(cbct)
+
+
+def test_a_leaderboard_is_a_data_frame_for_notebooks(tmp_path):
+    base = {case: 0.6 + 0.01 * i for i, case in enumerate(_scans(0))}
+    _run(tmp_path, "cbct", "none", "none", "student", base)
+    _run(tmp_path, "oracle", "none", "mri-oracle", "mri", {c: v + 0.3 for c, v in base.items()})
+    frame = api.report(tmp_path).to_frame()  # a path, not only a list
+    assert list(frame["method"]) == ["MRI oracle (unet)", "CBCT only (unet)"]
+    assert frame.loc[0, "test_dsc_mean"] == pytest.approx(frame.loc[1, "test_dsc_mean"] + 0.3)

@@ -196,3 +196,15 @@ def variant_suffixes(runs: list[CollectedRun]) -> dict[str, str]:
             parts.append(f"setup {key}")
         suffixes[key] = " [" + "; ".join(parts) + "]"
     return suffixes
+
+
+def dedupe(runs: list[CollectedRun], notes: list[str]) -> list[CollectedRun]:
+    """The same configuration (hash) found twice, e.g. in two results folders: count it once."""
+    seen: dict[str, CollectedRun] = {}
+    for run in runs:
+        key = run.record.get("config_hash") or str(run.path)
+        if key in seen:
+            notes.append(f"{run.path} repeats {seen[key].path} (same configuration hash); counted once")
+            continue
+        seen[key] = run
+    return list(seen.values())

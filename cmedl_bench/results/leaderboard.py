@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cmedl_bench.errors import CmedlError
-from cmedl_bench.results.collect import Collection, CollectedRun, method_label, variant_suffixes
+from cmedl_bench.results.collect import Collection, CollectedRun, dedupe, method_label, variant_suffixes
 from cmedl_bench.results.comparison import PAIRINGS, Comparison, case_info, compare, subgroup_means
 from cmedl_bench.results.headroom import MEANING, attach_headroom, cohort_label, training_cohort
 from cmedl_bench.results.ranking import MetricColumn, metric_columns, rank, unknown_rank_metric
@@ -117,6 +117,14 @@ class Leaderboard:
     metrics: list[MetricColumn] = field(default_factory=list)
     rank_by: str = "dsc"
 
+    def to_frame(self):
+        """A pandas DataFrame, a row per method, with the CSV format's columns (notebooks)."""
+        import pandas as pd
+
+        from cmedl_bench.results.render import flat_records  # render imports this module: imported on use
+
+        return pd.DataFrame(flat_records(self))
+
     def row(self, label: str) -> Row:
         for row in self.rows:
             if row.label.lower() == label.lower():
@@ -133,24 +141,12 @@ def _summary(frame, split: str, metric: str) -> Summary | None:
                    int(values["flag"].notna().sum()))
 
 
-def _dedupe(runs: list[CollectedRun], notes: list[str]) -> list[CollectedRun]:
-    """The same configuration (hash) found twice, e.g. in two results folders: count it once."""
-    seen: dict[str, CollectedRun] = {}
-    for run in runs:
-        key = run.record.get("config_hash") or str(run.path)
-        if key in seen:
-            notes.append(f"{run.path} repeats {seen[key].path} (same configuration hash); counted once")
-            continue
-        seen[key] = run
-    return list(seen.values())
-
-
 def _group(collection: Collection, notes: list[str]) -> tuple[list[Row], list[TranslationRow]]:
     import pandas as pd
 
     by_method: dict[tuple[str, str], list[CollectedRun]] = {}
     translate_runs: dict[tuple[str, str], list[CollectedRun]] = {}
-    for run in _dedupe(collection.runs, notes):
+    for run in dedupe(collection.runs, notes):
         if run.components["fusion"] == "translate":
             translate_runs.setdefault((run.components["translator"], run.setup_hash), []).append(run)
             continue
