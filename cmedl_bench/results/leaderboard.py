@@ -21,6 +21,7 @@ from typing import Any
 
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.results.collect import Collection, CollectedRun, dedupe, method_label, variant_suffixes
+from cmedl_bench.results.flat import flat_records
 from cmedl_bench.results.comparison import PAIRINGS, Comparison, case_info, compare, subgroup_means
 from cmedl_bench.results.headroom import MEANING, attach_headroom, cohort_label, training_cohort
 from cmedl_bench.results.ranking import MetricColumn, metric_columns, rank, unknown_rank_metric
@@ -120,8 +121,6 @@ class Leaderboard:
     def to_frame(self):
         """A pandas DataFrame, a row per method, with the CSV format's columns (notebooks)."""
         import pandas as pd
-
-        from cmedl_bench.results.render import flat_records  # render imports this module: imported on use
 
         return pd.DataFrame(flat_records(self))
 
