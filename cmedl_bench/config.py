@@ -6,7 +6,7 @@
   learns the phantom. A third of each batch is tumour-centred, the rest drawn anywhere (``foreground_fraction``
   0.33, nnU-Net's rate): on validation (phantom v3, CBCT only, seed 0, 24 epochs) it gave DSC 0.642 against 0.630,
   HD95 21.0 against 39.6 mm and distant false positives in 12 of 18 scans against 18 of 18 with tumour-only crops
-  (README, "What the benchmark shows").
+  (docs/results.md).
 - ``paper``: the paper's settings (II.F): native in-plane spacing, 256 x 256 crops, batch 2, segmenter lr 2e-4,
   translator lr 1e-4, up to 100 epochs with early stopping on validation DSC, full-width networks, tumour-only crops.
 

@@ -35,7 +35,7 @@ TABLE2: list[Row] = [
     Row("unit", "densefcn57", "pmri"),
     Row("cx", "densefcn57", "hint"),
 ]
-#: The evidence protocol (README, "What the benchmark shows"): does distilling MRI features help the CBCT segmenter,
+#: The evidence protocol (docs/results.md): does distilling MRI features help the CBCT segmenter,
 #: and does the gain vanish when MRI carries no tumour information (the ``phantom-mri-null`` negative control)?
 EVIDENCE: list[Row] = [
     Row("none", "unet", "none"),  # the reference: CBCT only
@@ -67,8 +67,8 @@ class Suite:
     budget: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-#: the evidence suite's budget on the cpu preset, set from the budget study on validation only (README, "What the
-#: benchmark shows"): CBCT only plateaus by epoch 13-22, the CMEDL teacher reaches that level by epoch 16; 24 epochs
+#: the evidence suite's budget on the cpu preset, set from the budget study on validation only (docs/results.md):
+#: CBCT only plateaus by epoch 13-22, the CMEDL teacher reaches that level by epoch 16; 24 epochs
 #: for every row, no early stopping, the best validation epoch kept. Its sampling is the one it was registered and run
 #: with, tumour-only crops (the cpu preset's default has since become 0.33), so that the suite repeats the published
 #: protocol.

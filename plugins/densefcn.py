@@ -19,8 +19,7 @@ within the cpu preset's 12 epochs) does not reproduce. Seed 0, cpu preset, CMEDL
 student's validation DSC per epoch is 0.01, 0.01, 0.02, 0.04, then 0.38, 0.49, 0.53, 0.56 (epochs 4-7) and 0.62 at
 epoch 10, identically with the code the note was written against and with this one; on phantom v3 (24 epochs) it
 reaches 0.46 at epoch 7 and 0.54 at epoch 9 (CBCT-only DenseFCN57: 0.30 and 0.33) and 0.610 at best (CBCT only
-0.615). So neither a defect nor the 12-epoch budget stops it; the numbers are in the README ("What the benchmark
-shows").
+0.615). So neither a defect nor the 12-epoch budget stops it; the numbers are in docs/results.md.
 """
 
 from __future__ import annotations

@@ -205,7 +205,7 @@ def test_the_instrument_can_see_a_gain_the_aligned_mri_separates_the_tumour_wher
     surroundings far better than on CBCT. Checked without training (cheap, deterministic): the best single-threshold
     DSC in each tumour's neighbourhood, averaged over the small phantom's scans. The trained ordering (MRI oracle
     above CBCT only, by far more than the protocol's detectable 0.045) is measured on the full phantom, on
-    validation, by the calibration runs (README, "Why a method wins or loses")."""
+    validation, by the calibration runs (docs/results.md, "Why a method wins or loses")."""
     scores = {"cbct": [], "mri-aligned": []}
     for label_path in sorted((small_phantom / "cbct" / "labelsTr").glob("*.nii.gz")):
         case = label_path.name[: -len(".nii.gz")]

@@ -87,7 +87,7 @@ def translate(
 @app.command()
 def sweep(
     suite: str = typer.Option("paper", help="paper, paper-table1, paper-table2, evidence (the pre-registered "
-                                            "protocol of the README: its own budget and a negative control), or "
+                                            "protocol of docs/results.md: its own budget and a negative control), or "
                                             "diagnostics (MRI oracle, CBCT ceiling, oracle and identity "
                                             "translators: the reference rows of headroom captured)."),
     seeds: str = typer.Option("0", help="Comma-separated training seeds, e.g. 0,1,2."),
