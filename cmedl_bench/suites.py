@@ -60,6 +60,36 @@ DIAGNOSTICS: list[Row] = [
 ]
 
 
+#: The ladder (pre-registered in docs/ladder.md before its first run): every step from what CBCT alone gives to what
+#: MRI could give, at phantom v4's own training cohort. The primary rows come first, so that a sweep cut short has
+#: them; the CBCT ceiling here is the 5x cohort (80 patients).
+LADDER: list[Row] = [
+    Row("none", "unet", "none"),  # CBCT only
+    Row("none", "unet", "mri-oracle"),  # MRI oracle
+    Row("oracle", "unet", "hint"),  # CMEDL with the oracle translator (teacher on true MRI)
+    Row("cx", "unet", "hint"),  # CMEDL and pMRI-CMEDL
+    Row("identity", "unet", "hint"),  # self-distillation
+    Row("none", "unet", "none", options={"train_patients": 80}),  # CBCT ceiling, 5x
+    Row("cycle", "unet", "hint"),  # CMEDL without the contextual loss
+    Row("cx", "unet", "hint", "phantom-mri-null"),  # negative control: MRI without tumour information
+    Row("cycle", "unet", "two-channel"),  # CT+pMRI
+    Row("cycle", "unet", "pmri"),  # pMRI-Cycle
+]
+#: training-cohort sizes of the learning curve; phantom v4's own cohort (16 patients) is the ladder's rows themselves
+LEARNING_CURVE_SIZES: tuple[int, ...] = (4, 8, 16, 48)
+OWN_COHORT = 16
+
+
+def _at_size(row: Row, size: int) -> Row:
+    return row if size == OWN_COHORT else row._replace(options={"train_patients": size})
+
+
+#: The learning curve (docs/ladder.md): CBCT only, CMEDL ``cx`` and CMEDL with the oracle translator at 4, 8, 16 and
+#: 48 training patients, the same validation and test patients at every size; smallest sizes first.
+LEARNING_CURVE: list[Row] = [_at_size(row, size) for size in LEARNING_CURVE_SIZES
+                             for row in (LADDER[0], LADDER[3], LADDER[2])]
+
+
 @dataclass(frozen=True)
 class Suite:
     rows: list[Row]
@@ -76,7 +106,8 @@ EVIDENCE_BUDGET: dict[str, dict[str, Any]] = {"cpu": {"max_epochs": 24, "patienc
 
 SUITES: dict[str, Suite] = {"paper-table1": Suite(TABLE1), "paper-table2": Suite(TABLE2),
                             "paper": Suite(TABLE1 + TABLE2), "evidence": Suite(EVIDENCE, EVIDENCE_BUDGET),
-                            "diagnostics": Suite(DIAGNOSTICS, EVIDENCE_BUDGET)}
+                            "diagnostics": Suite(DIAGNOSTICS, EVIDENCE_BUDGET), "ladder": Suite(LADDER, EVIDENCE_BUDGET),
+                            "learning-curve": Suite(LEARNING_CURVE, EVIDENCE_BUDGET)}
 
 
 def suite(name: str) -> Suite:

@@ -60,7 +60,8 @@ def test_headroom_is_the_captured_share_with_a_reproducible_interval(tmp_path):
     assert low < cmedl.headroom["mri"].value < high and cmedl.headroom["mri"].units == len(PATIENTS)
     assert api.report([tmp_path]).row(cmedl.label).headroom["mri"].ci == (low, high)  # seeded
     ceiling = board.row("CBCT only (unet), 80 training patients")
-    assert ceiling.reference == ceiling.label  # a training cohort is compared with CBCT only of its own size
+    assert ceiling.reference == "CBCT only (unet)"  # CBCT only on more patients against the dataset's own cohort
+    assert ceiling.comparisons["dsc"].mean_difference == pytest.approx(0.1)
     from cmedl_bench.results.render import columns, to_markdown
 
     assert "Headroom MRI [95% CI]" in columns(board) and "Headroom ceiling [95% CI]" in columns(board)

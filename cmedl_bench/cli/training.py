@@ -89,7 +89,8 @@ def sweep(
     suite: str = typer.Option("paper", help="paper, paper-table1, paper-table2, evidence (the pre-registered "
                                             "protocol of docs/results.md: its own budget and a negative control), or "
                                             "diagnostics (MRI oracle, CBCT ceiling, oracle and identity "
-                                            "translators: the reference rows of headroom captured)."),
+                                            "translators: the reference rows of headroom captured), ladder or "
+                                            "learning-curve (the pre-registered experiment of docs/ladder.md)."),
     seeds: str = typer.Option("0", help="Comma-separated training seeds, e.g. 0,1,2."),
     launcher: str = typer.Option("local", help="Where the jobs run: local, slurm or ray (launcher plugins)."),
     launcher_option: list[str] = typer.Option([], "--launcher-option", help="KEY=VALUE for the launcher, e.g. "

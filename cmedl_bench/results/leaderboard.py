@@ -188,11 +188,15 @@ def _group(collection: Collection, notes: list[str]) -> tuple[list[Row], list[Tr
 
 def _default_reference(row: Row, rows: list[Row]) -> Row | None:
     """CBCT only with the same segmenter, reference masks, preset and training cohort (:func:`cmedl_bench.results.
-    headroom.training_cohort`); else CBCT only with the U-Net on them. Outside methods (``evaluate``) have no preset
-    and match on the reference masks alone."""
+    headroom.training_cohort`); else CBCT only with the U-Net on them. CBCT only trained on another cohort (a CBCT
+    ceiling, a learning curve's point) is compared with CBCT only on the dataset's own cohort: what more (or fewer)
+    patients give. Outside methods (``evaluate``) have no preset and match on the reference masks alone."""
+    cbct_only = row.components["translator"] == "none" and row.components["fusion"] == "none"
+    cohort = 0 if cbct_only else training_cohort(row)
+
     def candidates(segmenter: str) -> list[Row]:
         return [r for r in rows if r.components == {"translator": "none", "segmenter": segmenter, "fusion": "none"}
-                and r.setup["reference"] == row.setup["reference"] and training_cohort(r) == training_cohort(row)
+                and r.setup["reference"] == row.setup["reference"] and training_cohort(r) == cohort
                 and (row.setup["preset"] is None or r.setup["preset"] == row.setup["preset"])]
 
     found = candidates(row.components["segmenter"]) or candidates("unet")
