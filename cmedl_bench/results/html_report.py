@@ -20,6 +20,7 @@ import numpy as np
 from cmedl_bench.data.identifiers import recorded_file
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.io.figures import pyplot
+from cmedl_bench.results.data_size import learning_curves, plot_learning_curves
 from cmedl_bench.results.leaderboard import Leaderboard
 from cmedl_bench.results.render import cells, columns, footnotes, translation_table
 
@@ -190,6 +191,16 @@ def _table(board: Leaderboard) -> str:
     return html
 
 
+def _curve_figure(board: Leaderboard) -> list[str]:
+    """The learning curves over training-cohort sizes (:mod:`cmedl_bench.results.data_size`), where two or more
+    cohorts of one method were run."""
+    curves = learning_curves(board.rows)
+    if not curves:
+        return []
+    return [_figure(_png(plot_learning_curves(curves)), "mean test DSC over patients; band: patient-bootstrap "
+                                                        "95 % interval")]
+
+
 def _section(title: str, parts: list[str]) -> str:
     return f"<h2>{escape(title)}</h2>" + "".join(parts) if parts else ""
 
@@ -208,6 +219,7 @@ def to_html(board: Leaderboard, title: str = "cmedl-bench leaderboard") -> str:
         "<ul class=\"notes\">" + "".join(f"<li>{escape(line)}</li>" for line in footnotes(board)) + "</ul>",
         _section("Test metrics per method", [_figure(boxes, "box: quartiles; line: median; triangle: mean")]
                  if boxes else []),
+        _section("Test DSC against training patients", _curve_figure(board)),
         _section("Example slices (paper Fig. 4)", [_figure(png, cap) for png, cap in example_slices(board)]),
         _section("Learning curves (paper Fig. 3)", _run_figures(board, "learning_curves", "learning curves")),
         _section("Pseudo-MRI (paper Fig. 5)", _run_figures(board, "examples", "CBCT, pseudo-MRI, reconstruction")),

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from cmedl_bench.io.atomic import standard_json
+from cmedl_bench.results.data_size import curve_table, learning_curves
 from cmedl_bench.results.flat import flat_records
 from cmedl_bench.results.leaderboard import Leaderboard, Row
 
@@ -108,19 +109,21 @@ def _csv_cell(value: Any) -> Any:
 
 
 def to_markdown(board: Leaderboard) -> str:
-    out = io.StringIO()
-    header = columns(board)
-    out.write("| " + " | ".join(_md_escape(c) for c in header) + " |\n")
-    out.write("| " + " | ".join("---" for _ in header) + " |\n")
-    for row in board.rows:
-        out.write("| " + " | ".join(_md_escape(c) for c in cells(row, board)) + " |\n")
+    """The leaderboard, then the translators' table and the learning curves where the board has them, then the
+    footnotes."""
+    tables = [(columns(board), [cells(row, board) for row in board.rows])]
     if board.translation:
-        header, rows = translation_table(board)
-        out.write("\n| " + " | ".join(_md_escape(c) for c in header) + " |\n")
+        tables.append(translation_table(board))
+    curves = learning_curves(board.rows)
+    if curves:
+        tables.append(curve_table(curves))
+    out = io.StringIO()
+    for header, rows in tables:
+        out.write("| " + " | ".join(_md_escape(c) for c in header) + " |\n")
         out.write("| " + " | ".join("---" for _ in header) + " |\n")
         for values in rows:
             out.write("| " + " | ".join(_md_escape(c) for c in values) + " |\n")
-    out.write("\n")
+        out.write("\n")
     for line in footnotes(board):
         out.write(f"- {_md_escape(line)}\n")
     return out.getvalue()
