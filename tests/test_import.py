@@ -175,3 +175,73 @@ def test_image_folder_import_picks_the_tumour_by_name_and_resamples_cropped_labe
     again = cli("data", "import", str(tmp_path / "ds"), "--images", str(images), "--labels", str(labels),
                 "--label", "2")
     assert again.returncode == 2 and "already exist (use --overwrite)" in again.stderr
+
+
+def _nnunet_raw(root, channels=("CT", "PET")):
+    """An nnU-Net v2 raw dataset as its documentation (dataset_format.md) lays it out: two channels, three labels
+    named only in the root dataset.json, weekly scans, a labelled and an unlabelled test image."""
+    rng = np.random.default_rng(7)
+    for folder in ("imagesTr", "labelsTr", "imagesTs", "labelsTs"):
+        (root / folder).mkdir(parents=True)
+    cases = {"P01W1": "imagesTr", "P01W2": "imagesTr", "P02W1": "imagesTr", "P03W1": "imagesTs", "P04W1": "imagesTr",
+             "P05W1": "imagesTs"}
+    for k, (case, folder) in enumerate(cases.items()):
+        for channel in range(len(channels)):
+            image = sitk.GetImageFromArray(_phantom_hu(rng))
+            sitk.WriteImage(image, str(root / folder / f"{case}_{channel:04d}.nii.gz"))
+        if case != "P03W1":
+            label = np.zeros(SHAPE, np.uint8)
+            label[1:7, 10:30, 10:30] = 1  # lung
+            label[3:5, 20:24 + k, 20:24] = 2  # tumour, a different size per case
+            labels = root / folder.replace("images", "labels")
+            sitk.WriteImage(sitk.GetImageFromArray(label), str(labels / f"{case}.nii.gz"))
+    meta = {"channel_names": {str(i): name for i, name in enumerate(channels)},
+            "labels": {"background": 0, "lung": 1, "tumour": 2, "thorax": [1, 2]},
+            "numTraining": 4, "file_ending": ".nii.gz"}
+    (root / "dataset.json").write_text(json.dumps(meta))
+    return root
+
+
+def test_nnunet_raw_dataset_imports_channel_zero_with_label_names_from_its_root(tmp_path):
+    raw = _nnunet_raw(tmp_path / "Dataset001_Lung")
+    refused = cli("data", "check", str(raw))
+    assert refused.returncode == 2 and f"data import NEW_FOLDER --nnunet {raw}" in refused.stderr
+    ambiguous = cli("data", "import", str(tmp_path / "ds"), "--nnunet", str(raw))
+    assert ambiguous.returncode == 2 and "labels lung, tumour; choose the tumour with --label" in ambiguous.stderr
+    region = cli("data", "import", str(tmp_path / "ds"), "--nnunet", str(raw), "--label", "thorax")
+    assert region.returncode == 2 and "a region or background" in region.stderr
+    assert not (tmp_path / "ds").exists()  # nothing written by a refused import
+    done = cli("data", "import", str(tmp_path / "ds"), "--nnunet", str(raw), "--label", "Tumour")
+    assert done.returncode == 0, done.stderr
+    assert "channels 1 (PET) left out" in done.stderr and "1 test image(s) in imagesTs" in done.stderr
+    cases = json.loads((tmp_path / "ds" / "dataset.json").read_text())["cohorts"]["cbct"]["cases"]
+    assert sorted(cases) == ["P01W1", "P01W2", "P02W1", "P04W1", "P05W1"]
+    assert {case: entry["patient"] for case, entry in cases.items()} == {"P01W1": "P01", "P01W2": "P01",
+                                                                         "P02W1": "P02", "P04W1": "P04", "P05W1": "P05"}
+    for case in sorted(cases):
+        folder = "Ts" if case == "P05W1" else "Tr"
+        source = sitk.GetArrayFromImage(sitk.ReadImage(str(raw / f"labels{folder}" / f"{case}.nii.gz")))
+        np.testing.assert_array_equal(_read(tmp_path / "ds", case), (source == 2).astype(np.uint8))
+        image = sitk.GetArrayFromImage(sitk.ReadImage(str(raw / f"images{folder}" / f"{case}_0000.nii.gz")))
+        np.testing.assert_array_equal(_read(tmp_path / "ds", case, "imagesTr", "_0000"), image)
+    assert not check_dataset(tmp_path / "ds").errors
+
+
+def test_nnunet_export_keeps_the_split_and_imports_back(cmedl_small_phantom, tmp_path):
+    from cmedl_bench.data.layout import load_index
+
+    done = cli("data", "export", str(cmedl_small_phantom), "--nnunet", str(tmp_path / "raw"), "--id", "7")
+    assert done.returncode == 0, done.stderr
+    raw = tmp_path / "raw" / "Dataset007_CBCT"
+    index = load_index(cmedl_small_phantom)
+    split = {key: [c.case_id for c in index.split_cases("cbct", key)] for key in ("train", "val", "test")}
+    assert json.loads((raw / "splits_final.json").read_text()) == [{"train": split["train"], "val": split["val"]}]
+    meta = json.loads((raw / "dataset.json").read_text())
+    assert meta["numTraining"] == len(split["train"]) + len(split["val"]) and meta["labels"]["tumour"] == 1
+    assert sorted(p.name for p in (raw / "imagesTs").iterdir()) == [f"{c}_0000.nii.gz" for c in split["test"]]
+    again = cli("data", "export", str(cmedl_small_phantom), "--nnunet", str(tmp_path / "raw"), "--id", "7")
+    assert again.returncode == 2 and "exists" in again.stderr
+    back = api.import_data(tmp_path / "back", nnunet=raw, quiet=True)
+    assert sorted(c.case_id for c in back) == sorted(sum(split.values(), []))
+    case = split["test"][0]
+    np.testing.assert_array_equal(_read(tmp_path / "back", case), _read(cmedl_small_phantom, case))

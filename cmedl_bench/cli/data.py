@@ -1,4 +1,4 @@
-"""``plugins`` and the data verbs: ``data synth``, ``data check`` and ``data import``."""
+"""``plugins`` and the data verbs: ``data synth``, ``data check``, ``data import`` and ``data export``."""
 
 from __future__ import annotations
 
@@ -175,8 +175,10 @@ def data_import(
     images: Optional[Path] = typer.Option(None, help="Folder of NIfTI/NRRD/MHA images (CASE.ext or "
                                                      "CASE_0000.ext)."),
     labels: Optional[Path] = typer.Option(None, help="Folder of label maps (CASE.ext), with --images."),
+    nnunet: Optional[Path] = typer.Option(None, help="An nnU-Net v2 raw dataset folder (DatasetXXX_NAME: "
+                                                     "dataset.json, imagesTr, labelsTr): channel 0000 as CBCT."),
     label: Optional[str] = typer.Option(None, help="Tumour label value or name in the label maps (default: any "
-                                                   "non-zero voxel)."),
+                                                   "non-zero voxel; with --nnunet, names from its dataset.json)."),
     cohort: str = typer.Option("cbct", help="cbct or mri."),
     patient: Optional[str] = typer.Option(None, help="Patient id for DICOM imports (default: PatientID)."),
     patient_pattern: Optional[str] = typer.Option(None, help="Regex whose first group is the patient id in a "
@@ -193,16 +195,19 @@ def data_import(
     overwrite: bool = typer.Option(False, help="Replace cases that already exist."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
-    """Import DICOM series + RTSTRUCT, or image files + label maps, into the dataset layout."""
+    """Import DICOM series + RTSTRUCT, image files + label maps, or an nnU-Net raw dataset into the dataset
+    layout."""
     from cmedl_bench.api import import_data
 
-    if (dicom is None) == (images is None) or (images is not None) != (labels is not None):
-        raise CmedlError("give either --dicom DIR, or --images DIR with --labels DIR")
+    sources = [dicom is not None, images is not None, nnunet is not None]
+    if sum(sources) != 1 or (images is not None) != (labels is not None):
+        raise CmedlError("give one of --dicom DIR, --images DIR with --labels DIR, or --nnunet DIR")
+    if nnunet is not None and cohort != "cbct":
+        raise CmedlError("--nnunet imports the CBCT cohort; leave out --cohort")
     imported = import_data(dataset, dicom=dicom, roi=roi, images=images, labels=labels, label=label, cohort=cohort,
-                           patient=patient, patient_pattern=patient_pattern, case=case, overwrite=overwrite,
-                           patient_per_case=patient_per_case,
-                           quiet=quiet, series=series, resample_slices=resample_slices,
-                           resample_tilt=resample_tilt)
+                           nnunet=nnunet, patient=patient, patient_pattern=patient_pattern, case=case,
+                           overwrite=overwrite, patient_per_case=patient_per_case, quiet=quiet, series=series,
+                           resample_slices=resample_slices, resample_tilt=resample_tilt)
     table = Table(title=f"imported into {dataset} ({cohort})")
     for column in ("case", "patient", "tumour voxels", "source"):
         table.add_column(column, overflow="fold")
@@ -210,3 +215,20 @@ def data_import(
         source = ", ".join(f"{k}={v}" for k, v in c.source.items() if k in ("rois", "value", "label_resampled"))
         table.add_row(c.case_id, c.patient, str(c.tumour_voxels), escape(source))
     stdout.print(table)
+
+
+@data_app.command("export")
+def data_export(
+    dataset: Path = typer.Argument(..., help="A dataset folder in the cmedl-bench layout."),
+    nnunet: Path = typer.Option(..., help="Folder to write the nnU-Net v2 raw dataset into (e.g. $nnUNet_raw)."),
+    dataset_id: int = typer.Option(501, "--id", help="nnU-Net dataset id (1-999)."),
+    name: str = typer.Option("CBCT", help="nnU-Net dataset name (DatasetNNN_NAME)."),
+) -> None:
+    """Export the CBCT cohort as an nnU-Net v2 raw dataset with the benchmark's split (splits_final.json), to train
+    nnU-Net on exactly the same patients and score it with 'evaluate'."""
+    from cmedl_bench.data.nnunet import export_nnunet
+
+    target = export_nnunet(dataset, nnunet, dataset_id, name)
+    stdout.print(f"wrote {escape(str(target))}: imagesTr/labelsTr (training and validation cases), imagesTs/labelsTs "
+                 f"(test cases), dataset.json, splits_final.json (one fold: the benchmark's train/val split; copy "
+                 f"it into nnUNet_preprocessed/{escape(target.name)}/ and train fold 0)")

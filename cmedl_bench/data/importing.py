@@ -223,6 +223,16 @@ def import_images(images: Path, labels: Path, dataset: Path, cohort: str = "cbct
     if unlabelled:
         raise DatasetError(f"{labels}: no label map for {', '.join(unlabelled[:5])}"
                            + (" ..." if len(unlabelled) > 5 else ""))
+    return import_pairs(found_images, label_files, labels, dataset, cohort, label, patient_pattern, overwrite,
+                        progress, patient_per_case)
+
+
+def import_pairs(found_images: dict[str, Path], label_files: dict[str, Path], labels: Path, dataset: Path,
+                 cohort: str = "cbct", label: str | None = None, patient_pattern: str | None = None,
+                 overwrite: bool = False, progress: Callable[[int], None] | None = None,
+                 patient_per_case: bool = False) -> list[ImportedCase]:
+    """Import image files (case id -> file) with their label maps (case id -> file; ``labels``: the folder whose
+    ``dataset.json`` names label values), all or nothing: a failure removes what this call wrote."""
     if patient_pattern and patient_per_case:
         raise CmedlError("give --patient-pattern or --patient-per-case, not both")
     try:

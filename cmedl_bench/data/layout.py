@@ -140,6 +140,15 @@ class LayoutScan:
     problems: list[tuple[Path, str]]
 
 
+#: the keys of an nnU-Net v2 raw ``dataset.json`` (:mod:`cmedl_bench.data.nnunet`)
+NNUNET_SIGNATURE = ("channel_names", "labels", "file_ending")
+
+
+def is_nnunet_raw(meta: Any) -> bool:
+    """Whether a parsed ``dataset.json`` is nnU-Net's raw one (and not the layout's: no ``cohorts``)."""
+    return isinstance(meta, dict) and "cohorts" not in meta and all(key in meta for key in NNUNET_SIGNATURE)
+
+
 def scan_layout(root: Path) -> LayoutScan:
     """Read ``dataset.json`` and ``splits.json`` (or generate splits), collecting problems instead of stopping at
     the first: fields of the wrong type, invalid case or patient ids (:mod:`cmedl_bench.data.identifiers`), listed
@@ -150,6 +159,9 @@ def scan_layout(root: Path) -> LayoutScan:
         raise DatasetError(f"dataset folder {root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
     where = root / "dataset.json"
     meta = read_json(where)
+    if is_nnunet_raw(meta):
+        raise DatasetError(f"{root} is an nnU-Net raw dataset, not the cmedl-bench layout; import it with "
+                           f"'cmedl-bench data import NEW_FOLDER --nnunet {root}'")
     if not isinstance(meta, dict) or not isinstance(meta.get("cohorts"), dict):
         raise DatasetError(f"{where} has no 'cohorts' mapping")
     ending = meta.get("file_ending", ".nii.gz")

@@ -123,11 +123,20 @@ def import_data(reporter: Reporter, dataset: Path, dicom: Path | None = None, ro
                 images: Path | None = None, labels: Path | None = None, label: str | None = None,
                 cohort: str = "cbct", patient: str | None = None, patient_pattern: str | None = None,
                 case: str | None = None, overwrite: bool = False, series: str | None = None,
-                resample_slices: bool = False, resample_tilt: bool = False, patient_per_case: bool = False):
-    """Import DICOM + RTSTRUCT (``dicom``) or image files + label maps (``images``, ``labels``) into ``dataset``."""
+                resample_slices: bool = False, resample_tilt: bool = False, patient_per_case: bool = False,
+                nnunet: Path | None = None):
+    """Import DICOM + RTSTRUCT (``dicom``), image files + label maps (``images``, ``labels``) or an nnU-Net v2 raw
+    dataset (``nnunet``) into ``dataset``."""
     from cmedl_bench.data.importing import import_dicom, import_images
+    from cmedl_bench.data.nnunet import import_nnunet
 
     with reporter.task("importing") as task:
+        if nnunet is not None:
+            imported, notes = import_nnunet(Path(nnunet), Path(dataset), label, patient_pattern, overwrite, task.tick,
+                                            patient_per_case)
+            for note in notes:
+                reporter.message(note)
+            return imported
         if dicom is not None:
             return import_dicom(Path(dicom), Path(dataset), cohort, roi, patient, case, overwrite, task.tick, series,
                                 resample_slices, resample_tilt)
