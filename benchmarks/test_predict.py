@@ -1,7 +1,11 @@
 """What does ``predict`` cost beyond the network? Seconds for one 512 x 512 x 100 CBCT (0.9 x 0.9 x 3 mm) through
-``predict`` (read, preprocess, sliding window, reassembly on the scan's grid, mask and probability written, preview),
-against the raw forward passes of the same network on the same windows in the same run (``cpu`` preset U-Net). The
-ratio predict / forward is the overhead of I/O and reassembly (aim: at most 1.3x)."""
+``predict`` (read, preprocess, whole-slice inference, reassembly on the scan's grid, mask and probability written,
+preview), against the raw forward passes of the same network on the same whole slices in the same run (``cpu`` preset
+U-Net). The ratio predict / forward is the overhead of I/O, preprocessing and reassembly; its threshold
+:data:`MAX_OVERHEAD` is 2.0x, not the 1.3x first aimed at, because that aim was set against the sliding windows'
+forward passes, which whole slices made about 2.8 times faster while the overhead stayed (about 6 s on this scan:
+body mask, in-plane resampling, reassembly, NIfTI writing). The forward passes of the sliding windows are measured
+too: whole slices must take at most :data:`MAX_WHOLE_SLICE` of their time, and predict less than they did."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import torch
 from cmedl_bench.config import PRESETS, RunConfig
 from cmedl_bench.data.layout import Case, canonical_volume
 from cmedl_bench.data.preprocessing import prepare
-from cmedl_bench.engine.inference import window_starts
+from cmedl_bench.engine.inference import sliding_window, whole_slices
 from cmedl_bench.io.checkpoints import save_checkpoint
 from cmedl_bench.registry import get_registry
 from cmedl_bench.stages.building import build_fusion
@@ -21,6 +25,9 @@ from cmedl_bench.stages.models import model_bundle
 
 PRESET = PRESETS["cpu"]
 SHAPE = (100, 512, 512)
+MAX_OVERHEAD = 2.0
+MAX_WHOLE_SLICE = 0.85
+_seconds: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
@@ -44,38 +51,49 @@ def scan_and_model(tmp_path_factory):
     return folder, fusion
 
 
+def _prepared(folder):
+    image = sitk.ReadImage(str(folder / "scan.nii.gz"))
+    return prepare(canonical_volume(Case("cbct", "scan", "scan", folder, folder), image), PRESET.spacing_xy_mm,
+                   PRESET.crop_size)
+
+
+def _measure(benchmark, record_value, role: str, run) -> None:
+    benchmark.group = "predict 512x512x100"
+    benchmark.pedantic(run, rounds=2, iterations=1)
+    if benchmark.stats is not None:
+        _seconds[role] = benchmark.stats.stats.mean
+        record_value("predict 512x512x100", role, benchmark.stats.stats.mean, "s")
+        record_value("predict slices per second", role, SHAPE[0] / benchmark.stats.stats.mean, "sl/s")
+
+
+def test_forward_of_whole_slices(benchmark, record_value, scan_and_model):
+    folder, fusion = scan_and_model
+    image = torch.from_numpy(_prepared(folder).image)
+    network = fusion.head_network("student")
+    _measure(benchmark, record_value, "baseline", lambda: whole_slices(network, image, 16, torch.device("cpu")))
+
+
+def test_forward_of_sliding_windows(benchmark, record_value, scan_and_model):
+    folder, fusion = scan_and_model
+    image = torch.from_numpy(_prepared(folder).image)
+    network = fusion.head_network("student")
+    _measure(benchmark, record_value, "sliding windows",
+             lambda: sliding_window(network, image, PRESET.crop_size, torch.device("cpu")))
+    if {"baseline", "sliding windows"} <= set(_seconds):
+        ratio = _seconds["baseline"] / _seconds["sliding windows"]
+        assert ratio <= MAX_WHOLE_SLICE, f"whole slices take {ratio:.2f}x the sliding windows' time"
+
+
 def test_predict_seconds_per_scan(benchmark, record_value, scan_and_model, tmp_path):
     from cmedl_bench.api import predict
 
     folder, _ = scan_and_model
-    benchmark.group = "predict 512x512x100"
     runs = iter(range(100))
-    result = benchmark.pedantic(lambda: predict(folder / "model.cmedl", [folder / "scan.nii.gz"],
-                                                tmp_path / f"out{next(runs)}", quiet=True), rounds=2, iterations=1)
-    assert result["scans"][0]["tumour_voxels"] >= 0
-    if benchmark.stats is not None:
-        record_value("predict 512x512x100", "predict (whole scan)", benchmark.stats.stats.mean, "s")
-        record_value("predict slices per second", "predict", SHAPE[0] / benchmark.stats.stats.mean, "sl/s")
-
-
-def test_forward_passes_of_the_same_windows(benchmark, record_value, scan_and_model):
-    folder, fusion = scan_and_model
-    image = sitk.ReadImage(str(folder / "scan.nii.gz"))
-    prepared = prepare(canonical_volume(Case("cbct", "scan", "scan", folder, folder), image), PRESET.spacing_xy_mm,
-                       PRESET.crop_size)
-    depth, height, width = prepared.image.shape
-    crops = torch.stack([torch.from_numpy(prepared.image[:, y:y + PRESET.crop_size, x:x + PRESET.crop_size])
-                         for y in window_starts(height, PRESET.crop_size)
-                         for x in window_starts(width, PRESET.crop_size)]).reshape(-1, 1, PRESET.crop_size,
-                                                                                    PRESET.crop_size)
-    network = fusion.head_network("student")
-
-    @torch.no_grad()
-    def forward():
-        return [network(crops[start:start + 32]) for start in range(0, len(crops), 32)]
-
-    benchmark.group = "predict 512x512x100"
-    benchmark.pedantic(forward, rounds=2, iterations=1)
-    if benchmark.stats is not None:
-        record_value("predict 512x512x100", "baseline", benchmark.stats.stats.mean, "s")
-        record_value("predict slices per second", "baseline", depth / benchmark.stats.stats.mean, "sl/s")
+    _measure(benchmark, record_value, "predict (whole scan)",
+             lambda: predict(folder / "model.cmedl", [folder / "scan.nii.gz"], tmp_path / f"out{next(runs)}",
+                             quiet=True))
+    if {"baseline", "predict (whole scan)"} <= set(_seconds):
+        ratio = _seconds["predict (whole scan)"] / _seconds["baseline"]
+        assert ratio <= MAX_OVERHEAD, f"predict takes {ratio:.2f}x the raw forward passes"
+    if {"sliding windows", "predict (whole scan)"} <= set(_seconds):
+        assert _seconds["predict (whole scan)"] < _seconds["sliding windows"], "predict is slower than its windows were"

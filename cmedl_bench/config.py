@@ -50,6 +50,8 @@ class Preset:
     mixed_precision: bool = True  # bf16 autocast on CUDA (never on CPU); False trains in fp32 everywhere
     foreground_fraction: float = 1.0  # tumour-centred share of each batch; the rest anywhere (data/slices.py)
     head_curves_every: int = 1  # validate a fusion's other heads every N epochs and at max_epochs (curves only)
+    #: inference on whole slices where the head's networks allow it (cmedl_bench.engine.inference), else windows
+    whole_slice_inference: bool = True
 
 
 PRESETS: dict[str, Preset] = {

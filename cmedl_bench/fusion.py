@@ -15,8 +15,10 @@ import torch
 
 from cmedl_bench.config import Preset
 from cmedl_bench.engine.devices import autocast
+from cmedl_bench.errors import PluginError
 from cmedl_bench.modules import ModuleGroup
 from cmedl_bench.registry import Component
+from cmedl_bench.translator import Translator, build_translator
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ class Fusion(ModuleGroup):
     #: heads that need the aligned MRI (:meth:`predict_logits` with ``aligned``): validated for the learning curves
     #: where the dataset has it (``val_dsc_<head>``), never scored as rows nor used for model selection
     diagnostic_heads: tuple[str, ...] = ()
+    #: heads whose path from CBCT to logits is the segmenter alone (or other networks without per-image statistics):
+    #: they are predicted on whole slices when the segmenter declares ``input_multiple`` and the preset's
+    #: ``whole_slice_inference`` is on (:mod:`cmedl_bench.engine.inference`); other heads use sliding windows
+    whole_slice_heads: tuple[str, ...] = ()
     #: the head whose validation DSC selects the best checkpoint
     selection_head: str = "student"
     #: training cohorts each batch holds: ``cbct``/``cbct_label`` and, with "mri", ``mri``/``mri_label``
@@ -57,11 +63,36 @@ class Fusion(ModuleGroup):
 
         p = self.spec.preset
         depth = p.patch_depth if self.dims == 3 else None
+        multiple = self.slice_multiple(head)
         if prepared.aligned is None:
             return predict_probability(lambda x: self.predict_logits(head, x), prepared, p.crop_size, self.device,
-                                       depth)
+                                       depth, slice_multiple=multiple)
         return predict_probability(lambda x: self.predict_logits(head, x[:, :1], aligned=x[:, 1:]), prepared,
-                                   p.crop_size, self.device, depth, aligned=True)
+                                   p.crop_size, self.device, depth, aligned=True, slice_multiple=multiple)
+
+    def slice_multiple(self, head: str) -> int | None:
+        """The input multiple of whole-slice inference for ``head``; None where it uses sliding windows."""
+        multiple = getattr(self.spec.segmenter.info, "input_multiple", None)
+        if self.dims != 2 or not self.spec.preset.whole_slice_inference or head not in self.whole_slice_heads:
+            return None
+        return multiple
+
+    def build_segmenter(self, in_channels: int = 1) -> torch.nn.Module:
+        """A new network of the selected segmenter at the preset's width, on the run's device; call it once per
+        network (a student and a teacher are two calls). ``in_channels`` 2 for CBCT and pseudo-MRI stacked."""
+        return self.spec.segmenter.factory(in_channels=in_channels, out_channels=1,
+                                           width=self.spec.preset.width).to(self.device)
+
+    def build_translator(self) -> Translator:
+        """The selected translator at the preset's translator width and learning rate, with every run option
+        forwarded (so a translator's declared option always takes effect), built for inference when
+        ``spec.training`` is False; kept as ``self.translator``, whose ``info`` goes into ``run.json``."""
+        if self.spec.translator is None:
+            raise PluginError(f"fusion {type(self).__name__} needs a translator; its FusionInfo should declare "
+                              f"needs_translator=True")
+        self.translator = build_translator(self.spec.translator, self.spec.preset, self.device, self.spec.options,
+                                           self.spec.training)
+        return self.translator
 
     def before_fit(self, train: dict[str, list], seed: int, run_dir: Path, progress=None) -> None:
         """A first training stage that precedes the fit loop (e.g. a translator trained on its own); resumable.

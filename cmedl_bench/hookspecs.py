@@ -58,3 +58,10 @@ def register_translation_metrics(register):
 @hookspec
 def register_launchers(register):
     """Register sweep launchers. Factory: ``factory(options: dict[str, str]) -> cmedl_bench.launch.Launcher``."""
+
+
+@hookspec
+def register_loggers(register):
+    """Register experiment trackers, selected with ``run --log NAME[,NAME]``. Factory: ``factory(run_dir, record) ->
+    cmedl_bench.tracking.Logger``, called when a run starts training; the engine then calls its ``epoch`` after every
+    epoch and ``finish`` once the run is finished. Info: :class:`cmedl_bench.info.LoggerInfo`."""

@@ -4,7 +4,8 @@
 Each record checks its fields when it is made, so a wrong type or a misspelt field breaks the plugin that
 registered it (listed by ``cmedl-bench plugins``) instead of being ignored or failing deep inside a run. The
 mapping form of plugin API 0.9, ``capabilities={...}``, is read into the same record with the same checks and a
-:class:`DeprecationWarning` (a key the record does not have is ignored with another); it goes in 2.0. Nothing here imports torch.
+:class:`DeprecationWarning` (a key the record does not have is ignored with another); it goes in 2.0. Nothing here
+imports torch.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ _RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ("SegmenterInfo", "hint_features"): (_is_bool, "True or False"),
     ("SegmenterInfo", "paper_parameters"): (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)),
                                             "a whole number or None"),
+    ("SegmenterInfo", "input_multiple"): (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)
+                                                                  and v >= 1), "a whole number of at least 1, or None"),
     ("TranslatorInfo", "dims"): (_is_dims, "2 or 3"),
     ("TranslatorInfo", "uses_vgg19"): (_is_bool, "True or False"),
     ("TranslatorInfo", "paper_parameters"): (lambda v: v is None or isinstance(v, Mapping),
@@ -73,6 +76,9 @@ _RULES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ("DatasetInfo", "isodense_control"): (lambda v: v is None or callable(v), "a callable or None"),
     ("LauncherInfo", "options"): (lambda v: isinstance(v, tuple) and all(isinstance(k, str) for k in v),
                                   "a tuple of option names"),
+    ("LoggerInfo", "requires"): (lambda v: isinstance(v, tuple) and all(isinstance(k, str) for k in v),
+                                 "a tuple of module names"),
+    ("LoggerInfo", "extra"): (lambda v: isinstance(v, str), "a string"),
 }
 
 
@@ -97,6 +103,10 @@ class SegmenterInfo(_Checked):
     dims: int = 2  # 2: slices (B, C, H, W); 3: patches (B, C, D, H, W)
     hint_features: bool = False  # forward(x, return_features=True) returns (logits, [feature maps])
     paper_parameters: int | None = None  # parameter count of the paper's network at width 1
+    #: a fully convolutional 2D network: any input whose height and width are multiples of this (2 to the number of
+    #: 2x downsamplings), so inference may run on whole slices (:mod:`cmedl_bench.engine.inference`); None: only
+    #: inputs of the training crop size (sliding windows)
+    input_multiple: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,13 @@ class DatasetInfo(_Checked):
 
 
 @dataclass(frozen=True)
+class LoggerInfo(_Checked):
+    #: modules it imports, checked before a run starts (a missing one is one line naming ``extra``)
+    requires: tuple[str, ...] = ()
+    extra: str = ""  # the pip extra that installs them, e.g. "tracking"
+
+
+@dataclass(frozen=True)
 class LauncherInfo(_Checked):
     options: tuple[str, ...] = ()  # the --launcher-option keys it accepts
 
@@ -146,9 +163,9 @@ class LauncherInfo(_Checked):
 #: component kind -> its info record
 INFO_FOR_KIND: dict[str, type] = {
     "translator": TranslatorInfo, "segmenter": SegmenterInfo, "fusion": FusionInfo, "dataset": DatasetInfo,
-    "metric": MetricInfo, "translation-metric": MetricInfo, "launcher": LauncherInfo}
+    "metric": MetricInfo, "translation-metric": MetricInfo, "launcher": LauncherInfo, "logger": LoggerInfo}
 _KIND_OF = {"SegmenterInfo": "segmenter", "TranslatorInfo": "translator", "FusionInfo": "fusion",
-            "MetricInfo": "metric", "DatasetInfo": "dataset", "LauncherInfo": "launcher"}
+            "MetricInfo": "metric", "DatasetInfo": "dataset", "LauncherInfo": "launcher", "LoggerInfo": "logger"}
 
 
 def make_info(kind: str, name: str, info: Any = None, capabilities: Mapping[str, Any] | None = None) -> Any:

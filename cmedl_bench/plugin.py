@@ -6,9 +6,11 @@ Importing it does not import torch: ``hookimpl`` and ``lazy`` (what a registrati
 every other name is loaded on first access (PEP 562), so ``cmedl-bench plugins`` stays light.
 
 Hooks (:mod:`cmedl_bench.hookspecs`): ``register_translators``, ``register_segmenters``, ``register_fusions``,
-``register_datasets``, ``register_metrics``, ``register_translation_metrics``, ``register_launchers``; each
+``register_datasets``, ``register_metrics``, ``register_translation_metrics``, ``register_launchers``,
+``register_loggers``; each
 receives ``register(name, factory, *, description, info)``, ``info`` the kind's frozen record (``SegmenterInfo``,
-``TranslatorInfo``, ``FusionInfo``, ``MetricInfo`` for both metric hooks, ``DatasetInfo``, ``LauncherInfo``;
+``TranslatorInfo``, ``FusionInfo``, ``MetricInfo`` for both metric hooks, ``DatasetInfo``, ``LauncherInfo``,
+``LoggerInfo``;
 torch-free). docs/writing-plugins.md describes each kind: signatures, info fields, conventions.
 
 The toolkit carries invariants plugins rely on:
@@ -53,6 +55,7 @@ _EXPORTS = {
     "PLUGIN_API_VERSION": "cmedl_bench.hookspecs",
     "SegmenterInfo": "cmedl_bench.info", "TranslatorInfo": "cmedl_bench.info", "FusionInfo": "cmedl_bench.info",
     "MetricInfo": "cmedl_bench.info", "DatasetInfo": "cmedl_bench.info", "LauncherInfo": "cmedl_bench.info",
+    "LoggerInfo": "cmedl_bench.info", "Logger": "cmedl_bench.tracking",
 }
 
 __all__ = ["hookimpl", "lazy", *_EXPORTS]

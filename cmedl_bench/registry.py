@@ -23,7 +23,7 @@ from cmedl_bench.errors import PluginError
 ENTRY_POINT_GROUP = "cmedl_bench"
 #: the distribution of the built-in components, which keep their plain names whoever else offers them
 BUILTIN_DISTRIBUTION = "cmedl-bench"
-KINDS = ("translator", "segmenter", "fusion", "dataset", "metric", "translation-metric", "launcher")
+KINDS = ("translator", "segmenter", "fusion", "dataset", "metric", "translation-metric", "launcher", "logger")
 HOOK_FOR_KIND = {
     "translator": "register_translators",
     "segmenter": "register_segmenters",
@@ -32,13 +32,14 @@ HOOK_FOR_KIND = {
     "metric": "register_metrics",
     "translation-metric": "register_translation_metrics",
     "launcher": "register_launchers",
+    "logger": "register_loggers",
 }
 
 
 @dataclass(frozen=True)
 class Component:
-    """One registered translator, segmenter, fusion, dataset, metric, translation metric or launcher, with its info
-    record (:mod:`cmedl_bench.info`)."""
+    """One registered translator, segmenter, fusion, dataset, metric, translation metric, launcher or logger, with
+    its info record (:mod:`cmedl_bench.info`)."""
 
     kind: str
     name: str

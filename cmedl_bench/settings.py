@@ -8,6 +8,8 @@
 | ``CMEDL_BENCH_VGG19`` | torchvision-format VGG19 weights for the contextual loss | unset (torch hub cache) |
 | ``CMEDL_BENCH_PLUGINS`` | allow-list of plugin entry-point names (comma-separated) | unset: all |
 | ``CMEDL_BENCH_DISABLE`` | block-list of plugin entry-point names (comma-separated) | unset |
+| ``CMEDL_BENCH_THREADS`` | torch threads of run and predict (``--threads`` sets it), in ``run.json`` | torch's |
+| ``CMEDL_BENCH_LOG`` | experiment trackers of a run, e.g. ``tensorboard,mlflow`` (``--log`` sets it) | unset: none |
 
 Values are read when asked for, not at import, so tests and notebooks can change them.
 """
@@ -17,6 +19,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: the variable ``threads`` reads (``--threads`` sets it for the command it is given to)
+THREADS_VARIABLE = "CMEDL_BENCH_THREADS"
+#: the variable ``loggers`` reads (``--log`` sets it for the command it is given to)
+LOG_VARIABLE = "CMEDL_BENCH_LOG"
 #: the variable ``cache_dir`` reads (the testing kit sets it to keep generated data out of the user's cache)
 CACHE_VARIABLE = "CMEDL_BENCH_CACHE"
 
@@ -51,3 +57,14 @@ def _names(variable: str) -> set[str] | None:
     if value is None:
         return None
     return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def threads() -> str | None:
+    """The number of torch threads asked for, as given (:func:`cmedl_bench.engine.devices.apply_threads` checks
+    it); None: torch's default (one per core)."""
+    return os.environ.get(THREADS_VARIABLE) or None
+
+
+def loggers() -> str | None:
+    """The experiment trackers asked for, as given (:func:`cmedl_bench.tracking.parse_log` reads it)."""
+    return os.environ.get(LOG_VARIABLE) or None

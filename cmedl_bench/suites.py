@@ -106,7 +106,8 @@ EVIDENCE_BUDGET: dict[str, dict[str, Any]] = {"cpu": {"max_epochs": 24, "patienc
 
 SUITES: dict[str, Suite] = {"paper-table1": Suite(TABLE1), "paper-table2": Suite(TABLE2),
                             "paper": Suite(TABLE1 + TABLE2), "evidence": Suite(EVIDENCE, EVIDENCE_BUDGET),
-                            "diagnostics": Suite(DIAGNOSTICS, EVIDENCE_BUDGET), "ladder": Suite(LADDER, EVIDENCE_BUDGET),
+                            "diagnostics": Suite(DIAGNOSTICS, EVIDENCE_BUDGET),
+                            "ladder": Suite(LADDER, EVIDENCE_BUDGET),
                             "learning-curve": Suite(LEARNING_CURVE, EVIDENCE_BUDGET)}
 
 

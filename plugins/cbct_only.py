@@ -8,12 +8,12 @@ from cmedl_bench.plugin import Fusion, FusionSpec, adam, dice_loss
 
 class CbctOnly(Fusion):
     heads = ("student",)
+    whole_slice_heads = ("student",)
     selection_head = "student"
 
     def __init__(self, spec: FusionSpec):
         super().__init__(spec)
-        self.segmenter = spec.segmenter.factory(in_channels=1, out_channels=1, width=spec.preset.width)
-        self.segmenter.to(self.device)
+        self.segmenter = self.build_segmenter()
         self.optimizer = adam(self.segmenter.parameters(), spec.preset.lr_segmenter, self.device) if spec.training \
             else None
 

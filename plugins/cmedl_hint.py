@@ -35,7 +35,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cmedl_bench.plugin import Fusion, FusionSpec, adam, build_translator, dice_loss, to_unit_range
+from cmedl_bench.plugin import Fusion, FusionSpec, adam, dice_loss, to_unit_range
 
 LAMBDA_HINT = 1.0
 LAMBDA_SEG = 5.0
@@ -49,6 +49,7 @@ def hint_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch
 class CMEDL(Fusion):
     heads = ("student", "teacher")
     diagnostic_heads = ("teacher_on_mri",)
+    whole_slice_heads = ("student", "teacher_on_mri")  # not the teacher: its path holds the translator
     selection_head = "student"
     cohorts = ("cbct", "mri")
 
@@ -59,9 +60,9 @@ class CMEDL(Fusion):
         self.lambda_seg = float(spec.options.get("lambda_seg", LAMBDA_SEG))
         self.segmenter_seg_weight = float(spec.options.get("segmenter_seg_weight", 1.0))
         self.hint_teacher = bool(spec.options.get("hint_teacher", False))
-        self.translator = build_translator(spec.translator, p, self.device, spec.options, spec.training)
-        self.student = spec.segmenter.factory(in_channels=1, out_channels=1, width=p.width).to(self.device)
-        self.teacher = spec.segmenter.factory(in_channels=1, out_channels=1, width=p.width).to(self.device)
+        self.translator = self.build_translator()
+        self.student = self.build_segmenter()
+        self.teacher = self.build_segmenter()
         self.optimizer = adam([*self.student.parameters(), *self.teacher.parameters()], p.lr_segmenter,
                               self.device) if spec.training else None
 

@@ -12,6 +12,7 @@ from cmedl_bench_plugins.cbct_only import CbctOnly
 
 class MriOracle(CbctOnly):
     heads = ("mri",)
+    whole_slice_heads = ("mri",)
     selection_head = "mri"
 
     def images(self, batch):

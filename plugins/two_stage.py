@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from cmedl_bench.plugin import (
-    Fusion, FusionSpec, SilentReporter, adam, build_translator, dice_loss, fit_translator, to_unit_range)
+    Fusion, FusionSpec, SilentReporter, adam, dice_loss, fit_translator, to_unit_range)
 
 
 class _TranslatorFirst(Fusion):
@@ -23,9 +23,8 @@ class _TranslatorFirst(Fusion):
     def __init__(self, spec: FusionSpec):
         super().__init__(spec)
         p = spec.preset
-        self.translator = build_translator(spec.translator, p, self.device, spec.options, spec.training)
-        self.segmenter = spec.segmenter.factory(in_channels=self.in_channels, out_channels=1,
-                                                width=p.width).to(self.device)
+        self.translator = self.build_translator()
+        self.segmenter = self.build_segmenter(self.in_channels)
         self.optimizer = adam(self.segmenter.parameters(), p.lr_segmenter, self.device) if spec.training else None
 
     def before_fit(self, train, seed, run_dir, progress=None):

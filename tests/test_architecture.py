@@ -92,4 +92,4 @@ def test_every_hook_and_info_field_is_documented_for_plugin_authors():
         section = re.search(rf"^### {record.__name__}\n(.*?)(?=^##)", guide, re.S | re.M)
         missing += [f"{record.__name__}.{f.name}" for f in fields(record)
                     if section is None or f"| `{f.name}` |" not in section.group(1)]
-    assert len(hooks) == 7 and not missing, missing
+    assert len(hooks) == 8 and not missing, missing

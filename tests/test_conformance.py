@@ -85,8 +85,11 @@ def test_plugins_check_from_the_command_line():
     result = cli("plugins", "check", "cmedl-bench", "--kind", "metric", "--json")
     assert result.returncode == 0, result.stderr
     assert all(f["passed"] for f in json.loads(result.stdout))
-    unknown = cli("plugins", "check", "--kind", "fusion")
+    unknown = cli("plugins", "check", "--kind", "launcher")
     assert unknown.returncode == 2 and "not checked here" in unknown.stderr
+    fusions = cli("plugins", "check", "cmedl-bench", "--kind", "fusion", "--json")
+    assert fusions.returncode == 0, fusions.stdout + fusions.stderr
+    assert {f["name"] for f in json.loads(fusions.stdout)} == {"none", "hint", "pmri", "two-channel", "mri-oracle"}
     nothing = cli("plugins", "check", "no-such-dist")
     assert nothing.returncode == 2 and "no installed" in nothing.stderr
 

@@ -291,6 +291,8 @@ ROWS = [
     Row("--lambda-hint below zero", lambda w, W: ["run", "--lambda-hint", "-1", "--preset", "smoke", "--data",
                                                    str(W.phantom), "--results", str(w / "res"), "--quiet"],
         2, "--lambda-hint must not be negative"),
+    Row("--threads 0", lambda w, W: [*SMOKE, "--data", str(W.phantom), "--threads", "0", "--results", str(w / "res")],
+        2, "--threads must be a whole number of at least 1"),
     Row("--seed -5, before any folder is made",
         lambda w, W: [*SMOKE, "--data", str(W.phantom), "--seed", "-5", "--results", str(w / "res")],
         2, "--seed must be a non-negative whole number"),

@@ -226,7 +226,9 @@ def test_suite_budget_applies_to_its_preset_and_yields_to_the_command_line(tmp_p
 
     with pytest.raises(KeyboardInterrupt):
         sweeping.sweep(capture, "evidence", preset="cpu", results=tmp_path, overrides={"patience": 3})
-    budget = sweeping.suite("evidence").budget["cpu"]
+    from cmedl_bench.suites import suite
+
+    budget = suite("evidence").budget["cpu"]
     assert launched[0] == {"max_epochs": budget["max_epochs"], "patience": 3, "foreground_fraction": 1.0}
 
 

@@ -329,7 +329,7 @@ def test_a_fusion_whose_heads_differ_from_its_registration_is_one_line(tmp_path,
     cmedl_register(Mislabelled(), name="mislabelled", distribution="mis-dist", version="1")
     from cmedl_bench import api
 
-    with pytest.raises(PluginError, match=r"fusion 'mislabelled' \(mis-dist 1\): its heads \('student',\) differ "
+    with pytest.raises(PluginError, match=r"fusion 'mislabelled' \(mis-dist 1[^)]*\): its heads \('student',\) differ "
                                           r"from its registered FusionInfo \('student', 'teacher'\)"):
         api.run(translator="none", fusion="mislabelled", data=small_phantom, preset="smoke", results=tmp_path,
                 quiet=True)
@@ -346,7 +346,7 @@ def test_a_fusion_factory_that_returns_no_fusion_is_one_line(tmp_path, small_pha
     cmedl_register(Wrong(), name="wrong", distribution="wrong-dist", version="1")
     from cmedl_bench import api
 
-    with pytest.raises(PluginError, match=r"fusion 'wrong' \(wrong-dist 1\): its factory returned dict, not a "):
+    with pytest.raises(PluginError, match=r"fusion 'wrong' \(wrong-dist 1[^)]*\): its factory returned dict, not a "):
         api.run(translator="none", fusion="wrong", data=small_phantom, preset="smoke", results=tmp_path, quiet=True)
 
 
@@ -579,3 +579,95 @@ def test_a_translator_with_parameters_outside_modules_and_a_lazy_metric_that_fai
     finally:
         unregister_plugin("probe-plugin")
     assert not (tmp_path / "never-written").exists() and not (tmp_path / "r").exists()
+
+
+FUSION_DIST = """
+from cmedl_bench.plugin import Fusion, FusionInfo, adam, dice_loss, hookimpl
+
+
+class Plain(Fusion):
+    heads = ("student",)
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.net = spec.segmenter.factory(in_channels=1, out_channels=1, width=spec.preset.width)
+        self.optimizer = adam(self.net.parameters(), spec.preset.lr_segmenter, self.device)
+
+    def modules(self):
+        return {"net": self.net}
+
+    def optimizers(self):
+        return {"net": self.optimizer}
+
+    def head_network(self, head):
+        return self.net
+
+    def train_step(self, batch):
+        loss = dice_loss(self.net(batch["cbct"]), batch["cbct_label"])
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return {"seg": loss.detach()}
+
+    def predict_logits(self, head, cbct):
+        return self.net(cbct)
+
+
+class ListLosses(Plain):
+    def train_step(self, batch):
+        return [super().train_step(batch)["seg"]]
+
+
+@hookimpl
+def register_fusions(register):
+    register("plain", Plain, description="CBCT only, written from the docs", info=FusionInfo())
+    register("list-losses", ListLosses, description="returns its losses as a list", info=FusionInfo())
+"""
+
+
+def test_a_fusion_only_distribution_is_checked_and_a_broken_fusion_stops_before_any_data(tmp_path):
+    _fake_distribution(tmp_path, "fusion_dist", FUSION_DIST, "fusion_dist")
+    env = {"PYTHONPATH": str(tmp_path), "CMEDL_BENCH_CACHE": str(tmp_path / "never-written")}
+    checked = cli("plugins", "check", "fusion_dist", "--json", env=env)
+    assert checked.returncode == 1, checked.stderr
+    findings = {f["name"]: f for f in json.loads(checked.stdout)}
+    assert findings["plain"]["passed"] and "with unet" in findings["plain"]["rule"]
+    assert not findings["list-losses"]["passed"]
+    assert "train_step must return a dict of loss name -> value, not list" in findings["list-losses"]["detail"]
+    run = cli("run", "--translator", "none", "--fusion", "list-losses", "--preset", "smoke", "--results",
+              str(tmp_path / "r"), env=env)
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert run.returncode == 2 and len(lines) == 1 and "fusion 'list-losses' (fusion_dist 1.0" in lines[0]
+    assert not (tmp_path / "never-written").exists() and not (tmp_path / "r").exists()
+
+
+def test_a_translator_option_always_reaches_the_translator(tmp_path, cmedl_register):
+    """A fusion that builds its translator without the run's options would hash and record ``--option
+    gan_mode=lsgan`` and train with ``log``: the probe stops it before any data; ``build_translator()`` forwards."""
+    import torch
+
+    from cmedl_bench import api
+    from cmedl_bench.config import PRESETS
+    from cmedl_bench.plugin import build_translator
+    from cmedl_bench.stages.building import build_fusion
+    from cmedl_bench_plugins.cmedl_hint import CMEDL
+
+    class Forgetful(CMEDL):
+        def build_translator(self):
+            self.translator = build_translator(self.spec.translator, self.spec.preset, self.device)
+            return self.translator
+
+    hint = get_registry().get("fusion", "hint")
+
+    class Plugin:
+        @hookimpl
+        def register_fusions(self, register):
+            register("forgetful", Forgetful, description="drops the translator's options", info=hint.info)
+
+    cmedl_register(Plugin(), name="forgetful", distribution="forget-dist", version="1")
+    with pytest.raises(PluginError, match=r"fusion 'forgetful' .*built without the run's option\(s\) gan_mode"):
+        api.run(translator="cycle", fusion="forgetful", preset="smoke", results=tmp_path / "r", quiet=True,
+                options={"gan_mode": "lsgan"})
+    assert not (tmp_path / "r").exists()
+    built = build_fusion("hint", "unet", "cycle", PRESETS["smoke"], torch.device("cpu"), {"gan_mode": "lsgan"})
+    assert built.translator.spec.options["gan_mode"] == "lsgan" and built.translator.gan_mode == "lsgan"

@@ -22,7 +22,7 @@ SMOKE = ("run", "--translator", "none", "--segmenter", "unet", "--fusion", "none
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory, small_phantom):
     results = tmp_path_factory.mktemp("results")
-    result = cli(*SMOKE, "--results", str(results), "--json")
+    result = cli(*SMOKE, "--results", str(results), "--json", "--threads", "1")
     assert result.returncode == 0, result.stderr
     return results, json.loads(result.stdout)
 
@@ -39,7 +39,7 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_run):
     assert record["config"]["preset"]["name"] == "smoke"
     performance = record["performance"]
     assert performance["train_slices_per_s"] > 0 and performance["peak_memory_mib"] > 50
-    assert performance["kind"] == "process max RSS"
+    assert performance["kind"] == "process max RSS" and performance["threads"] == 1  # --threads, recorded
     assert record["versions"]["torch"] == importlib.metadata.version("torch")
     assert record["versions"]["cmedl-bench"] == importlib.metadata.version("cmedl-bench")
     assert "4.38" in record["metrics"]["sdsc"]["definition"]

@@ -28,7 +28,7 @@ def test_example_plugin_is_discovered(example_site):
     listing = json.loads(cli("plugins", "--json", env={"PYTHONPATH": str(example_site)}).stdout)
     example = [c for c in listing["components"] if c["name"] == "dilated-fcn"]
     assert example and example[0]["kind"] == "segmenter"
-    assert (example[0]["distribution"], example[0]["version"]) == ("cmedl-bench-example", "0.2.0")
+    assert (example[0]["distribution"], example[0]["version"]) == ("cmedl-bench-example", "0.3.0")
     assert not listing["broken"]
 
 
@@ -52,16 +52,17 @@ def test_example_package_passes_the_kit_trains_with_each_fusion_and_its_metric_i
     source = _source_folder(small_phantom, tmp_path / "source")
     check = cli("plugins", "check", "cmedl-bench-example", "--option", f"source={source}", "--json", env=env)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert {f["kind"] for f in json.loads(check.stdout)} == {"segmenter", "translator", "metric", "dataset"}
+    assert {f["kind"] for f in json.loads(check.stdout)} == {"segmenter", "translator", "metric", "dataset", "fusion"}
     results = tmp_path / "results"
-    for translator, fusion in (("none", "none"), ("histogram-match", "pmri"), ("histogram-match", "hint")):
+    for translator, fusion in (("none", "none"), ("histogram-match", "pmri"), ("histogram-match", "hint"),
+                               ("histogram-match", "attention-transfer")):
         result = cli("run", "--translator", translator, "--fusion", fusion, "--segmenter", "dilated-fcn",
                      "--dataset", "folder", "--option", f"source={source}", "--preset", "smoke",
                      "--results", str(results), "--quiet", "--json", env=env)
         assert result.returncode == 0, result.stderr
         record = json.loads(result.stdout)
         assert record["plugins"]["segmenter"] == {"name": "dilated-fcn", "distribution": "cmedl-bench-example",
-                                                  "version": "0.2.0", "plugin": "example"}
+                                                  "version": "0.3.0", "plugin": "example"}
         assert record["dataset"]["plugin"] == "folder" and record["dataset"]["options"] == {"source": str(source)}
         scored = [metrics for metrics in record["summary"]["test"].values() if "dsc" in metrics]
         assert scored and all("assd" in metrics for metrics in scored)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Optional
 
@@ -13,10 +15,11 @@ from cmedl_bench.console import stderr
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.settings import results_dir
 
-__all__ = ["OPTS", "app", "data_app", "interruptible", "key_values", "stderr", "stdout", "translator_options"]
+__all__ = ["OPTS", "app", "data_app", "interruptible", "key_values", "stderr", "stdout", "translator_options",
+           "use_settings"]
 
 app = typer.Typer(name="cmedl-bench", no_args_is_help=True, pretty_exceptions_show_locals=False,
-                  add_completion=False, help="Benchmark cross-modality learning for CBCT lung tumour segmentation.")
+                  add_completion=True, help="Benchmark cross-modality learning for CBCT lung tumour segmentation.")
 data_app = typer.Typer(no_args_is_help=True, help="Create and inspect datasets.")
 app.add_typer(data_app, name="data")
 
@@ -65,6 +68,9 @@ OPTS = {
     "compile": typer.Option(False, "--compile", help="torch.compile every network (opt-in; worth it on a GPU)."),
     "as_json": typer.Option(False, "--json", help="Print the run record as JSON."),
     "quiet": typer.Option(False, help="No progress bars."),
+    "threads": typer.Option(None, help="Torch threads (default: one per core); recorded in run.json."),
+    "log": typer.Option(None, "--log", help="Experiment trackers to follow the run, e.g. tensorboard,mlflow "
+                                             "(pip install 'cmedl-bench[tracking]'); nothing is logged without it."),
     "resample_tilt": typer.Option(False, help="Put a DICOM series acquired with a gantry tilt (slices sheared "
                                               "in-plane) on an orthogonal grid instead of refusing it."),
 }
@@ -88,6 +94,20 @@ def interruptible(call):
     except KeyboardInterrupt:
         stderr.print("interrupted: the same command resumes from the last finished epoch")
         raise typer.Exit(130) from None
+
+
+def use_settings(threads: int | None = None, log: str | None = None) -> None:
+    """``--threads N`` and ``--log NAMES``: the command's torch threads and experiment trackers, through
+    :data:`cmedl_bench.settings.THREADS_VARIABLE` and :data:`cmedl_bench.settings.LOG_VARIABLE` (so jobs a local
+    sweep runs in this process see them too)."""
+    from cmedl_bench.settings import LOG_VARIABLE, THREADS_VARIABLE
+
+    if threads is not None:
+        if threads < 1:
+            raise CmedlError(f"--threads must be a whole number of at least 1, not {threads}")
+        os.environ[THREADS_VARIABLE] = str(threads)
+    if log:
+        os.environ[LOG_VARIABLE] = log
 
 
 def key_values(values: list[str], option: str) -> dict[str, str]:

@@ -51,14 +51,15 @@ def print_plugins(as_json: bool) -> None:
 @plugins_app.command("check")
 def plugins_check(
     distribution: Optional[str] = typer.Argument(None, help="Check only this distribution's components."),
-    kind: list[str] = typer.Option([], "--kind", help="segmenter, translator, metric, translation-metric or dataset "
-                                                     "(repeatable)."),
+    kind: list[str] = typer.Option([], "--kind", help="segmenter, translator, fusion, metric, translation-metric or "
+                                                     "dataset (repeatable)."),
     name: list[str] = typer.Option([], "--name", help="Check only the components of this name (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     option: list[str] = typer.Option([], "--option", help="KEY=VALUE for an option a checked dataset declares "
                                                           "(e.g. the folder it serves); repeatable."),
 ) -> None:
-    """Run the conformance checks on installed segmenters, translators, metrics and datasets (small, on the CPU);
+    """Run the conformance checks on installed segmenters, translators, fusions, metrics and datasets (small, on
+    the CPU);
     exit code 1 when a rule does not hold."""
     from dataclasses import asdict
 

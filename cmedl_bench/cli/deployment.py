@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cmedl_bench.cli.app import OPTS, app, stderr, stdout
+from cmedl_bench.cli.app import OPTS, app, stderr, stdout, use_settings
 
 
 @app.command()
@@ -33,13 +33,14 @@ def predict(
     device: Optional[str] = OPTS["device"],
     overwrite: bool = typer.Option(False, help="Replace earlier predictions of the same scans in --out."),
     resample_tilt: bool = OPTS["resample_tilt"],
-    as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
+    as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"], threads: Optional[int] = OPTS["threads"],
 ) -> None:
     """Apply a trained CBCT model to new scans: mask and probability on each scan's own grid, an RT Structure Set
     for DICOM input, tumour volumes (and uncertainty) in predictions.csv. Nothing is written unless every scan
     succeeds."""
     from cmedl_bench.api import predict as predict_api
 
+    use_settings(threads)
     result = predict_api(model, inputs, out, quiet=quiet, head=head, split=split, series=series,
                          uncertainty=uncertainty, dropout_rate=dropout_rate, flag_above=flag_above,
                          roi_name=roi_name, seed=seed, device=device, overwrite=overwrite,

@@ -10,7 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cmedl_bench.cli.app import OPTS, app, interruptible, key_values, stderr, stdout, translator_options
+from cmedl_bench.cli.app import (OPTS, app, interruptible, key_values, stderr, stdout, translator_options,
+                              use_settings)
 from cmedl_bench.cli.summaries import summary_table
 from cmedl_bench.errors import CmedlError
 
@@ -31,12 +32,14 @@ def run(
     metrics: str = OPTS["metrics"], compile_: bool = OPTS["compile"],
     gpus: int = typer.Option(1, help="Data-parallel processes, one per GPU (with --device cpu: gloo processes)."),
     force: bool = OPTS["force"], as_json: bool = OPTS["as_json"], quiet: bool = OPTS["quiet"],
+    threads: Optional[int] = OPTS["threads"], log: Optional[str] = OPTS["log"],
 ) -> None:
     """Train one translator + segmenter + fusion combination and score it on the validation and test splits.
     The defaults are the paper's method, CMEDL (cx + unet + hint); CBCT only is --translator none --fusion none."""
     from cmedl_bench.api import run as run_api
     from cmedl_bench.api import run_parallel
 
+    use_settings(threads, log)
     settings = _training_settings(epochs, patience, foreground, compile_, vgg19, gan_mode, lambda_hint,
                                   segmenter_seg_weight, hint_teacher, option, metrics)
     if translator == "none":
@@ -86,11 +89,13 @@ def translate(
 
 @app.command()
 def sweep(
-    suite: str = typer.Option("paper", help="paper, paper-table1, paper-table2, evidence (the pre-registered "
-                                            "protocol of docs/results.md: its own budget and a negative control), or "
-                                            "diagnostics (MRI oracle, CBCT ceiling, oracle and identity "
-                                            "translators: the reference rows of headroom captured), ladder or "
-                                            "learning-curve (the pre-registered experiment of docs/ladder.md)."),
+    suite: Optional[str] = typer.Option(None, help="A built-in suite: paper (default), paper-table1, paper-table2, "
+                                                   "evidence, diagnostics, ladder, learning-curve (docs/results.md, "
+                                                   "docs/ladder.md); or a suite file ending in .toml "
+                                                   "(docs/reference.md, suite files)."),
+    grid: list[str] = typer.Option([], "--grid", help="AXIS=NAME[,NAME...] (translator, segmenter, fusion, "
+                                                      "dataset; repeatable): sweep every combination instead of a "
+                                                      "suite, e.g. --grid segmenter=unet,my-seg."),
     seeds: str = typer.Option("0", help="Comma-separated training seeds, e.g. 0,1,2."),
     launcher: str = typer.Option("local", help="Where the jobs run: local, slurm or ray (launcher plugins)."),
     launcher_option: list[str] = typer.Option([], "--launcher-option", help="KEY=VALUE for the launcher, e.g. "
@@ -104,21 +109,28 @@ def sweep(
     segmenter_seg_weight: Optional[float] = OPTS["segmenter_seg_weight"],
     hint_teacher: Optional[bool] = OPTS["hint_teacher"], option: list[str] = OPTS["option"],
     metrics: str = OPTS["metrics"], compile_: bool = OPTS["compile"], as_json: bool = OPTS["as_json"],
-    quiet: bool = OPTS["quiet"],
+    quiet: bool = OPTS["quiet"], threads: Optional[int] = OPTS["threads"], log: Optional[str] = OPTS["log"],
 ) -> None:
-    """Run every row of a suite of the paper's tables with a launcher; finished rows are skipped, so an interrupted
-    sweep resumes where it stopped. Exit code 1 when a job failed (each failure names its log)."""
+    """Run every row of a suite (or of a --grid) for every seed with a launcher; every row is checked before the
+    first trains, finished rows are skipped, so an interrupted sweep resumes where it stopped. Exit code 1 when a job
+    failed (each failure names its log)."""
     from cmedl_bench.api import sweep as sweep_api
+    from cmedl_bench.suite_files import grid_rows, parse_grid
 
     try:
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
     except ValueError:
         raise CmedlError(f"--seeds takes comma-separated integers, not {seeds!r}") from None
+    use_settings(threads, log)
     settings = _training_settings(epochs, patience, foreground, compile_, vgg19, gan_mode, lambda_hint,
                                   segmenter_seg_weight, hint_teacher, option, metrics)
+    if grid and suite:
+        raise CmedlError("give --suite or --grid, not both")
+    rows = grid_rows(parse_grid(grid)) if grid else None
+    name = "grid" if grid else suite or "paper"
     outcomes = interruptible(lambda: sweep_api(
-        suite, seed_list, launcher=launcher, launcher_options=key_values(launcher_option, "--launcher-option"),
-        dataset=dataset, data=data, preset=preset, results=results, device=device, quiet=quiet, **settings))
+        name, seed_list, rows=rows, launcher=launcher,
+        launcher_options=key_values(launcher_option, "--launcher-option"), dataset=dataset, data=data, preset=preset, results=results, device=device, quiet=quiet, **settings))
     failed = [o for o in outcomes if o.status != "finished"]
     if as_json:
         print(json.dumps([{"job": o.job.label, "status": o.status, "error": o.error,
@@ -126,7 +138,7 @@ def sweep(
                          indent=2, default=str))
     else:
         stdout.print(summary_table([o.record for o in outcomes if o.record],
-                                   f"sweep {suite} ({launcher}): test split, mean ± SD"))
+                                   f"sweep {name} ({launcher}): test split, mean ± SD"))
     for outcome in failed:
         details = f"{outcome.job.label}: {outcome.error}\n  log: {outcome.log}\n  re-run alone: {outcome.job.command()}"
         stderr.print(f"[red]failed:[/] {escape(details)}", highlight=False)

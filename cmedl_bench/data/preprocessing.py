@@ -71,7 +71,7 @@ def body_mask(image: np.ndarray, outside: np.ndarray | None = None) -> np.ndarra
     mask = np.stack([ndimage.binary_fill_holes(s) for s in mask])
     labels, count = ndimage.label(mask)
     if count > 1:
-        sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
+        sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]  # voxels per component (fast for many)
         mask = labels == (1 + int(np.argmax(sizes)))
     if not mask.any():  # a uniform image: treat everything as body rather than fail
         mask[:] = True

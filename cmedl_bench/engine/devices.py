@@ -29,6 +29,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def apply_threads() -> int:
+    """Set torch's intra-op threads to :func:`cmedl_bench.settings.threads` where it is given; returns the number in
+    use (recorded with the run)."""
+    from cmedl_bench.errors import CmedlError
+    from cmedl_bench.settings import THREADS_VARIABLE, threads
+
+    wanted = threads()
+    if wanted is None:
+        return torch.get_num_threads()
+    if not wanted.isdigit() or int(wanted) < 1:
+        raise CmedlError(f"{THREADS_VARIABLE} / --threads must be a whole number of at least 1, not {wanted!r}")
+    if int(wanted) != torch.get_num_threads():
+        torch.set_num_threads(int(wanted))
+    return torch.get_num_threads()
+
+
 def reset_peak_memory(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)

@@ -15,6 +15,7 @@ def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:
     translation losses (adversarial, cycle, contextual, ...) on a second panel when the run has any. A fusion with
     several heads draws one validation curve per head (``val_dsc_<head>``)."""
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
     epochs = [row["epoch"] + 1 for row in history]
     keys = sorted(k for k in history[0] if k.startswith("train_"))
     segmentation = [k for k in keys if k.startswith(("train_seg", "train_hint"))]
@@ -35,6 +36,7 @@ def plot_learning_curves(history: list[dict[str, float]], path: Path) -> None:
             ax.set_ylim(0, max([1.05] + [row[k] * 1.05 for row in history for k in panel_keys]))
         ax.set_title(f"{title} losses", fontsize=10)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers: no 1.2, 1.4 ticks
         ax.set_ylabel("loss")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -113,6 +115,8 @@ def plot_volume_over_time(table, path: Path) -> bool:
     if not patients:
         return False
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(6, 4))
     dated = timed["date"].notna().all()
     for patient in patients:
@@ -124,6 +128,8 @@ def plot_volume_over_time(table, path: Path) -> bool:
             fx = [np.datetime64(d) for d in flagged["date"]] if dated else flagged["timepoint"].astype(float)
             ax.plot(fx, flagged["tumour_volume_cc"], "x", color="red", markersize=10)
     ax.set_xlabel("scan date" if dated else "week")
+    if not dated:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("predicted tumour volume (cc)")
     ax.set_title("tumour volume over time (x: flagged as uncertain)", fontsize=10)
     ax.grid(alpha=0.3)

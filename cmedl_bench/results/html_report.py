@@ -27,7 +27,9 @@ from cmedl_bench.results.render import cells, columns, footnotes, translation_ta
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#1b1f24;max-width:1500px}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #d0d7de}
+div.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:right}
+td{white-space:nowrap}td:nth-child(2),td:last-child{white-space:normal;min-width:12em}
 th{background:#f6f8fa}td:nth-child(2),th:nth-child(2){text-align:left}td:nth-child(2){font-weight:600}
 td:last-child,th:last-child{text-align:left}
 tr.better td{background:#e6ffec}tr.worse td{background:#ffebe9}
@@ -177,18 +179,21 @@ def _run_figures(board: Leaderboard, key: str, caption: str) -> list[str]:
 
 
 def _table(board: Leaderboard) -> str:
-    head = "".join(f"<th>{escape(c)}</th>" for c in columns(board))
-    body = []
-    for row in board.rows:
-        css = row.verdict if row.verdict in ("better", "worse") else ""
-        body.append(f'<tr class="{css}">' + "".join(f"<td>{escape(c)}</td>" for c in cells(row, board)) + "</tr>")
-    html = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    """The leaderboard (and the translators' table): values never wrap inside a cell (``mean ± SD`` on one line),
+    a table wider than the page scrolls sideways instead of running off it."""
+    rows = [(row.verdict if row.verdict in ("better", "worse") else "", cells(row, board)) for row in board.rows]
+    html = _html_table(columns(board), rows)
     if board.translation:
-        header, rows = translation_table(board)
-        html += ("<h2>Translators</h2><table><thead><tr>" + "".join(f"<th>{escape(c)}</th>" for c in header)
-                 + "</tr></thead><tbody>" + "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in values)
-                                                    + "</tr>" for values in rows) + "</tbody></table>")
+        header, values = translation_table(board)
+        html += "<h2>Translators</h2>" + _html_table(header, [("", v) for v in values])
     return html
+
+
+def _html_table(header: list[str], rows: list[tuple[str, list[str]]]) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in header)
+    body = "".join(f'<tr class="{css}">' + "".join(f"<td>{escape(c)}</td>" for c in values) + "</tr>"
+                   for css, values in rows)
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _curve_figure(board: Leaderboard) -> list[str]:

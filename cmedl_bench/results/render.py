@@ -47,9 +47,13 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def seeds_text(seeds: list) -> str:
+    """How many seeds, then which: ``3 (0, 1, 2)``; a lone ``0`` would read as no seed."""
+    return f"{len(seeds)} ({', '.join(map(str, seeds))})" if seeds else "—"
+
+
 def cells(row: Row, board: Leaderboard) -> list[str]:
-    values = [str(row.rank) if row.rank is not None else "—", row.label, ",".join(map(str, row.seeds)) or "—",
-              str(row.n_cases)]
+    values = [str(row.rank) if row.rank is not None else "—", row.label, seeds_text(row.seeds), str(row.n_cases)]
     for split in ("val", "test"):
         for metric in board.metrics:
             summary = row.metrics.get((split, metric.name))
@@ -139,7 +143,7 @@ def translation_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
         shown = [t.fidelity[m].text(3) if m in t.fidelity and t.fidelity[m].mean == t.fidelity[m].mean else "—"
                  for m in fidelity]  # NaN (nothing measurable) is not equal to itself
         rows.append([t.label, t.kl_pmri.text(3), t.kl_cbct.text(3) if t.kl_cbct else "—", *shown,
-                     ",".join(str(r.seed) for r in t.runs)])
+                     seeds_text([r.seed for r in t.runs])])
     return header, rows
 
 

@@ -55,7 +55,7 @@ def blocks(board: Leaderboard) -> str:
     for row in board.rows:
         values = dict(zip(every, cells(row, board)))
         lines.append(f"{values['Rank']}. {row.label}")
-        lines.append(f"   seeds {values['Seeds']}, {values['Test cases']} test cases")
+        lines.append(f"   seeds: {values['Seeds']}; test cases: {values['Test cases']}")
         metrics = [f"{m.label} {values[f'Test {m.label}']}" for m in board.metrics]
         lines.append("   test " + "; ".join(metrics))
         if row.comparisons.get("dsc"):

@@ -10,9 +10,13 @@ CPU, and returns findings (a rule and whether it held), never raising for a plug
   masks; the same value twice for the same case;
 - translation metric: a finite ``MetricValue`` for pseudo-MRI intensities drawn like the reference's and for
   shifted ones, the shifted ones no closer by the metric's own direction (``MetricInfo.higher_is_better``);
-- dataset: generated at its smallest size into a temporary folder, it passes every ``data check``.
+- dataset: generated at its smallest size into a temporary folder, it passes every ``data check``;
+- fusion: the probe of :mod:`cmedl_bench.stages.probing` (build from a tiny spec, one training step, every head
+  predicted) with installed partners it can take: the U-Net where it fits (else the first segmenter of a dimension
+  it supports, with hint features where it needs them) and, where it needs one, ``cycle`` (else the first
+  translator of that dimension that needs no aligned MRI).
 
-Fusions and launchers are checked by running them (``run --preset smoke``, ``sweep``), not here.
+Launchers are checked by running them (``sweep``), not here.
 """
 
 from __future__ import annotations
@@ -225,9 +229,36 @@ def _translated_cases(reference):
                                                                                                        label.shape))
 
 
+def _partners(component: Component) -> tuple[Component | None, Component | None, str]:
+    """(segmenter, translator, why none fits) for checking a fusion."""
+    registry = get_registry()
+    info = component.info
+    segmenters = sorted((c for c in registry.components["segmenter"].values() if c.info.dims in info.dims
+                         and (c.info.hint_features or not info.needs_hint_features)), key=lambda c: c.name != "unet")
+    if not segmenters:
+        return None, None, f"no installed segmenter of dimension {info.dims} with the features it needs"
+    if not info.needs_translator:
+        return segmenters[0], None, ""
+    dims = segmenters[0].info.dims
+    translators = sorted((c for c in registry.components["translator"].values()
+                          if c.info.dims == dims and not c.info.needs_aligned_mri), key=lambda c: c.name != "cycle")
+    return (segmenters[0], translators[0], "") if translators else (None, None, "no installed translator fits it")
+
+
+def _fusion(component: Component) -> list[Finding]:
+    from cmedl_bench.stages.probing import probe_fusion
+
+    segmenter, translator, missing = _partners(component)
+    if segmenter is None:
+        return [_check(component, "builds, trains one step and predicts every head", lambda: missing)]
+    partners = segmenter.name + (f" and {translator.name}" if translator else "")
+    return [_check(component, f"builds, trains one step and predicts every head (with {partners})",
+                   lambda: probe_fusion(component, segmenter, translator, SMALL))]
+
+
 CHECKS: dict[str, Callable[[Component], list[Finding]]] = {
     "segmenter": _segmenter, "translator": _translator, "metric": _metric,
-    "translation-metric": _translation_metric, "dataset": _dataset}
+    "translation-metric": _translation_metric, "dataset": _dataset, "fusion": _fusion}
 
 
 def check_components(distribution: str | None = None, kinds: tuple[str, ...] = tuple(CHECKS),

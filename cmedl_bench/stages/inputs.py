@@ -24,6 +24,7 @@ class RunInputs:
     device: Any  # torch.device
     index: Any  # cmedl_bench.data.layout.DatasetIndex
     results: Path
+    loggers: tuple = ()  # logger components (--log), checked; built when training starts
 
     @property
     def run_dir(self) -> Path:
@@ -66,7 +67,9 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     from cmedl_bench.data.layout import load_index
     from cmedl_bench.engine.distributed import device_for_rank, init_from_environment, world_size
     from cmedl_bench.hookspecs import PLUGIN_API_VERSION
-    from cmedl_bench.stages.probing import probe_metrics, probe_segmenter, probe_translator
+    from cmedl_bench import settings
+    from cmedl_bench.stages.probing import probe_fusion, probe_metrics, probe_segmenter, probe_translator
+    from cmedl_bench.tracking import parse_log, selected_loggers
 
     require_seed(seed)
     require_results_folder(results)
@@ -75,11 +78,15 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     init_from_environment()  # under torchrun
     dev = usable_device(device_for_rank(device))
     resolved = resolve_preset(preset, dev.type == "cuda", overrides)
+    given = {k: v for k, v in (options or {}).items() if v is not None}  # as the run's configuration holds them
     if selection.segmenter is not None:  # a broken contract is one line, before any work
         probe_segmenter(selection.segmenter, resolved)
     if selection.translator is not None:
-        probe_translator(selection.translator, resolved, options)
+        probe_translator(selection.translator, resolved, given)
+    if selection.fusion is not None and selection.segmenter is not None:
+        probe_fusion(selection.fusion, selection.segmenter, selection.translator, resolved, given)
     probe_metrics(registry)
+    loggers = tuple(selected_loggers(registry, parse_log(settings.loggers())))
     user_data = data is not None
     ignored = sorted(set(options or {}) & set(selection.dataset.info.options))
     if user_data and ignored:
@@ -88,7 +95,7 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     config = RunConfig(translator=translator, segmenter=segmenter, fusion=fusion, dataset=dataset,
                        dataset_version=None if user_data else selection.dataset.info.version,
                        data_path=str(Path(data).resolve()) if user_data else None, seed=seed, preset=resolved,
-                       options={k: v for k, v in (options or {}).items() if v is not None}, device_type=dev.type,
+                       options=given, device_type=dev.type,
                        processes=world_size(), metrics=metrics, plugin_versions={"plugin_api": PLUGIN_API_VERSION} | {
                            role: f"{p['distribution']} {p['version']}"
                            for role, p in selection.provenance().items() if p is not None})
@@ -107,7 +114,7 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     if warned:
         reporter.warning(f"data check: {warned[0]}" + (f" (and {len(warned) - 1} more warning(s))" if len(warned) > 1
                                                        else "") + f"; see cmedl-bench data check {data}")
-    return RunInputs(registry, selection, config, dev, load_index(Path(data)), results)
+    return RunInputs(registry, selection, config, dev, load_index(Path(data)), results, loggers)
 
 
 def split_cases(index, cohort: str, split: str, limit: int | None = None):

@@ -34,6 +34,7 @@ import numpy as np
 from cmedl_bench.data.layout import Case, canonical_volume, on_source_grid
 from cmedl_bench.data.preprocessing import prepare
 from cmedl_bench.data.scan_inputs import NewScan, resolve_scans
+from cmedl_bench.engine.devices import apply_threads
 from cmedl_bench.engine.dropout import WeightDropout
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.io.atomic import atomic_write_json
@@ -217,6 +218,7 @@ def predict(reporter: Reporter, model_path: Path, inputs: list[Path], out: Path,
     require_outside_run_folders(out, "--out")
     scans = resolve_scans([Path(p) for p in inputs], split, series, resample_tilt)
     _check_out(out, scans, overwrite)
+    apply_threads()
     model = load_model(Path(model_path), head, usable_device(device))
     if model.preset.name == "smoke":
         reporter.warning(f"{model_path} was trained with the smoke preset, which proves the pipeline, not a model: "

@@ -15,9 +15,18 @@ Translators (:func:`probe_translator`): the factory takes a ``TranslatorSpec`` a
 parameter that requires a gradient belongs to a module ``modules()`` returns (only those are trained and saved); one
 pseudo-MRI of a tiny batch keeps its shape. Metrics (:func:`probe_metrics`): every factory, lazy or not, returns a
 function.
+
+Fusions (:func:`probe_fusion`): the factory builds a :class:`cmedl_bench.fusion.Fusion` from a tiny spec (the run's
+components and options, 32-pixel crops, batch 2, an eighth of the width, on the CPU) whose ``heads`` and
+``cohorts`` are the registered ones; the selected translator is kept as ``self.translator`` with every run option it
+declares; one ``train_step`` on a tiny batch of every cohort it trains on returns a
+mapping of loss names to finite values; ``predict_logits`` of every declared head returns logits shaped
+(2, 1, 32, 32) (3D: (1, 1, 8, 32, 32)). The first stage of a two-stage fusion (``before_fit``) is not run.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from cmedl_bench.config import Preset
 from cmedl_bench.errors import PluginError
@@ -115,3 +124,74 @@ def probe_metrics(registry) -> None:
                 raise _fail(component, f"its factory failed: {type(exc).__name__}: {exc}") from None
             if not callable(fn):
                 raise _fail(component, f"its factory returned {type(fn).__name__}, not a function")
+
+
+def probe_fusion(component: Component, segmenter: Component, translator: Component | None, preset: Preset,
+                 options: dict | None = None) -> None:
+    """The fusion rules above; a failure is one line naming the fusion plugin and the rule."""
+    import torch
+
+    from cmedl_bench.fusion import Fusion, FusionSpec
+
+    tiny = replace(preset, crop_size=32, batch_size=2, width=min(preset.width, 0.125), translator_crop_size=32,
+                   translator_width=min(preset.translator_width, 0.125), translator_batch_size=2, patch_depth=8,
+                   compile=False)
+    spec = FusionSpec(segmenter, translator, tiny, torch.device("cpu"), dict(options or {}))
+    fusion = _call(component, "its factory failed on a tiny spec", lambda: component.factory(spec))
+    if not isinstance(fusion, Fusion):
+        raise _fail(component, f"its factory returned {type(fusion).__name__}, not a cmedl_bench.plugin.Fusion")
+    for key in ("heads", "cohorts"):
+        if tuple(getattr(fusion, key)) != tuple(getattr(component.info, key)):
+            raise _fail(component, f"its {key} {tuple(getattr(fusion, key))} differ from its registered FusionInfo "
+                                   f"{tuple(getattr(component.info, key))}")
+    if translator is not None:
+        _check_translator_kept(component, fusion, translator, spec.options)
+    shape = (2, 1, 32, 32) if segmenter.info.dims == 2 else (1, 1, 8, 32, 32)
+    images, labels = torch.rand(shape) * 2 - 1, torch.zeros(shape)
+    labels[..., 12:20, 12:20] = 1
+    batch = {key: value for cohort in fusion.cohorts for key, value in ((cohort, images), (f"{cohort}_label", labels))}
+    if component.info.aligned_mri != "unused":
+        batch["cbct_aligned"] = images
+    fusion.train(True)
+    losses = _call(component, f"train_step failed on a tiny batch ({', '.join(batch)}: {shape})",
+                   lambda: fusion.train_step(batch))
+    if not isinstance(losses, dict) or not all(isinstance(k, str) for k in losses):
+        raise _fail(component, f"train_step must return a dict of loss name -> value, not {type(losses).__name__}")
+    bad = [k for k, v in losses.items() if not torch.isfinite(torch.as_tensor(v, dtype=torch.float32)).all()]
+    if bad:
+        raise _fail(component, f"train_step returned non-finite losses on a tiny batch: {', '.join(bad)}")
+    fusion.train(False)
+    extra = {"aligned": images} if component.info.aligned_mri != "unused" else {}  # as the engine calls it
+    with torch.no_grad():
+        for head in component.info.heads:
+            logits = _call(component, f"predict_logits({head!r}, ...) failed on a {shape} batch",
+                           lambda: fusion.predict_logits(head, images, **extra))
+            if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != shape:
+                shown = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+                raise _fail(component, f"predict_logits({head!r}, x) must return logits shaped {shape}, not {shown}")
+
+
+def _check_translator_kept(component: Component, fusion, translator: Component, options: dict) -> None:
+    """The selected translator is ``fusion.translator`` (its info goes into the record) and was given every run
+    option it declares (else ``--option`` would be hashed and recorded, and have no effect)."""
+    from cmedl_bench.translator import Translator
+
+    kept = getattr(fusion, "translator", None)
+    if not isinstance(kept, Translator):
+        raise _fail(component, f"it was given translator {translator.name!r} but keeps no Translator as "
+                               f"self.translator; build it with self.build_translator()")
+    lost = sorted(key for key in translator.info.options if key in options
+                  and kept.spec.options.get(key) != options[key])
+    if lost:
+        raise _fail(component, f"its translator was built without the run's option(s) {', '.join(lost)}, which "
+                               f"would be recorded and have no effect; build it with self.build_translator()")
+
+
+def _call(component: Component, what: str, call):
+    try:
+        return call()
+    except PluginError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the plugin's failure, reported as its own
+        raise _fail(component, f"{what}: {type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0][:160] if str(exc) else ''}") from None

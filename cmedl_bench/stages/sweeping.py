@@ -12,16 +12,19 @@ from cmedl_bench.errors import CmedlError
 from cmedl_bench.launch import Job, JobOutcome
 from cmedl_bench.registry import get_registry
 from cmedl_bench.selection import declared_options, select
-from cmedl_bench.suites import Row, suite
+from cmedl_bench.suite_files import resolve_suite
+from cmedl_bench.suites import Row, Suite
 
 
 def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seeds: tuple[int, ...] = (0,),
           rows: list[Row] | None = None, launcher: str = "local",
           launcher_options: dict[str, str] | None = None, **run_kwargs: Any) -> list[JobOutcome]:
     """``runner`` is the function each job calls with its ``run`` keyword arguments (``cmedl_bench.api.run``).
-    The suite's budget for the preset fills the preset fields that ``overrides`` leaves unset."""
-    chosen = suite(suite_name)
-    grid = [Row(*row) for row in rows] if rows is not None else chosen.rows
+    ``suite_name``: a built-in suite or a suite file (:func:`cmedl_bench.suite_files.resolve_suite`); ``rows``
+    (e.g. a ``--grid``) replace it. The suite's budget for the preset fills the preset fields that ``overrides``
+    leaves unset."""
+    chosen = resolve_suite(suite_name) if rows is None else Suite([Row(*row) for row in rows])
+    grid = chosen.rows
     for seed in seeds:
         require_seed(seed)
     registry = get_registry()
@@ -53,7 +56,7 @@ def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seed
                          f"{', '.join(sorted(allowed)) or 'none'}")
     results = Path(run_kwargs.pop("results", "cmedl-results")).resolve()
     set_fields = {k: v for k, v in (run_kwargs.pop("overrides", None) or {}).items() if v is not None}
-    budget = chosen.budget.get(_preset_name(run_kwargs), {}) if rows is None and chosen.budget else {}
+    budget = chosen.budget.get(_preset_name(run_kwargs), {}) if chosen.budget else {}
     run_kwargs["overrides"] = budget | set_fields
     jobs = [_job(row, row.dataset or default_dataset, seed, results, runner,
                  run_kwargs | {"component_options": options})

@@ -64,11 +64,12 @@ def _read_splits(inputs: RunInputs, reporter: Reporter) -> dict[str, list]:
 
 def _train_and_score(inputs: RunInputs, prepared: dict[str, list], folder: RunFolder, reporter: Reporter) -> None:
     from cmedl_bench.engine import distributed
-    from cmedl_bench.engine.devices import peak_memory, reset_peak_memory, seed_everything
+    from cmedl_bench.engine.devices import apply_threads, peak_memory, reset_peak_memory, seed_everything
     from cmedl_bench.engine.performance import tune_for_device
     from cmedl_bench.stages.building import build_fusion
 
     config, p, device = inputs.config, inputs.config.preset, inputs.device
+    threads = apply_threads()
     train = {"cbct": prepared["train"], "mri": prepared.get("mri_train", [])}
     seed_everything(config.seed)
     reset_peak_memory(device)
@@ -77,9 +78,11 @@ def _train_and_score(inputs: RunInputs, prepared: dict[str, list], folder: RunFo
     tune_for_device(fusion.modules(), device, p.compile)
     distributed.synchronise(fusion.modules(), fusion.optimizers(), device)
     folder.record["translator"] = fusion.translator_info
+    loggers = [component.factory(folder.path, folder.record) for component in inputs.loggers]
+    folder.record["loggers"] = [component.name for component in inputs.loggers]
     tic = time.perf_counter()
     fusion.before_fit(train, config.seed, folder.path, reporter)
-    fit_result = _fit(fusion, train, prepared["val"], p, config.seed, folder.path, reporter)
+    fit_result = _fit(fusion, train, prepared["val"], p, config.seed, folder.path, reporter, loggers)
     folder.timings["train_s"] = time.perf_counter() - tic
     if not distributed.is_main():  # rank 0 scores and writes the results
         return
@@ -94,21 +97,26 @@ def _train_and_score(inputs: RunInputs, prepared: dict[str, list], folder: RunFo
     folder.timings["evaluate_s"] = time.perf_counter() - tic
     folder.record["training"] = {"best_epoch": fit_result.best_epoch, "best_val_dsc": fit_result.best_val_dsc,
                                  "epochs_run": len(fit_result.history), "stopped_early": fit_result.stopped_early}
-    folder.record["performance"] = {"train_slices_per_s": fit_result.slices_per_second, **peak_memory(device)}
+    folder.record["performance"] = {"train_slices_per_s": fit_result.slices_per_second, "threads": threads,
+                                    **peak_memory(device)}
     files = {"best_checkpoint": "best.pt", "last_checkpoint": "last.pt", "predictions": "predictions/"}
     folder.finish(rows, fit_result.history, files | ({"chain": CHAIN_FIGURE} if (folder.path / CHAIN_FIGURE).is_file()
                                                      else {}))
+    for logger in loggers:
+        logger.finish(folder.record)
 
 
-def _fit(fusion, train, val, preset, seed, run_dir, reporter: Reporter):
+def _fit(fusion, train, val, preset, seed, run_dir, reporter: Reporter, loggers=()):
     from cmedl_bench.trainers import fusion_trainer
 
+    def on_epoch(epoch: int, total: int, row: dict[str, float]) -> None:
+        epochs.update(completed=epoch + 1, info=f"{losses_text(row)} {validation_text(row)}")
+        for logger in loggers:
+            logger.epoch(epoch + 1, {k: v for k, v in row.items() if k != "epoch"})
+
     with reporter.task("training", total=preset.max_epochs) as epochs, reporter.task("  epoch") as steps:
-        result = fusion_trainer.fit(
-            fusion, train, val, preset, seed, run_dir,
-            on_epoch=lambda epoch, total, row: epochs.update(
-                completed=epoch + 1, info=f"{losses_text(row)} {validation_text(row)}"),
-            on_step=lambda step, total: steps.update(completed=step, total=total))
+        result = fusion_trainer.fit(fusion, train, val, preset, seed, run_dir, on_epoch=on_epoch,
+                                    on_step=lambda step, total: steps.update(completed=step, total=total))
         epochs.update(completed=preset.max_epochs)
     if result.stopped_early:
         reporter.message(f"early stop: best validation DSC {result.best_val_dsc:.3f} at epoch {result.best_epoch + 1}")

@@ -32,7 +32,7 @@ def source_folder(dataset: Path, out: Path) -> Path:
 def test_every_component_conforms(cmedl_conformance, cmedl_small_phantom, tmp_path):
     source = source_folder(cmedl_small_phantom, tmp_path / "source")
     findings = cmedl_conformance("cmedl-bench-example", options={"source": str(source)})
-    assert {f.kind for f in findings} == {"segmenter", "translator", "metric", "dataset"}
+    assert {f.kind for f in findings} == {"segmenter", "translator", "metric", "dataset", "fusion"}
 
 
 def test_histogram_matching_puts_each_slice_on_the_target_deciles():
@@ -69,9 +69,30 @@ def test_folder_dataset_needs_its_source(tmp_path):
         serve(tmp_path / "data")
 
 
-def test_the_command_line_lists_the_four_components(cmedl_cli):
+def test_the_command_line_lists_the_five_components(cmedl_cli):
     listing = json.loads(cmedl_cli("plugins", "--json").stdout)
     ours = {(c["kind"], c["name"]) for c in listing["components"] if c["distribution"] == "cmedl-bench-example"}
     assert ours == {("segmenter", "dilated-fcn"), ("translator", "histogram-match"), ("metric", "assd"),
-                    ("dataset", "folder")}
+                    ("dataset", "folder"), ("fusion", "attention-transfer")}
     assert not listing["broken"]
+
+
+def test_attention_maps_are_normalised_and_the_transfer_vanishes_for_equal_maps():
+    from cmedl_bench_example.attention import attention_loss, attention_map
+
+    features = torch.rand(2, 4, 8, 8)
+    maps = attention_map(features)
+    assert maps.shape == (2, 64) and torch.allclose(maps.norm(dim=1), torch.ones(2))
+    assert attention_map(3 * features).allclose(maps)  # a scale of the activations is no difference in attention
+    assert attention_loss([features], [features]).item() == 0.0
+    assert attention_loss([features], [torch.rand(2, 4, 8, 8)]).item() > 0.0
+
+
+def test_attention_transfer_trains_and_its_option_reaches_the_run(cmedl_small_phantom, tmp_path):
+    from cmedl_bench import api
+
+    record = api.run(translator="histogram-match", segmenter="dilated-fcn", fusion="attention-transfer",
+                     data=cmedl_small_phantom, preset="smoke", results=tmp_path, quiet=True,
+                     component_options={"beta": "10"})
+    assert record["status"] == "finished" and record["config"]["options"]["beta"] == 10.0
+    assert {"student", "teacher"} <= set(record["summary"]["test"])
