@@ -3,7 +3,8 @@ positions (the paper's conv7/conv8 at 256x256 input are 64x64x256): time of loss
 
 Peak memory is the growth of the resident-set high-water mark (``VmHWM``) while one loss + backward runs, measured in
 a fresh subprocess per variant (CPU tensors are not tracked by torch's allocator statistics). ``ru_maxrss`` will not
-do: Linux carries the parent's peak over ``exec``, so after the large timing runs every probe would read 0.
+do: Linux carries the parent's peak over ``exec``, so after the large timing runs every probe would read 0. At 128 x 128
+the blocked loss must stay at most :data:`MAX_MEMORY_RATIO_128` of the naive one's peak.
 """
 
 import subprocess
@@ -15,6 +16,9 @@ import torch
 from cmedl_bench_plugins.contextual import contextual_loss
 
 CHANNELS = 256
+#: the project's aim: the blocked loss at most this share of the naive one's peak memory at 128 x 128 positions
+MAX_MEMORY_RATIO_128 = 0.2
+_peaks: dict[tuple[int, str], float] = {}
 PROBE = """
 import torch
 from cmedl_bench_plugins.contextual import contextual_loss
@@ -67,3 +71,7 @@ def test_contextual_loss_peak_memory(benchmark, record_value, n, variant):
     peak = benchmark.pedantic(_peak_mib, args=(n, variant == "naive"), rounds=1, iterations=1)
     record_value(f"cx peak memory {n}x{n}", "baseline" if variant == "naive" else variant, peak, "MiB")
     assert peak > 0
+    _peaks[(n, variant)] = peak
+    if n == 128 and {(128, "naive"), (128, "blocked")} <= set(_peaks):
+        ratio = _peaks[(128, "blocked")] / _peaks[(128, "naive")]
+        assert ratio <= MAX_MEMORY_RATIO_128, f"the blocked contextual loss takes {ratio:.2f}x the naive one's memory"

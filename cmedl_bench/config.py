@@ -52,6 +52,9 @@ class Preset:
     head_curves_every: int = 1  # validate a fusion's other heads every N epochs and at max_epochs (curves only)
     #: inference on whole slices where the head's networks allow it (cmedl_bench.engine.inference), else windows
     whole_slice_inference: bool = True
+    #: channel fraction of a translator's fixed loss network (the contextual loss's VGG19; plugins/vgg19.py);
+    #: 1.0 is the paper's network, below it the features are a truncated (or narrower random) VGG19's
+    loss_network_width: float = 1.0
 
 
 PRESETS: dict[str, Preset] = {
@@ -59,7 +62,7 @@ PRESETS: dict[str, Preset] = {
         "smoke", crop_size=32, spacing_xy_mm=5.0, width=0.125, batch_size=4, lr_segmenter=1e-3, lr_translator=1e-3,
         max_epochs=2, steps_per_epoch=2, patience=2, augment=True, max_val_cases=2, max_test_cases=2,
         dataset_size="small", translator_epochs=2, translator_batch_size=2, translator_crop_size=32,
-        translator_width=0.125, patch_depth=8),
+        translator_width=0.125, patch_depth=8, loss_network_width=0.25, head_curves_every=2),
     "cpu": Preset(
         "cpu", crop_size=96, spacing_xy_mm=2.5, width=0.25, batch_size=8, lr_segmenter=2e-3, lr_translator=2e-4,
         max_epochs=12, steps_per_epoch=30, patience=4, augment=True, translator_epochs=8, translator_batch_size=4,
@@ -120,15 +123,17 @@ def resolve_preset(name: str | None, cuda_available: bool, overrides: dict[str, 
     for name, value in overrides.items():
         if name in _POSITIVE and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise CmedlError(f"{_OPTION_NAMES.get(name, name)} must be a whole number of at least 1, not {value!r}")
-        if name == "foreground_fraction" and not (isinstance(value, (int, float)) and 0 < value <= 1):
-            raise CmedlError(f"--foreground must be a fraction in (0, 1], not {value!r}")
+        if name in ("foreground_fraction", "loss_network_width") and not (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1):
+            raise CmedlError(f"{_OPTION_NAMES.get(name, name)} must be a fraction in (0, 1], not {value!r}")
     return replace(preset, **overrides)
 
 
 #: preset fields that count something and must be at least 1 (0 epochs would train nothing and leave no checkpoint)
 _POSITIVE = {"crop_size", "batch_size", "max_epochs", "patience", "translator_epochs", "translator_batch_size",
              "translator_crop_size", "patch_depth", "head_curves_every"}
-_OPTION_NAMES = {"max_epochs": "--epochs", "translator_epochs": "--epochs", "patience": "--patience"}
+_OPTION_NAMES = {"max_epochs": "--epochs", "translator_epochs": "--epochs", "patience": "--patience",
+                 "foreground_fraction": "--foreground"}
 
 
 def require_seed(seed: object) -> int:

@@ -21,6 +21,7 @@ The toolkit carries invariants plugins rely on:
 - :func:`to_unit_range`: z-scored CBCT or MRI mapped to the translators' [-1, 1] (the student segments z-scored
   CBCT; teachers and ``pmri`` segmenters see [-1, 1] images);
 - :func:`fit_translator`: the translator trainer ``translate`` and the two-stage fusions use (resumable);
+  :func:`fit_translator_first` trains a fusion's translator with it, then freezes it (a two-stage ``before_fit``);
 - :func:`dice`, :class:`ScoredCase`, :class:`MetricValue`: the metric contract, with the empty-mask rules.
 """
 
@@ -44,6 +45,7 @@ _EXPORTS = {
     "METRIC_ERROR": "cmedl_bench.scoring", "TranslatedCase": "cmedl_bench.scoring",
     "adam": "cmedl_bench.engine.performance", "dice_loss": "cmedl_bench.engine.losses",
     "fit_translator": "cmedl_bench.trainers.translator_trainer",
+    "fit_translator_first": "cmedl_bench.trainers.translator_trainer",
     "Reporter": "cmedl_bench.stages.progress", "SilentReporter": "cmedl_bench.stages.progress",
     "Job": "cmedl_bench.launch", "JobOutcome": "cmedl_bench.launch", "Launcher": "cmedl_bench.launch",
     "execute": "cmedl_bench.launch", "failure_text": "cmedl_bench.launch",

@@ -45,6 +45,9 @@ class TranslatorSpec:
     #: False when the translator is rebuilt for inference only (predict, export, sensitivity): build no optimiser
     #: and no training-only network (a contextual loss's VGG19); its modules and their weights are as in training
     training: bool = True
+    #: channel fraction of a fixed loss network the translator trains with (the contextual loss's VGG19): the
+    #: preset's ``loss_network_width``; 1.0 is the paper's network
+    loss_network_width: float = 1.0
 
 
 def gan_loss(logits: torch.Tensor, real: bool, mode: str) -> torch.Tensor:
@@ -69,7 +72,7 @@ class ImagePool:
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.size == 0:
-            return images
+            return images.detach()  # as the pool's own images: the discriminators never reach into the generators
         out = []
         for image in images.detach():
             image = image.unsqueeze(0)
@@ -153,4 +156,5 @@ def build_translator(component, preset, device: torch.device, options: dict[str,
     """A translator plugin instance at the preset's width and translator learning rate (``training``:
     :attr:`TranslatorSpec.training`)."""
     return component.factory(TranslatorSpec(width=preset.translator_width, lr=preset.lr_translator, device=device,
-                                            options=dict(options or {}), training=training))
+                                            options=dict(options or {}), training=training,
+                                            loss_network_width=preset.loss_network_width))

@@ -21,6 +21,13 @@ Where the paper can be read two ways, the reading is a run option (``--lambda-hi
 With a translator that does not learn (:attr:`cmedl_bench.translator.Translator.trainable` False), steps 1 and 2
 are skipped and the pseudo-MRI is the fixed translation.
 
+The three updates of a step come from one forward of every network (the reference alternates full passes): the
+translator's objective, the teacher on MRI and on pseudo-MRI and the student on CBCT are computed once, then each
+update takes the gradient of its own objective with respect to its own networks only (the generators' objective to
+the generators, the segmenters' to the segmenters; the segmenters' update sees the pseudo-MRI as a constant, as in
+the reference's detached step 3), all before any weight moves. The values are those of the alternating form; the
+networks' batch-norm statistics are updated once per step instead of twice.
+
 Heads scored: ``student`` on CBCT (the CMEDL row) and ``teacher`` on pseudo-MRI (the pMRI-CMEDL row). ``lambda_seg``
 (the generators' L_seg weight, 5) is an option too.
 
@@ -76,10 +83,6 @@ class CMEDL(Fusion):
     def head_network(self, head):
         return {"student": self.student, "teacher": self.teacher}[head]
 
-    def _segmenters_trainable(self, flag: bool) -> None:
-        for p in [*self.student.parameters(), *self.teacher.parameters()]:
-            p.requires_grad_(flag)
-
     def train_step(self, batch):
         cbct, cbct_label, mri, mri_label = batch["cbct"], batch["cbct_label"], batch["mri"], batch["mri_label"]
         cbct_unit, mri_unit = to_unit_range(cbct), to_unit_range(mri)
@@ -87,47 +90,53 @@ class CMEDL(Fusion):
             aligned = batch.get("cbct_aligned")
             with torch.no_grad(), self.autocast():
                 pmri = self.translator.pseudo_mri(cbct_unit, None if aligned is None else to_unit_range(aligned))
-            return self._segmenter_step(cbct, cbct_label, mri_unit, mri_label, pmri)
-        # 1. generators
+            teacher_seg, student_seg, hint = self.segmenter_losses(cbct, cbct_label, mri_unit, mri_label, pmri)
+            generators = None
+        else:  # steps 1-3 from one forward of every network: each update takes its gradient to its own networks
+            with self.autocast():
+                total, parts, images = self.translator.generator_objective(cbct_unit, mri_unit)
+            t_mri, t_pmri, t_features, s_logits, s_features = self._segmenters_forward(cbct, mri_unit, images["pmri"])
+            seg_pmri = dice_loss(t_pmri, cbct_label)
+            generators = (total + self.lambda_hint * hint_loss([f.detach() for f in s_features], t_features)
+                          + self.lambda_seg * seg_pmri)
+            teacher_seg, student_seg, hint = self._segmenter_terms(t_mri, mri_label, seg_pmri, s_logits, cbct_label,
+                                                                   s_features, t_features)
+        segmenters = self.segmenter_objective(teacher_seg, student_seg, hint)
+        losses = {"seg_student": student_seg.detach(), "seg_teacher": teacher_seg.detach(), "hint": hint.detach()}
+        if generators is None:
+            _gradient_steps([(self.optimizer, segmenters)])
+            return losses
         opt_g = self.translator.optimizers()["generators"]
-        opt_g.zero_grad(set_to_none=True)
-        self._segmenters_trainable(False)
-        with self.autocast():
-            total, parts, images = self.translator.generator_objective(cbct_unit, mri_unit)
-            teacher_logits, teacher_features = self.teacher(images["pmri"], return_features=True)
-            with torch.no_grad():
-                _, student_features = self.student(cbct, return_features=True)
-        seg_pmri = dice_loss(teacher_logits, cbct_label)
-        hint_g = hint_loss(student_features, teacher_features)
-        (total + self.lambda_hint * hint_g + self.lambda_seg * seg_pmri).backward()
-        opt_g.step()
-        self._segmenters_trainable(True)
-        # 2. discriminators
-        d_parts = self.translator.discriminator_step(cbct_unit, mri_unit, images)
-        # 3. segmenters
-        return parts | d_parts | self._segmenter_step(cbct, cbct_label, mri_unit, mri_label, images["pmri"].detach())
+        step_generators, step_segmenters = _gradients([(opt_g, generators), (self.optimizer, segmenters)])
+        step_generators()  # 1. generators
+        d_parts = self.translator.discriminator_step(cbct_unit, mri_unit, images)  # 2. discriminators
+        step_segmenters()  # 3. segmenters, from the same (pre-update) pseudo-MRI, as eq. 7 orders them
+        return parts | d_parts | losses
 
-    def _segmenter_step(self, cbct, cbct_label, mri_unit, mri_label, pmri):
-        self.optimizer.zero_grad(set_to_none=True)
-        teacher_seg, student_seg, hint = self.segmenter_losses(cbct, cbct_label, mri_unit, mri_label, pmri)
-        self.segmenter_objective(teacher_seg, student_seg, hint).backward()
-        self.optimizer.step()
-        return {"seg_student": student_seg.detach(), "seg_teacher": teacher_seg.detach(), "hint": hint.detach()}
-
-    def segmenter_losses(self, cbct, cbct_label, mri_unit, mri_label, pmri):
-        """Step 3's terms: the teacher's Dice on MRI and pseudo-MRI, the student's on CBCT, and the hint (the
-        teacher's features detached unless ``hint_teacher``)."""
+    def _segmenters_forward(self, cbct, mri_unit, pmri):
+        """One forward of each segmenter: the teacher on MRI and on pseudo-MRI (with hint features), the student on
+        CBCT (with hint features); batch-norm statistics are updated once per step."""
         with self.autocast():
             t_mri = self.teacher(mri_unit)
             t_pmri, t_features = self.teacher(pmri, return_features=True)
             s_logits, s_features = self.student(cbct, return_features=True)
-        teacher_seg = dice_loss(t_mri, mri_label) + dice_loss(t_pmri, cbct_label)
+        return t_mri, t_pmri, t_features, s_logits, s_features
+
+    def _segmenter_terms(self, t_mri, mri_label, seg_pmri, s_logits, cbct_label, s_features, t_features):
+        teacher_seg = dice_loss(t_mri, mri_label) + seg_pmri
         student_seg = dice_loss(s_logits, cbct_label)
         target = t_features if self.hint_teacher else [f.detach() for f in t_features]
         return teacher_seg, student_seg, hint_loss(s_features, target)
 
     def segmenter_objective(self, teacher_seg, student_seg, hint):
         return self.segmenter_seg_weight * (teacher_seg + student_seg) + self.lambda_hint * hint
+
+    def segmenter_losses(self, cbct, cbct_label, mri_unit, mri_label, pmri):
+        """Step 3's terms: the teacher's Dice on MRI and pseudo-MRI, the student's on CBCT, and the hint (the
+        teacher's features detached unless ``hint_teacher``)."""
+        t_mri, t_pmri, t_features, s_logits, s_features = self._segmenters_forward(cbct, mri_unit, pmri)
+        return self._segmenter_terms(t_mri, mri_label, dice_loss(t_pmri, cbct_label), s_logits, cbct_label,
+                                     s_features, t_features)
 
     def predict_logits(self, head, cbct, aligned=None):
         aligned = None if aligned is None else to_unit_range(aligned)
@@ -143,3 +152,29 @@ class CMEDL(Fusion):
 
 def build(spec: FusionSpec) -> CMEDL:
     return CMEDL(spec)
+
+
+def _gradients(updates):
+    """For each (optimiser, loss): the gradient of the loss with respect to the optimiser's parameters only, all
+    computed before any parameter moves; returns one function per update that puts its gradients in place and steps
+    (the distributed engine averages them in the optimiser's pre-step hook)."""
+    computed = []
+    for k, (optimizer, loss) in enumerate(updates):
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+        grads = torch.autograd.grad(loss, params, retain_graph=k < len(updates) - 1, allow_unused=True)
+        computed.append((optimizer, params, grads))
+
+    def stepper(optimizer, params, grads):
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            for param, grad in zip(params, grads):
+                param.grad = grad
+            optimizer.step()
+        return step
+
+    return [stepper(*entry) for entry in computed]
+
+
+def _gradient_steps(updates) -> None:
+    for step in _gradients(updates):
+        step()

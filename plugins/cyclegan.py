@@ -39,9 +39,9 @@ class CycleGAN(Translator):
             from cmedl_bench_plugins.vgg19 import load_vgg19
 
             layers = tuple(spec.options.get("cx_layers") or ("conv7", "conv8", "conv9"))
-            self.vgg, provenance = load_vgg19(layers, spec.options.get("vgg19"))
+            self.vgg, provenance = load_vgg19(layers, spec.options.get("vgg19"), spec.loss_network_width)
             self.vgg.to(self.device)
-            self.info |= {"cx_features": provenance, "cx_layers": list(layers)}
+            self.info |= {"cx_features": provenance, "cx_layers": list(layers), "cx_width": spec.loss_network_width}
 
     def modules(self):
         return {"g_cm": self.g_cm, "g_mc": self.g_mc, "d_m": self.d_m, "d_c": self.d_c}

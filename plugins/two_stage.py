@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from cmedl_bench.plugin import (
-    Fusion, FusionSpec, SilentReporter, adam, dice_loss, fit_translator, to_unit_range)
+    Fusion, FusionSpec, adam, dice_loss, fit_translator_first, to_unit_range)
 
 
 class _TranslatorFirst(Fusion):
@@ -28,12 +28,7 @@ class _TranslatorFirst(Fusion):
         self.optimizer = adam(self.segmenter.parameters(), p.lr_segmenter, self.device) if spec.training else None
 
     def before_fit(self, train, seed, run_dir, progress=None):
-        progress = progress or SilentReporter()
-        with progress.task("training translator (stage 1)", total=self.spec.preset.translator_epochs) as task:
-            fit_translator(self.translator, train["cbct"], train["mri"], self.spec.preset, seed,
-                           run_dir / "translator.pt", on_epoch=lambda e, total, row: task.update(completed=e + 1))
-        self.translator.train(False)
-        self.translator.set_requires_grad(tuple(self.translator.modules()), False)
+        fit_translator_first(self.translator, train, self.spec.preset, seed, run_dir / "translator.pt", progress)
 
     def train(self, mode: bool = True) -> None:
         self.segmenter.train(mode)  # the translator stays frozen in evaluation mode

@@ -247,3 +247,53 @@ def test_sweep_gives_each_row_the_options_its_components_declare(tmp_path):
     assert launched == [("none", {}), ("hint", {"lambda_seg": "2"})]
     with pytest.raises(CmedlError, match="--option lamda_seg: no component of suite"):
         sweeping.sweep(capture, rows=rows, preset="smoke", results=tmp_path, component_options={"lamda_seg": "2"})
+
+
+def _alternating_step(fusion, batch):
+    """The reference's form of one CMEDL step, written out: generators (segmenters frozen, the student's features
+    a constant), discriminators, then segmenters on the detached pseudo-MRI, each with its own forward passes."""
+    from cmedl_bench.plugin import dice_loss, to_unit_range
+    from cmedl_bench_plugins.cmedl_hint import hint_loss
+
+    cbct, label, mri, mri_label = batch["cbct"], batch["cbct_label"], batch["mri"], batch["mri_label"]
+    cbct_unit, mri_unit = to_unit_range(cbct), to_unit_range(mri)
+    segmenters = [*fusion.student.parameters(), *fusion.teacher.parameters()]
+    opt_g = fusion.translator.optimizers()["generators"]
+    opt_g.zero_grad(set_to_none=True)
+    for p in segmenters:
+        p.requires_grad_(False)
+    total, _, images = fusion.translator.generator_objective(cbct_unit, mri_unit)
+    t_logits, t_features = fusion.teacher(images["pmri"], return_features=True)
+    with torch.no_grad():
+        _, s_features = fusion.student(cbct, return_features=True)
+    (total + fusion.lambda_hint * hint_loss(s_features, t_features)
+     + fusion.lambda_seg * dice_loss(t_logits, label)).backward()
+    opt_g.step()
+    for p in segmenters:
+        p.requires_grad_(True)
+    fusion.translator.discriminator_step(cbct_unit, mri_unit, images)
+    fusion.optimizer.zero_grad(set_to_none=True)
+    terms = fusion.segmenter_losses(cbct, label, mri_unit, mri_label, images["pmri"].detach())
+    fusion.segmenter_objective(*terms).backward()
+    fusion.optimizer.step()
+
+
+@pytest.mark.filterwarnings("ignore:no VGG19 weights")
+def test_one_forward_per_step_updates_every_network_as_the_alternating_form():
+    """Eq. 7's three updates from one forward of each network give the weights the alternating form gives (the
+    batch-norm running statistics are the only difference: updated once per step instead of twice)."""
+    generator = torch.Generator().manual_seed(3)
+    shape = (2, 1, 32, 32)
+    label = torch.zeros(shape)
+    label[..., 10:20, 12:22] = 1
+    batch = {"cbct": torch.randn(shape, generator=generator), "cbct_label": label,
+             "mri": torch.randn(shape, generator=generator), "mri_label": label}
+    ours, reference = _cmedl(), _cmedl()
+    ours.train(True)
+    reference.train(True)
+    ours.train_step(batch)
+    _alternating_step(reference, batch)
+    for name, module in ours.modules().items():
+        theirs = dict(reference.modules()[name].named_parameters())
+        for key, value in module.named_parameters():
+            torch.testing.assert_close(value, theirs[key], rtol=1e-4, atol=1e-6, msg=f"{name}.{key}")

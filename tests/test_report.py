@@ -87,6 +87,9 @@ def test_report_formats(results, tmp_path):
     assert "nnU-Net &lt;b&gt;copy&lt;/b&gt;" in text and "<b>copy" not in text  # names are escaped
     assert "src=\"http" not in text and "<script" not in text  # opens offline
     assert text.count("data:image/png;base64,") >= 3  # box plots, example slices, learning curves
+    assert '<div class="scroll"><table>' in text and "overflow-x:auto" in text  # a wide table scrolls sideways
+    assert "td{white-space:nowrap}" in text  # "mean ± SD" stays on one line (checked in headless Chromium)
+    assert "<td>2 (0, 1)</td>" in text  # seeds as count and list: a lone "0" read as zero seeds
 
 
 def test_fail_below_guards_a_ci(results):

@@ -149,6 +149,25 @@ def test_vgg19_loads_torchvision_state_dict_from_env(monkeypatch, tmp_path):
     assert torch.equal(model.features[0].weight, state["features.0.weight"])
 
 
+
+def test_a_narrower_loss_network_keeps_the_first_filters_of_each_layer(monkeypatch, tmp_path):
+    """``loss_network_width`` 0.25: a quarter of each layer's filters (the truncated ImageNet network keeps the first
+    filters and their weights on the kept inputs), a quarter of the features' channels, and a refused width."""
+    from cmedl_bench.errors import CmedlError
+    from cmedl_bench_plugins.vgg19 import load_vgg19
+
+    path, state = _torchvision_style_state(tmp_path)
+    monkeypatch.setenv("CMEDL_BENCH_VGG19", str(path))
+    model, _ = load_vgg19(width=0.25)
+    assert torch.equal(model.features[0].weight, state["features.0.weight"][:16])
+    assert torch.equal(model.features[2].weight, state["features.2.weight"][:16, :16])
+    with torch.no_grad():
+        features = model(torch.zeros(1, 1, 64, 64))
+    assert [f.shape[1] for f in features] == [64, 64, 128]
+    with pytest.raises(CmedlError, match="loss_network_width must be in"):
+        load_vgg19(width=0)
+
+
 def test_vgg19_from_torch_hub_cache(monkeypatch, tmp_path):
     from cmedl_bench_plugins.vgg19 import load_vgg19
 

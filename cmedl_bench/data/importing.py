@@ -219,12 +219,17 @@ def import_images(images: Path, labels: Path, dataset: Path, cohort: str = "cbct
     found_images, label_files = image_files(images, channel_suffix=True), image_files(labels)
     if not found_images:
         raise DatasetError(f"{images}: no image files ({', '.join(IMAGE_ENDINGS)})")
-    unlabelled = sorted(set(found_images) - set(label_files))
-    if unlabelled:
-        raise DatasetError(f"{labels}: no label map for {', '.join(unlabelled[:5])}"
-                           + (" ..." if len(unlabelled) > 5 else ""))
+    require_label_maps(found_images, label_files, labels)
     return import_pairs(found_images, label_files, labels, dataset, cohort, label, patient_pattern, overwrite,
                         progress, patient_per_case)
+
+
+def require_label_maps(images: dict[str, Path], label_files: dict[str, Path], folder: Path) -> None:
+    """Every image has its label map in ``folder``, else one line naming the first cases without one."""
+    unlabelled = sorted(set(images) - set(label_files))
+    if unlabelled:
+        raise DatasetError(f"{folder}: no label map for {', '.join(unlabelled[:5])}"
+                           + (" ..." if len(unlabelled) > 5 else ""))
 
 
 def import_pairs(found_images: dict[str, Path], label_files: dict[str, Path], labels: Path, dataset: Path,

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cmedl_bench.data.identifiers import require_id
+from cmedl_bench.data.importing import import_pairs, require_label_maps
 from cmedl_bench.data.layout import NNUNET_SIGNATURE, is_nnunet_raw, load_index, read_json
 from cmedl_bench.errors import CmedlError, DatasetError
 from cmedl_bench.io.atomic import atomic_write_text
@@ -103,17 +104,12 @@ def import_nnunet(source: Path, dataset: Path, label: str | None = None, patient
                   patient_per_case: bool = False) -> tuple[list, list[str]]:
     """Import an nnU-Net raw dataset's labelled cases into ``dataset``'s CBCT cohort; returns the imported cases
     and the notes on what was left out."""
-    from cmedl_bench.data.importing import import_pairs
-
     raw = read_nnunet(source)
     value = str(raw.tumour_value(label))
     images, maps = raw.cases("imagesTr", "labelsTr")
     if not images:
         raise DatasetError(f"{raw.root}/imagesTr: no *_0000{raw.ending} files")
-    unlabelled = sorted(set(images) - set(maps))
-    if unlabelled:
-        raise DatasetError(f"{raw.root}/labelsTr: no label map for {', '.join(unlabelled[:5])}"
-                           + (" ..." if len(unlabelled) > 5 else ""))
+    require_label_maps(images, maps, raw.root / "labelsTr")
     notes = list(raw.notes)
     test_images, test_maps = raw.cases("imagesTs", "labelsTs")
     twice = sorted(set(test_images) & set(images))

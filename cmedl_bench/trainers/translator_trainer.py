@@ -62,3 +62,20 @@ def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list
         if on_epoch:
             on_epoch(epoch, preset.translator_epochs, row)
     return history
+
+
+def fit_translator_first(translator: Translator, train: dict[str, list[PreparedVolume]], preset: Preset, seed: int,
+                         checkpoint: Path, progress=None) -> None:
+    """Stage one of a two-stage fusion (its ``before_fit``): train the translator on its own on the unpaired
+    training cohorts ``train["cbct"]`` and ``train["mri"]`` with :func:`fit_translator` (resumable from
+    ``checkpoint``) when it learns, showing an epoch bar on ``progress`` (a reporter, or None), then freeze it in
+    evaluation mode."""
+    if translator.trainable:
+        if progress is None:
+            fit_translator(translator, train["cbct"], train["mri"], preset, seed, checkpoint)
+        else:
+            with progress.task("training translator (stage 1)", total=preset.translator_epochs) as task:
+                fit_translator(translator, train["cbct"], train["mri"], preset, seed, checkpoint,
+                               on_epoch=lambda epoch, total, row: task.update(completed=epoch + 1))
+    translator.train(False)
+    translator.set_requires_grad(tuple(translator.modules()), False)

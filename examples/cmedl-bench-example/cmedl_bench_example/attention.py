@@ -7,7 +7,7 @@ flattened and L2-normalised per image; the transfer loss is the mean squared dif
 teacher's maps, summed over layers and weighted by ``beta / 2`` (the paper's beta = 1000, option ``beta``). The
 teacher's maps are the target (detached), so the transfer pulls the student only.
 
-The translator is trained first, on its own (``before_fit``, with cmedl-bench's translator trainer), then frozen;
+The translator is trained first, on its own (``before_fit``: cmedl-bench's ``fit_translator_first``), then frozen;
 a translator that does not learn is used as it is. Written against docs/writing-plugins.md ("Fusions") alone.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cmedl_bench.plugin import Fusion, SilentReporter, adam, dice_loss, fit_translator, to_unit_range
+from cmedl_bench.plugin import Fusion, adam, dice_loss, fit_translator_first, to_unit_range
 
 #: the paper's weight of the attention-transfer term (its loss is beta / 2 times the map distance)
 BETA = 1000.0
@@ -47,13 +47,7 @@ class AttentionTransfer(Fusion):
                               self.device) if spec.training else None
 
     def before_fit(self, train, seed, run_dir, progress=None):
-        progress = progress or SilentReporter()
-        if self.translator.trainable:
-            with progress.task("training translator (stage 1)", total=self.spec.preset.translator_epochs) as task:
-                fit_translator(self.translator, train["cbct"], train["mri"], self.spec.preset, seed,
-                               run_dir / "translator.pt", on_epoch=lambda e, total, row: task.update(completed=e + 1))
-        self.translator.train(False)
-        self.translator.set_requires_grad(tuple(self.translator.modules()), False)
+        fit_translator_first(self.translator, train, self.spec.preset, seed, run_dir / "translator.pt", progress)
 
     def train(self, mode: bool = True) -> None:
         self.student.train(mode)  # the translator stays frozen in evaluation mode
