@@ -55,7 +55,7 @@ def _print_board(board, wide: bool) -> None:
     needed = Console(width=1000).measure(table).maximum  # every column at its natural width
     width = stdout.width if stdout.is_terminal else int(os.environ.get("COLUMNS") or 0) or needed
     if needed > width and not wide:  # the table would squeeze names and cut values: one block per method
-        print(blocks(board))
+        print(blocks(board, width))
     else:
         Console(width=max(width, needed), force_terminal=stdout.is_terminal).print(table)
     for line in footnotes(board):

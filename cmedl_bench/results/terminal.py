@@ -12,6 +12,8 @@ Piped output has no terminal width: it follows ``COLUMNS`` when set, else the ta
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.markup import escape
 
 from cmedl_bench.results.leaderboard import Leaderboard, Row
@@ -48,20 +50,34 @@ def rich_table(board: Leaderboard, wide: bool = False):
     return table
 
 
-def blocks(board: Leaderboard) -> str:
-    """One block per method: rank and name; seeds and test cases; the test metrics; the comparison."""
+def blocks(board: Leaderboard, width: int = 80) -> str:
+    """One block per method: rank and name; seeds and test cases; the test metrics; the comparison. Lines are
+    packed to ``width`` at the items' boundaries (a value is never split), continuation lines indented."""
     every = columns(board)
     lines = []
     for row in board.rows:
         values = dict(zip(every, cells(row, board)))
         lines.append(f"{values['Rank']}. {row.label}")
-        lines.append(f"   seeds: {values['Seeds']}; test cases: {values['Test cases']}")
-        metrics = [f"{m.label} {values[f'Test {m.label}']}" for m in board.metrics]
-        lines.append("   test " + "; ".join(metrics))
+        lines += _packed("   ", [f"seeds: {values['Seeds']}", f"test cases: {values['Test cases']}"], width)
+        lines += _packed("   test ", [f"{m.label} {values[f'Test {m.label}']}" for m in board.metrics], width)
         if row.comparisons.get("dsc"):
-            lines.append(f"   ΔDSC {values['ΔDSC [95% CI]']}, p (Holm) {values['p DSC (Holm)']}")
+            lines += _packed("   ", [f"ΔDSC {values['ΔDSC [95% CI]']}", f"p (Holm) {values['p DSC (Holm)']}"], width)
         for name in (c for c in every if c.startswith("Headroom")):
             if values[name] != "—":
                 lines.append(f"   {name.replace(' [95% CI]', '')} {values[name]}")
-        lines.append(f"   {values['vs reference']}")
+        lines += textwrap.wrap(values["vs reference"], width, initial_indent="   ", subsequent_indent="      ",
+                               break_long_words=False, break_on_hyphens=False)
     return "\n".join(lines)
+
+
+def _packed(prefix: str, items: list[str], width: int) -> list[str]:
+    """``items`` joined by "; " into lines of at most ``width`` (an item longer than that keeps its own line)."""
+    lines, current = [], prefix
+    for item in items:
+        joined = item if current == prefix else f"{current}; {item}"
+        if current != prefix and len(joined) > width:
+            lines.append(current + ";")
+            current = " " * len(prefix) + item
+        else:
+            current = prefix + item if current == prefix else joined
+    return lines + [current]
