@@ -22,6 +22,8 @@ to, not identical with, a single process.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import socket
@@ -35,8 +37,23 @@ import torch.distributed as dist
 from cmedl_bench.errors import CmedlError
 
 
+_local_depth = 0  # > 0 inside local(): this process computes on its own, even in a process group
+
+
 def active() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    return (_local_depth == 0 and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1)
+
+
+@contextlib.contextmanager
+def local():
+    """Work that concerns this process alone (a plugin's contract probe) enters no collective inside this block,
+    whether or not the process belongs to a group: the ranks need not run it in step."""
+    global _local_depth
+    _local_depth += 1
+    try:
+        yield
+    finally:
+        _local_depth -= 1
 
 
 def rank() -> int:

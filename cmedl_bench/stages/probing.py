@@ -128,7 +128,16 @@ def probe_metrics(registry) -> None:
 
 def probe_fusion(component: Component, segmenter: Component, translator: Component | None, preset: Preset,
                  options: dict | None = None) -> None:
-    """The fusion rules above; a failure is one line naming the fusion plugin and the rule."""
+    """The fusion rules above; a failure is one line naming the fusion plugin and the rule. In a data-parallel run
+    every rank probes on its own (:func:`cmedl_bench.engine.distributed.local`): no collective is entered."""
+    from cmedl_bench.engine.distributed import local
+
+    with local():
+        _probe_fusion(component, segmenter, translator, preset, options)
+
+
+def _probe_fusion(component: Component, segmenter: Component, translator: Component | None, preset: Preset,
+                  options: dict | None) -> None:
     import torch
 
     from cmedl_bench.fusion import Fusion, FusionSpec
