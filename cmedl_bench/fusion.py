@@ -72,10 +72,9 @@ class Fusion(ModuleGroup):
 
     def slice_multiple(self, head: str) -> int | None:
         """The input multiple of whole-slice inference for ``head``; None where it uses sliding windows."""
-        multiple = getattr(self.spec.segmenter.info, "input_multiple", None)
         if self.dims != 2 or not self.spec.preset.whole_slice_inference or head not in self.whole_slice_heads:
             return None
-        return multiple
+        return self.spec.segmenter.info.input_multiple
 
     def build_segmenter(self, in_channels: int = 1) -> torch.nn.Module:
         """A new network of the selected segmenter at the preset's width, on the run's device; call it once per

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from cmedl_bench.errors import CmedlError
 
 
 class Row(NamedTuple):
@@ -109,13 +108,6 @@ SUITES: dict[str, Suite] = {"paper-table1": Suite(TABLE1), "paper-table2": Suite
                             "diagnostics": Suite(DIAGNOSTICS, EVIDENCE_BUDGET),
                             "ladder": Suite(LADDER, EVIDENCE_BUDGET),
                             "learning-curve": Suite(LEARNING_CURVE, EVIDENCE_BUDGET)}
-
-
-def suite(name: str) -> Suite:
-    try:
-        return SUITES[name]
-    except KeyError:
-        raise CmedlError(f"unknown suite {name!r}; known suites: {', '.join(SUITES)}") from None
 
 
 #: (translator, fusion, head) -> the row's name in the paper's tables, and the diagnostics' reference rows

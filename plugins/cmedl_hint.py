@@ -104,7 +104,9 @@ class CMEDL(Fusion):
         segmenters = self.segmenter_objective(teacher_seg, student_seg, hint)
         losses = {"seg_student": student_seg.detach(), "seg_teacher": teacher_seg.detach(), "hint": hint.detach()}
         if generators is None:
-            _gradient_steps([(self.optimizer, segmenters)])
+            self.optimizer.zero_grad(set_to_none=True)
+            segmenters.backward()
+            self.optimizer.step()
             return losses
         opt_g = self.translator.optimizers()["generators"]
         step_generators, step_segmenters = _gradients([(opt_g, generators), (self.optimizer, segmenters)])
@@ -173,8 +175,3 @@ def _gradients(updates):
         return step
 
     return [stepper(*entry) for entry in computed]
-
-
-def _gradient_steps(updates) -> None:
-    for step in _gradients(updates):
-        step()

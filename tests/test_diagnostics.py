@@ -223,9 +223,9 @@ def _array(path):
 
 
 def test_suite_rows_validate_before_anything_trains(tmp_path):
-    from cmedl_bench.suites import suite
+    from cmedl_bench.suites import SUITES
 
-    assert {row.fusion for row in suite("diagnostics").rows} >= {"none", "mri-oracle", "hint"}
+    assert {row.fusion for row in SUITES["diagnostics"].rows} >= {"none", "mri-oracle", "hint"}
     with pytest.raises(CmedlError, match="sets option 'train_patient'"):
         api.sweep("diagnostics", rows=[("none", "unet", "none"), ("none", "unet", "none", None,
                                                                     {"train_patient": 80})],

@@ -226,9 +226,9 @@ def test_suite_budget_applies_to_its_preset_and_yields_to_the_command_line(tmp_p
 
     with pytest.raises(KeyboardInterrupt):
         sweeping.sweep(capture, "evidence", preset="cpu", results=tmp_path, overrides={"patience": 3})
-    from cmedl_bench.suites import suite
+    from cmedl_bench.suites import SUITES
 
-    budget = suite("evidence").budget["cpu"]
+    budget = SUITES["evidence"].budget["cpu"]
     assert launched[0] == {"max_epochs": budget["max_epochs"], "patience": 3, "foreground_fraction": 1.0}
 
 

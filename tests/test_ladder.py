@@ -9,7 +9,7 @@ from cmedl_bench import api
 from cmedl_bench.results.collect import collect
 from cmedl_bench.results.headroom import training_cohort
 from cmedl_bench.results.leaderboard import build_leaderboard
-from cmedl_bench.suites import LADDER, LEARNING_CURVE, LEARNING_CURVE_SIZES, suite
+from cmedl_bench.suites import LADDER, LEARNING_CURVE, LEARNING_CURVE_SIZES, SUITES
 
 
 def test_learning_curve_shares_the_ladders_rows_at_the_own_cohort():
@@ -17,7 +17,7 @@ def test_learning_curve_shares_the_ladders_rows_at_the_own_cohort():
     assert own == [LADDER[0], LADDER[3], LADDER[2]]  # the same configurations: run once, read by both suites
     sizes = sorted({(row.options or {}).get("train_patients", 16) for row in LEARNING_CURVE})
     assert sizes == list(LEARNING_CURVE_SIZES)
-    assert suite("ladder").budget == suite("evidence").budget == suite("learning-curve").budget
+    assert SUITES["ladder"].budget == SUITES["evidence"].budget == SUITES["learning-curve"].budget
 
 
 @pytest.fixture(scope="module")

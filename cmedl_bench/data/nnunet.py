@@ -23,7 +23,6 @@ then ``cmedl-bench evaluate --pred PREDICTIONS --ref DATASET``).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -126,14 +125,6 @@ def import_nnunet(source: Path, dataset: Path, label: str | None = None, patient
     return imported, notes
 
 
-def _place(source: Path, target: Path) -> None:
-    """A hard link where the file system allows one (no second copy of the scans), else a copy."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-
-
 def export_nnunet(dataset: Path, out: Path, dataset_id: int = 501, name: str = "CBCT") -> Path:
     """Write ``out/DatasetNNN_NAME`` (see the module docstring); returns its path. ``out`` must not hold it yet."""
     if not 1 <= dataset_id <= 999:
@@ -153,8 +144,8 @@ def export_nnunet(dataset: Path, out: Path, dataset_id: int = 501, name: str = "
         (staging / f"images{kind}").mkdir(parents=True)
         (staging / f"labels{kind}").mkdir()
         for case in cases:
-            _place(case.image_path, staging / f"images{kind}" / f"{case.case_id}_0000{ending}")
-            _place(case.label_path, staging / f"labels{kind}" / f"{case.case_id}{ending}")
+            shutil.copyfile(case.image_path, staging / f"images{kind}" / f"{case.case_id}_0000{ending}")
+            shutil.copyfile(case.label_path, staging / f"labels{kind}" / f"{case.case_id}{ending}")
     meta = {"name": name, "channel_names": {"0": "CBCT"}, "labels": {"background": 0, "tumour": 1},
             "numTraining": len(split["train"]) + len(split["val"]), "file_ending": ending,
             "description": f"exported by cmedl-bench from {index.name} (splits: {index.splits_source})"}

@@ -23,7 +23,6 @@ to, not identical with, a single process.
 from __future__ import annotations
 
 import contextlib
-
 import json
 import os
 import socket
@@ -41,7 +40,7 @@ _local_depth = 0  # > 0 inside local(): this process computes on its own, even i
 
 
 def active() -> bool:
-    return (_local_depth == 0 and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1)
+    return _local_depth == 0 and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from cmedl_bench.io.figures import pyplot
 from cmedl_bench.results.comparison import per_unit, unit_of
-from cmedl_bench.results.headroom import BOOTSTRAP_SEED, trained_patients, training_cohort
+from cmedl_bench.results.headroom import BOOTSTRAP_SEED, cohort_label, trained_patients, training_cohort
 from cmedl_bench.results.statistics import bootstrap_mean_ci
 
 
@@ -33,9 +33,12 @@ def _method(row) -> tuple:
 
 def _name(row) -> str:
     """The row's label without the cohort suffix that :func:`cmedl_bench.results.headroom.cohort_label` adds."""
-    label = row.label
-    size = training_cohort(row)
-    return label.replace(f", {size} training patients", "") if size else label
+    suffix = cohort_label(row.runs[0])
+    return row.label.replace(suffix, "") if suffix else row.label
+
+
+def _patients(row) -> int:
+    return trained_patients(row) or training_cohort(row)
 
 
 def learning_curves(rows: list) -> dict[str, list[CurvePoint]]:
@@ -46,14 +49,14 @@ def learning_curves(rows: list) -> dict[str, list[CurvePoint]]:
             grouped.setdefault(_method(row), []).append(row)
     curves: dict[str, list[CurvePoint]] = {}
     for members in grouped.values():
-        sizes = {trained_patients(row) or training_cohort(row) for row in members}
+        sizes = {_patients(row) for row in members}
         if len(sizes) < 2:
             continue
         points = []
         for row in members:
             pairing = unit_of(list(row.case_dsc.index), row.info, "patient")
             values = per_unit(row.case_dsc, row.info, pairing).to_numpy()
-            points.append(CurvePoint(trained_patients(row) or training_cohort(row), float(values.mean()),
+            points.append(CurvePoint(_patients(row), float(values.mean()),
                                      bootstrap_mean_ci(values, BOOTSTRAP_SEED), len(values)))
         curves[_name(members[0])] = sorted(points, key=lambda point: point.patients)
     return curves

@@ -65,6 +65,7 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     from cmedl_bench.data.cache import dataset_root, disk_size_mb, ensure_dataset, is_cached
     from cmedl_bench.data.checks import require_clean
     from cmedl_bench.data.layout import load_index
+    from cmedl_bench.engine.devices import apply_threads
     from cmedl_bench.engine.distributed import device_for_rank, init_from_environment, world_size
     from cmedl_bench.hookspecs import PLUGIN_API_VERSION
     from cmedl_bench import settings
@@ -73,6 +74,7 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
 
     require_seed(seed)
     require_results_folder(results)
+    apply_threads()  # --threads: checked first, and in force for everything the run computes
     metrics = tuple(sorted(set(metrics) | ({"dsc"} if metrics else set())))
     registry = registry.with_metrics(metrics)
     init_from_environment()  # under torchrun

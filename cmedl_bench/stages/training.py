@@ -64,12 +64,14 @@ def _read_splits(inputs: RunInputs, reporter: Reporter) -> dict[str, list]:
 
 def _train_and_score(inputs: RunInputs, prepared: dict[str, list], folder: RunFolder, reporter: Reporter) -> None:
     from cmedl_bench.engine import distributed
-    from cmedl_bench.engine.devices import apply_threads, peak_memory, reset_peak_memory, seed_everything
+    import torch
+
+    from cmedl_bench.engine.devices import peak_memory, reset_peak_memory, seed_everything
     from cmedl_bench.engine.performance import tune_for_device
     from cmedl_bench.stages.building import build_fusion
 
     config, p, device = inputs.config, inputs.config.preset, inputs.device
-    threads = apply_threads()
+    threads = torch.get_num_threads()  # as open_run set them (--threads)
     train = {"cbct": prepared["train"], "mri": prepared.get("mri_train", [])}
     seed_everything(config.seed)
     reset_peak_memory(device)
@@ -78,13 +80,14 @@ def _train_and_score(inputs: RunInputs, prepared: dict[str, list], folder: RunFo
     tune_for_device(fusion.modules(), device, p.compile)
     distributed.synchronise(fusion.modules(), fusion.optimizers(), device)
     folder.record["translator"] = fusion.translator_info
-    loggers = [component.factory(folder.path, folder.record) for component in inputs.loggers]
+    main = distributed.is_main()  # one log per run: data-parallel ranks other than 0 log nothing
+    loggers = [component.factory(folder.path, folder.record) for component in inputs.loggers] if main else []
     folder.record["loggers"] = [component.name for component in inputs.loggers]
     tic = time.perf_counter()
     fusion.before_fit(train, config.seed, folder.path, reporter)
     fit_result = _fit(fusion, train, prepared["val"], p, config.seed, folder.path, reporter, loggers)
     folder.timings["train_s"] = time.perf_counter() - tic
-    if not distributed.is_main():  # rank 0 scores and writes the results
+    if not main:  # rank 0 scores and writes the results
         return
     tic = time.perf_counter()
     central = {case for case, entry in case_map(inputs.index).items() if entry.get("location") == "central"}
