@@ -20,6 +20,7 @@ from cmedl_bench.data.preprocessing import prepare
 from cmedl_bench.engine.inference import sliding_window, whole_slices
 from cmedl_bench.io.checkpoints import save_checkpoint
 from cmedl_bench.registry import get_registry
+from cmedl_bench.results.run_record import RunRecord
 from cmedl_bench.stages.building import build_fusion
 from cmedl_bench.stages.models import model_bundle
 
@@ -45,8 +46,8 @@ def scan_and_model(tmp_path_factory):
     registry = get_registry()
     plugins = {kind: registry.get(kind, name).provenance() for kind, name in
                (("fusion", "none"), ("segmenter", "unet"))} | {"translator": None}
-    record = {"run_id": "benchmark", "config_hash": "", "plugins": plugins,
-              "config": RunConfig(preset=PRESET).to_dict()}
+    record = RunRecord.from_json({"run_id": "benchmark", "status": "finished", "config_hash": "", "plugins": plugins,
+                                  "config": RunConfig(preset=PRESET).to_dict()}, folder)
     save_checkpoint(model_bundle(fusion, "student", record), folder / "model.cmedl")
     return folder, fusion
 

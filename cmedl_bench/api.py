@@ -8,16 +8,18 @@ records as dicts, the leaderboard as an object). See docs/architecture.md for th
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 from cmedl_bench.console import RichReporter
+from cmedl_bench.request import RunRequest
 from cmedl_bench.settings import results_dir
 from cmedl_bench.stages.datasets import list_plugins
 from cmedl_bench.stages.reporting import check_thresholds, report
 
 __all__ = ["check_data", "check_thresholds", "contrast", "evaluate", "export", "import_data", "list_plugins",
-           "predict", "report", "run", "run_parallel", "sensitivity", "sweep", "synth", "translate"]
+           "predict", "report", "run", "run_parallel", "RunRequest", "sensitivity", "sweep", "synth", "translate"]
 
 
 def _reporter(quiet: bool) -> RichReporter:
@@ -57,56 +59,59 @@ def contrast(dataset: Path, spacing_mm: float | None = None, control_cases: int 
     return dataset_contrast(_reporter(quiet), dataset, spacing_mm, control_cases)
 
 
-def run(translator: str = "cx", segmenter: str = "unet", fusion: str = "hint", dataset: str = "phantom",
-        data: Path | None = None, preset: str | None = None, seed: int = 0, results: Path | None = None,
-        device: str | None = None, overrides: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
-        force: bool = False, quiet: bool = False, component_options: dict[str, str] | None = None,
-        metrics: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Train one combination and score it on the validation and test splits; returns the run record. A finished
-    run with the same configuration hash is returned as it is (``force`` retrains); an unfinished one resumes.
-    ``component_options``: ``--option KEY=VALUE`` texts for options the selected components declare; ``metrics``:
-    the metrics to score (``dsc`` always; every installed one when empty)."""
+def _request(request: RunRequest | None, fields: dict[str, Any]) -> RunRequest:
+    """``request`` with ``fields`` changed, or the request ``fields`` build (:meth:`RunRequest.build`).
+    ``component_options``, the keyword of 1.x before the run request, still works with a DeprecationWarning."""
+    if "component_options" in fields:
+        warnings.warn("component_options= is deprecated; pass options= (the same KEY -> text pairs)",
+                      DeprecationWarning, stacklevel=3)
+        fields["options"] = {**(fields.get("options") or {}), **(fields.pop("component_options") or {})}
+    return RunRequest.build(**fields) if request is None else request.replace(**fields) if fields else request
+
+
+def run(request: RunRequest | None = None, /, **fields: Any) -> dict[str, Any]:
+    """Train one combination and score it on the validation and test splits; returns the run record. The run is
+    ``request``, or the :class:`cmedl_bench.request.RunRequest` built from ``fields`` (named as its table names them:
+    ``translator="none", fusion="none", epochs=3, lambda_hint=2, options={"lambda_seg": 5}``; with ``request``
+    they change it). A finished run with the same configuration hash is returned as it is (``force`` retrains); an
+    unfinished one resumes."""
     from cmedl_bench.stages import training
 
-    return training.run(_reporter(quiet), translator, segmenter, fusion, dataset, data, preset, seed,
-                        results or results_dir(), device, overrides, options, force, component_options,
-                        tuple(metrics))
+    request = _request(request, fields)
+    return training.run(_reporter(request.quiet), request)
 
 
-def run_parallel(processes: int, **run_kwargs: Any) -> dict[str, Any]:
+def run_parallel(processes: int, request: RunRequest) -> dict[str, Any]:
     """:func:`run` as ``processes`` data-parallel processes, one per GPU (on CPU, gloo processes: for testing);
     returns rank 0's run record. See :mod:`cmedl_bench.engine.distributed`."""
     from cmedl_bench.engine.devices import select_device
     from cmedl_bench.engine.distributed import launch
     from cmedl_bench.stages import training
 
-    cuda = select_device(run_kwargs.get("device")).type == "cuda"
-    training.check_parallel(processes, run_kwargs, cuda)
-    return launch(processes, cuda, _run_one_rank, run_kwargs)
+    cuda = select_device(request.device).type == "cuda"
+    training.check_parallel(processes, request, cuda)
+    return launch(processes, cuda, run, request)
 
 
-def _run_one_rank(run_kwargs: dict[str, Any]) -> dict[str, Any]:
-    return run(**run_kwargs)
-
-
-def translate(translator: str = "cx", dataset: str = "phantom", data: Path | None = None, preset: str | None = None,
-              seed: int = 0, results: Path | None = None, device: str | None = None,
-              overrides: dict[str, Any] | None = None, options: dict[str, Any] | None = None, force: bool = False,
-              quiet: bool = False, component_options: dict[str, str] | None = None) -> dict[str, Any]:
-    """Train a translator alone and score translation quality (KL of pseudo-MRI and raw CBCT to real MRI)."""
+def translate(request: RunRequest | None = None, /, **fields: Any) -> dict[str, Any]:
+    """Train a translator alone and score translation quality (KL of pseudo-MRI and raw CBCT to real MRI); the
+    request as :func:`run` takes it (``translator_epochs`` for the translator's epochs)."""
     from cmedl_bench.stages import translation
 
-    return translation.translate(_reporter(quiet), translator, dataset, data, preset, seed, results or results_dir(),
-                                 device, overrides, options, force, component_options)
+    request = _request(request, fields)
+    return translation.translate(_reporter(request.quiet), request)
 
 
 def sweep(suite_name: str = "paper", seeds: tuple[int, ...] = (0,), rows: list[tuple] | None = None,
-          launcher: str = "local", launcher_options: dict[str, str] | None = None, **run_kwargs: Any):
+          launcher: str = "local", launcher_options: dict[str, str] | None = None,
+          request: RunRequest | None = None, **fields: Any):
     """Every row of a suite (or the given rows: translator, segmenter, fusion[, dataset[, options]]) for every seed
-    with a launcher plugin; one :class:`cmedl_bench.launch.JobOutcome` per job."""
+    with a launcher plugin; one :class:`cmedl_bench.launch.JobOutcome` per job. Each job's request is ``request``
+    (or the one ``fields`` build, as :func:`run` takes them) with the row's components, dataset, options, the
+    suite's budget and the seed."""
     from cmedl_bench.stages import sweeping
 
-    return sweeping.sweep(run, suite_name, seeds, rows, launcher, launcher_options, **run_kwargs)
+    return sweeping.sweep(run, suite_name, seeds, rows, launcher, launcher_options, _request(request, fields))
 
 
 def sensitivity(run_dir: Path, head: str | None = None, passes: int = 10, rate: float = 0.5, seed: int = 0,

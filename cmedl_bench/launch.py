@@ -11,46 +11,24 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shlex
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from cmedl_bench.request import RunRequest
+
 
 @dataclass(frozen=True)
 class Job:
     label: str  # translator+segmenter+fusion seed N
-    run: dict[str, Any]  # keyword arguments of cmedl_bench.api.run
+    request: RunRequest  # what the job runs (its ``threads``: torch threads for the job, None: torch's default)
     log: Path  # where a remote job writes its output
-    runner: Callable[..., dict[str, Any]] | None = None  # called with ``run`` (cmedl_bench.api.run); picklable
-    threads: int | None = None  # torch threads for the job (None: torch's default)
+    runner: Callable[[RunRequest], dict[str, Any]] | None = None  # cmedl_bench.api.run; picklable
 
     def command(self) -> str:
         """The ``cmedl-bench run`` command line that runs this job alone."""
-        args = ["cmedl-bench", "run"]
-        for key in ("translator", "segmenter", "fusion", "dataset", "data", "preset", "seed", "results", "device"):
-            value = self.run.get(key)
-            if value is not None:
-                args += [f"--{key}", str(value)]
-        overrides = self.run.get("overrides") or {}
-        for field_name, option in (("max_epochs", "--epochs"), ("patience", "--patience")):
-            if overrides.get(field_name) is not None:
-                args += [option, str(overrides[field_name])]
-        if overrides.get("compile"):
-            args.append("--compile")
-        if overrides.get("foreground_fraction") is not None:
-            args += ["--foreground", str(overrides["foreground_fraction"])]
-        for key, value in (self.run.get("options") or {}).items():
-            if key == "hint_teacher" and isinstance(value, bool):
-                args.append(f"--{'' if value else 'no-'}hint-teacher")
-            elif value is not None and key in ("vgg19", "gan_mode", "lambda_hint", "segmenter_seg_weight"):
-                args += [f"--{key.replace('_', '-')}", str(value)]
-        if self.run.get("metrics"):
-            args += ["--metrics", ",".join(self.run["metrics"])]
-        for key, text in (self.run.get("component_options") or {}).items():
-            args += ["--option", f"{key}={text}"]
-        return shlex.join(args)
+        return self.request.command("run")
 
 
 @dataclass
@@ -67,12 +45,8 @@ def execute(job: Job) -> dict[str, Any]:
     """Run one job in a worker process (Slurm, Ray), its output going to ``job.log``; returns the run record."""
     job.log.parent.mkdir(parents=True, exist_ok=True)
     with open(job.log, "w") as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
-        if job.threads:
-            import torch
-
-            torch.set_num_threads(job.threads)
         try:
-            return job.runner(**{**job.run, "quiet": True})
+            return job.runner(job.request.replace(quiet=True))
         except BaseException:
             traceback.print_exc(file=handle)
             raise

@@ -36,11 +36,13 @@ from typing import Any
 
 from cmedl_bench.config import Preset
 from cmedl_bench.errors import CmedlError
+from cmedl_bench.request import FIELDS, SUITE_ROW_KEYS
 from cmedl_bench.suites import SUITES, Row, Suite
 
-#: axis -> default (None: the sweep's --dataset), as ``run`` has them
-AXES: dict[str, str | None] = {"translator": "cx", "segmenter": "unet", "fusion": "hint", "dataset": None}
-_ROW_KEYS = set(AXES) | {"options"}
+#: axis -> default (None: the sweep's --dataset), as the run request's table has them
+AXES: dict[str, str | None] = {f.name: None if f.name == "dataset" else f.default for f in FIELDS
+                               if f.name in SUITE_ROW_KEYS and f.name != "options"}
+_ROW_KEYS = set(SUITE_ROW_KEYS)
 _FILE_KEYS = {"description", "budget", "grid", "rows"}
 
 

@@ -21,7 +21,7 @@ class LocalLauncher(Launcher):
         for k, job in enumerate(jobs, start=1):
             console.rule(f"[bold]{k}/{len(jobs)} {escape(job.label)}")
             try:
-                record = job.runner(**job.run)
+                record = job.runner(job.request)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure of one job is reported, the sweep goes on

@@ -40,7 +40,9 @@ class SlurmLauncher(Launcher):
                 parameters["mem_gb"] = int(self.options["mem_gb"])
         executor.update_parameters(**parameters)
         if cluster == "local":  # all jobs start at once on this machine: share its cores instead of oversubscribing
-            jobs = [replace(job, threads=max(1, (os.cpu_count() or 1) // len(jobs))) for job in jobs]
+            share = max(1, (os.cpu_count() or 1) // len(jobs))
+            jobs = [job if job.request.threads else replace(job, request=job.request.replace(threads=share))
+                    for job in jobs]
         handles = executor.map_array(execute, jobs)
         outcomes = []
         for job, handle in zip(jobs, handles):

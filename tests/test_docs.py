@@ -40,3 +40,24 @@ def test_the_site_builds_strictly(tmp_path):
                                                                                       "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "site" / "python-api" / "index.html").read_text().count("run_parallel") > 0
+
+
+def _request_table() -> str:
+    """docs/reference.md §8 as the run request's table says it (cmedl_bench.request.FIELDS)."""
+    from cmedl_bench.request import FIELDS
+
+    def type_name(kind) -> str:
+        return kind.__name__ if isinstance(kind, type) and not hasattr(kind, "__args__") else str(kind).replace(
+            "typing.", "").replace("pathlib.", "")
+
+    lines = ["| field | flag | type | default | goes to | verbs | meaning |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for f in FIELDS:
+        target = f.target.replace("preset:", "preset field ").replace("option:", "component option ") or "request"
+        lines.append(f"| `{f.name}` | `{' / '.join(f.flags)}` | {type_name(f.type)} | `{f.default!r}` | {target} | "
+                     f"{', '.join(f.verbs)} | {f.help.replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+def test_every_run_request_field_is_documented_as_the_table_says():
+    section = (DOCS / "reference.md").read_text().split("## 8. The run request", 1)[1]
+    assert _request_table() in section, "docs/reference.md §8 is stale; its table is, exactly:\n" + _request_table()

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from cmedl_bench import api
-from cmedl_bench.errors import PluginError
+from cmedl_bench.errors import CmedlError, PluginError
+from cmedl_bench.request import RunRequest
 
 ROWS = [
     # translator, segmenter, fusion, heads
@@ -53,11 +54,12 @@ def test_cx_hint_records_random_vgg19(tmp_path, small_phantom):
     assert on_disk["translator"]["cx_features"] == "random-init"
     import warnings
 
+    from cmedl_bench.results.run_record import RunRecord
     from cmedl_bench.stages.models import rebuild
 
     with warnings.catch_warnings():  # inference (predict, export, sensitivity) builds no VGG19 and no optimiser
         warnings.simplefilter("error")
-        fusion = rebuild(on_disk, tmp_path / record["run_id"], torch.device("cpu"))
+        fusion = rebuild(RunRecord.read(tmp_path / record["run_id"]), torch.device("cpu"))
     assert fusion.optimizers() == {} and fusion.translator.vgg is None
 
 
@@ -114,7 +116,6 @@ def test_interrupted_sweep_resumes_without_redoing_or_duplicating(tmp_path, smal
 
 
 def test_unknown_suite_is_a_clear_error():
-    from cmedl_bench.errors import CmedlError
 
     with pytest.raises(CmedlError, match="unknown suite .table9.; known suites: paper-table1, paper-table2, paper, evidence"):
         api.sweep("table9")
@@ -148,7 +149,6 @@ def test_sensitivity_on_a_finished_run(tmp_path, small_phantom):
         assert len(values["dsc"]) == 3
         assert values["unperturbed"] == pytest.approx(test_dsc[case])  # weights restored between cases
     assert result["mean_sd"] >= 0 and (run_dir / "sensitivity.png").stat().st_size > 1000
-    from cmedl_bench.errors import CmedlError
 
     with pytest.raises(CmedlError, match="no head 'teacher'"):
         api.sensitivity(run_dir, head="teacher", quiet=True)
@@ -188,15 +188,22 @@ def test_fidelity_switches_change_the_segmenter_update_as_documented():
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in fusion.student.parameters())
 
 
-def test_fidelity_options_are_set_from_the_cli_and_enter_the_hash():
-    from cmedl_bench.cli.app import translator_options
+def test_fidelity_options_are_aliases_of_the_fusion_options_and_enter_the_hash(tmp_path, small_phantom):
+    """``--lambda-hint`` and friends are the ``hint`` fusion's declared options under another name: one channel, so
+    the configuration holds the same typed value whichever way it was given."""
     from cmedl_bench.config import RunConfig
+    from cmedl_bench.request import RunRequest
 
-    default = translator_options(None, "log")
-    literal = translator_options(None, "log", lambda_hint=0.5, segmenter_seg_weight=5.0, hint_teacher=True)
-    strip = (lambda options: {k: v for k, v in options.items() if v is not None})  # as the run stage does
-    assert RunConfig(options=strip(default)).hash() != RunConfig(options=strip(literal)).hash()
-    assert strip(default) == {"gan_mode": "log"}  # unset switches leave existing hashes alone
+    named = RunRequest.build(lambda_hint=0.5, segmenter_seg_weight=5.0, hint_teacher=True)
+    given = RunRequest.build(options=["lambda_hint=0.5", "segmenter_seg_weight=5.0", "hint_teacher=true"])
+    assert named.options == given.options
+    assert RunRequest.build().options == {}  # unset switches set nothing
+    assert RunConfig(options={"lambda_hint": 0.5}).hash() != RunConfig().hash()
+    with pytest.raises(CmedlError, match="--lambda-hint must not be negative"):
+        RunRequest.build(lambda_hint=-1.0)
+    with pytest.raises(PluginError, match="--option lambda_hint: no selected component declares it"):
+        api.run(translator="none", fusion="none", lambda_hint=0.5, data=small_phantom, preset="smoke",
+                results=tmp_path, quiet=True)
 
 
 def test_evidence_suite_smoke_runs_every_row_and_tests_the_negative_control(tmp_path):
@@ -220,12 +227,13 @@ def test_suite_budget_applies_to_its_preset_and_yields_to_the_command_line(tmp_p
 
     launched = []
 
-    def capture(**kwargs):
-        launched.append(kwargs["overrides"])
+    def capture(request):
+        launched.append(request.overrides)
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        sweeping.sweep(capture, "evidence", preset="cpu", results=tmp_path, overrides={"patience": 3})
+        sweeping.sweep(capture, "evidence", (0,), None, "local", None,
+                       RunRequest.build(preset="cpu", results=tmp_path, patience=3))
     from cmedl_bench.suites import SUITES
 
     budget = SUITES["evidence"].budget["cpu"]
@@ -233,20 +241,20 @@ def test_suite_budget_applies_to_its_preset_and_yields_to_the_command_line(tmp_p
 
 
 def test_sweep_gives_each_row_the_options_its_components_declare(tmp_path):
-    from cmedl_bench.errors import CmedlError
     from cmedl_bench.stages import sweeping
 
     launched = []
 
-    def capture(**kwargs):
-        launched.append((kwargs["fusion"], kwargs["component_options"]))
-        return {"run_id": kwargs["fusion"]}
+    def capture(request):
+        launched.append((request.fusion, request.options))
+        return {"run_id": request.fusion}
 
     rows = [("none", "unet", "none"), ("cycle", "unet", "hint")]
-    sweeping.sweep(capture, rows=rows, preset="smoke", results=tmp_path, component_options={"lambda_seg": "2"})
+    request = RunRequest.build(preset="smoke", results=tmp_path, options={"lambda_seg": "2"})
+    sweeping.sweep(capture, "grid", (0,), rows, "local", None, request)
     assert launched == [("none", {}), ("hint", {"lambda_seg": "2"})]
     with pytest.raises(CmedlError, match="--option lamda_seg: no component of suite"):
-        sweeping.sweep(capture, rows=rows, preset="smoke", results=tmp_path, component_options={"lamda_seg": "2"})
+        sweeping.sweep(capture, "grid", (0,), rows, "local", None, request.replace(options={"lamda_seg": "2"}))
 
 
 def _alternating_step(fusion, batch):

@@ -12,6 +12,7 @@ import pytest
 
 from cmedl_bench import api, hookimpl
 from cmedl_bench.plugin import MetricInfo
+from cmedl_bench.request import RunRequest
 from cmedl_bench.results.render import to_csv, to_json, to_markdown
 from cmedl_bench.stages.reporting import report
 
@@ -90,5 +91,5 @@ def test_metrics_selects_what_a_run_scores_and_the_report_follows(extra_metrics,
     with pytest.raises(PluginError, match="unknown metric 'volume'; known metrics: .*voldiff"):
         api.run(translator="none", fusion="none", data=small_phantom, preset="smoke", results=tmp_path,
                 quiet=True, metrics=("volume",))
-    job = Job("row", {"translator": "none", "metrics": ("dsc", "voldiff")}, tmp_path / "log")
+    job = Job("row", RunRequest.build(translator="none", metrics=("dsc", "voldiff")), tmp_path / "log")
     assert "--metrics dsc,voldiff" in job.command()

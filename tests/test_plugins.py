@@ -374,15 +374,15 @@ def test_component_options_are_declared_typed_and_enter_the_hash(tmp_path, small
     cmedl_register(WithOption(), name="opt", distribution="opt-dist", version="1")
     kwargs = dict(translator="scaled", data=small_phantom, preset="smoke", results=tmp_path, quiet=True)
     plain = api.translate(**kwargs)
-    tuned = api.translate(**kwargs, component_options={"scale": "0.5", "clip": "yes"})
+    tuned = api.translate(**kwargs, options={"scale": "0.5", "clip": "yes"})
     assert {k: tuned["config"]["options"][k] for k in ("scale", "clip")} == {"scale": 0.5, "clip": True}
     assert tuned["run_id"] != plain["run_id"]
     assert tuned["summary"]["test"]["pmri"]["kl"]["mean"] != plain["summary"]["test"]["pmri"]["kl"]["mean"]
     with pytest.raises(PluginError, match=r"--option sclae: no selected component declares it; options: "
                                           r"clip \(scaled, default False\), scale \(scaled, default 1.0\)"):
-        api.translate(**kwargs, component_options={"sclae": "2"})
+        api.translate(**kwargs, options={"sclae": "2"})
     with pytest.raises(PluginError, match=r"--option clip='maybe': expected a bool"):
-        api.translate(**kwargs, component_options={"clip": "maybe"})
+        api.translate(**kwargs, options={"clip": "maybe"})
 
 
 def test_cmedl_loss_weight_from_the_command_line(tmp_path):
@@ -425,7 +425,7 @@ def test_a_dataset_plugin_takes_options_that_key_its_cache_and_name_its_rows(tmp
     shutil.copytree(small_phantom, second)
     kwargs = dict(translator="none", fusion="none", dataset="served", preset="smoke", results=tmp_path / "results",
                   quiet=True, overrides={"max_epochs": 1})
-    records = [api.run(**kwargs, component_options={"source": str(source)}) for source in (first, second)]
+    records = [api.run(**kwargs, options={"source": str(source)}) for source in (first, second)]
     assert records[0]["run_id"] != records[1]["run_id"]
     assert records[0]["dataset"]["path"] != records[1]["dataset"]["path"]  # two cached datasets, one per source
     assert [r["dataset"]["options"] for r in records] == [{"source": str(first)}, {"source": str(second)}]
@@ -433,9 +433,9 @@ def test_a_dataset_plugin_takes_options_that_key_its_cache_and_name_its_rows(tmp
     labels = sorted(row.label for row in build_leaderboard(collect([tmp_path / "results"])).rows)
     assert len(labels) == 2 and f"source={first}" in labels[0] and f"source={second}" in labels[1]
     with pytest.raises(PluginError, match=r"--option sorce: no selected component declares it; options: source"):
-        api.run(**kwargs, component_options={"sorce": str(first)})
+        api.run(**kwargs, options={"sorce": str(first)})
     with pytest.raises(CmedlError, match="--option source configures dataset 'served', which --data replaces"):
-        api.run(**{**kwargs, "data": small_phantom}, component_options={"source": str(first)})
+        api.run(**{**kwargs, "data": small_phantom}, options={"source": str(first)})
     with pytest.raises(CmedlError, match="needs --option source=FOLDER"):
         api.synth(tmp_path / "synth", dataset="served", quiet=True)
     assert (api.synth(tmp_path / "synth", dataset="served", quiet=True, options={"source": str(first)})

@@ -10,9 +10,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cmedl_bench.cli.app import OPTS, app, data_app, key_values, stderr, stdout
+from cmedl_bench.cli.app import OPTS, app, data_app, stderr, stdout
 from cmedl_bench.cli.summaries import contrast_table, neighbour_table
 from cmedl_bench.errors import CmedlError
+from cmedl_bench.request import key_values
 
 
 plugins_app = typer.Typer(help="List installed plugins (and broken ones); 'plugins check' tests them.")

@@ -12,10 +12,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cmedl_bench.cli.app import OPTS, app, key_values, stderr, stdout
+from cmedl_bench.cli.app import OPTS, app, stderr, stdout
 from cmedl_bench.cli.summaries import summary_table
-from cmedl_bench.settings import results_dir
 from cmedl_bench.errors import CmedlError
+from cmedl_bench.request import key_values
+from cmedl_bench.settings import results_dir
 
 
 @app.command()

@@ -29,13 +29,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def apply_threads() -> int:
-    """Set torch's intra-op threads to :func:`cmedl_bench.settings.threads` where it is given; returns the number in
-    use (recorded with the run)."""
+def apply_threads(requested: int | None = None) -> int:
+    """Set torch's intra-op threads to ``requested`` (a run request's ``threads``), else to
+    :func:`cmedl_bench.settings.threads` where it is given; returns the number in use (recorded with the run)."""
     from cmedl_bench.errors import CmedlError
     from cmedl_bench.settings import THREADS_VARIABLE, threads
 
-    wanted = threads()
+    wanted = str(requested) if requested is not None else threads()
     if wanted is None:
         return torch.get_num_threads()
     if not wanted.isdigit() or int(wanted) < 1:

@@ -14,64 +14,52 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cmedl_bench.data.identifiers import recorded_file
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.io.digests import json_digest
-from cmedl_bench.results.records import read_record
+from cmedl_bench.results.run_record import RunRecord
 from cmedl_bench.suites import paper_row_name
 
 
 @dataclass
 class CollectedRun:
     path: Path
-    record: dict[str, Any]
+    record: RunRecord
     rows: Any  # pandas DataFrame in the per-case long format
 
     @property
     def kind(self) -> str:
-        return self.record.get("kind", "training")
+        return self.record.kind
 
     @property
     def seed(self) -> int | None:
-        return self.record.get("seed")
+        return self.record.seed
 
     @property
     def components(self) -> dict[str, str]:
-        if self.kind == "evaluation":
-            return {"translator": "none", "segmenter": self.record["method"]["name"], "fusion": "external"}
-        config = self.record["config"]
-        return {k: config[k] for k in ("translator", "segmenter", "fusion")}
+        return self.record.components
 
     @property
     def setup(self) -> dict[str, Any]:
         """What must be equal for runs to be pooled: the config without its seed, and plugin versions."""
-        config = {k: v for k, v in self.record.get("config", {}).items() if k != "seed"}
-        plugins = {role: f"{p['distribution']} {p['version']}" for role, p in
-                   (self.record.get("plugins") or {}).items() if p}
-        return {"dataset": self.dataset_name, "reference": self.reference_set,
-                "preset": (config.get("preset") or {}).get("name"), "config": config, "plugins": plugins}
+        config = {k: v for k, v in self.record.config.items() if k != "seed"}
+        plugins = {role: f"{p['distribution']} {p['version']}" for role, p in self.record.plugins.items() if p}
+        return {"dataset": self.dataset_name, "reference": self.reference_set, "preset": self.record.preset_name,
+                "config": config, "plugins": plugins}
 
     @property
     def dataset_name(self) -> str:
-        """The dataset plugin that wrote the data, with its version and the options it was given; for a ``--data``
-        folder (or a record older than this field) the name and version in its ``dataset.json``, else its path."""
-        dataset = self.record.get("dataset") or {}
-        if dataset.get("plugin"):
-            options = " ".join(f"{k}={v}" for k, v in sorted((dataset.get("options") or {}).items()))
-            return f"{dataset['plugin']} v{dataset.get('version')}" + (f" ({options})" if options else "")
-        return (f"{dataset.get('name')} v{dataset.get('version')}" if dataset.get("version") is not None
-                else str(dataset.get("path") or dataset.get("name")))
+        return self.record.dataset.label
 
     @property
     def reference_set(self) -> str:
         """The reference masks of the test split this run was scored against: their fingerprint
         (:class:`cmedl_bench.scoring.ReferenceFingerprint`), or, for records written before fingerprints, the
         dataset's name, version and path."""
-        fingerprint = (self.record.get("reference") or {}).get("test")
+        fingerprint = self.record.reference.get("test")
         if fingerprint:
             return f"#{fingerprint[:8]}"
-        dataset = self.record.get("dataset") or {}
-        return f"{dataset.get('name')} v{dataset.get('version')} {dataset.get('path')}"
+        dataset = self.record.dataset
+        return f"{dataset.name} v{dataset.version} {dataset.path}"
 
     @property
     def setup_hash(self) -> str:
@@ -94,27 +82,6 @@ def _run_dirs(paths: list[Path]) -> list[Path]:
         elif path.is_dir():
             found.extend(sorted(p.parent for p in path.rglob("run.json")))
     return sorted(set(found))
-
-
-#: fields of run.json that the report reads, with the types they must have
-_RECORD_FIELDS: dict[str, tuple[type, ...]] = {"run_id": (str,), "status": (str,), "seed": (int, type(None)),
-                                               "config_hash": (str, type(None)), "plugins": (dict, type(None)),
-                                               "dataset": (dict, type(None)), "reference": (dict, type(None)),
-                                               "files": (dict, type(None))}
-
-
-def _record_problem(record: dict[str, Any]) -> str | None:
-    for name, types in _RECORD_FIELDS.items():
-        if not isinstance(record.get(name), types):
-            return f"run.json field {name!r} is {type(record.get(name)).__name__}, not {types[0].__name__}"
-    if record.get("kind", "training") == "evaluation":
-        method = record.get("method")
-        return None if isinstance(method, dict) and isinstance(method.get("name"), str) else "no method name"
-    config = record.get("config")
-    if not isinstance(config, dict) or not all(isinstance(config.get(k), str)
-                                               for k in ("translator", "segmenter", "fusion")):
-        return "run.json has no config with translator, segmenter and fusion names"
-    return None
 
 
 def _read_rows(table: Path):
@@ -140,20 +107,15 @@ def collect(paths: list[Path]) -> Collection:
     collection = Collection()
     for run_dir in _run_dirs(paths):
         try:
-            record = read_record(run_dir)
+            record = RunRecord.read(run_dir)
         except CmedlError as exc:
             collection.excluded.append((run_dir, str(exc).split(";")[0]))
             continue
-        problem = _record_problem(record)
-        if problem:
-            collection.excluded.append((run_dir, problem))
-            continue
-        status = record.get("status")
-        if status != "finished":
-            collection.excluded.append((run_dir, f"status {status!r}: only finished runs are counted"))
+        if not record.finished:
+            collection.excluded.append((run_dir, f"status {record.status!r}: only finished runs are counted"))
             continue
         try:
-            table = recorded_file(run_dir, (record.get("files") or {}).get("per_case", "per_case.parquet"))
+            table = record.file("per_case", "per_case.parquet")
         except CmedlError as exc:
             collection.excluded.append((run_dir, str(exc)))
             continue
@@ -202,7 +164,7 @@ def dedupe(runs: list[CollectedRun], notes: list[str]) -> list[CollectedRun]:
     """The same configuration (hash) found twice, e.g. in two results folders: count it once."""
     seen: dict[str, CollectedRun] = {}
     for run in runs:
-        key = run.record.get("config_hash") or str(run.path)
+        key = run.record.config_hash or str(run.path)
         if key in seen:
             notes.append(f"{run.path} repeats {seen[key].path} (same configuration hash); counted once")
             continue

@@ -52,12 +52,11 @@ def case_info(runs) -> dict[str, dict[str, Any]]:
     ``dataset.json`` at the absolute path it recorded."""
     info: dict[str, dict[str, Any]] = {}
     for run in runs:
-        dataset = run.record.get("dataset") or {}
-        recorded = dataset.get("cases")
-        if isinstance(recorded, dict):
-            info.update({case: entry for case, entry in recorded.items() if isinstance(entry, dict)})
-        elif dataset.get("path"):
-            info.update(_dataset_cases(str(dataset["path"])))
+        dataset = run.record.dataset
+        if isinstance(dataset.cases, dict):
+            info.update({case: entry for case, entry in dataset.cases.items() if isinstance(entry, dict)})
+        elif dataset.path:
+            info.update(_dataset_cases(str(dataset.path)))
     return info
 
 

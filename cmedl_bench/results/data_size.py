@@ -28,7 +28,7 @@ class CurvePoint:
 def _method(row) -> tuple:
     """What a row is apart from its training cohort: components, head and the setting it is scored in."""
     return (row.components["translator"], row.components["segmenter"], row.components["fusion"], row.head,
-            row.setup["reference"], row.setup["preset"], (row.runs[0].record.get("config") or {}).get("dataset"))
+            row.setup["reference"], row.setup["preset"], row.runs[0].record.config.get("dataset"))
 
 
 def _name(row) -> str:

@@ -34,6 +34,6 @@ def flat_records(board: Any) -> list[dict[str, Any]]:
                      f"{metric}_scans": found.scans, f"{metric}_mean_difference": found.mean_difference,
                      f"{metric}_ci_low": found.ci[0], f"{metric}_ci_high": found.ci[1],
                      f"{metric}_p": found.p, f"{metric}_p_holm": row.p_holm_by_metric.get(metric)}
-        item["run_ids"] = ",".join(run.record["run_id"] for run in row.runs)
+        item["run_ids"] = ",".join(run.record.run_id for run in row.runs)
         out.append(item)
     return out

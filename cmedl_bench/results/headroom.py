@@ -55,7 +55,7 @@ def training_cohort(row) -> int:
 
 def run_training_cohort(run) -> int:
     """:func:`training_cohort` of one collected run."""
-    options = (run.record.get("dataset") or {}).get("options") or {}
+    options = run.record.dataset.options
     value = options.get(TRAIN_PATIENTS, 0)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -69,7 +69,7 @@ def cohort_label(run) -> str:
 
 def trained_patients(row) -> int | None:
     """How many training patients the row's dataset had, where its generator recorded it."""
-    generator = (row.runs[0].record.get("dataset") or {}).get("generator") or {}
+    generator = row.runs[0].record.dataset.generator or {}
     value = generator.get(TRAIN_PATIENTS)
     return value if isinstance(value, int) else None
 

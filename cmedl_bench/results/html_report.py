@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from cmedl_bench.data.identifiers import recorded_file
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.io.figures import pyplot
 from cmedl_bench.results.data_size import learning_curves, plot_learning_curves
@@ -92,7 +91,7 @@ def _dataset_cases(run) -> dict:
     """The CBCT cases of the dataset a run was scored on (empty when that folder is gone or is not a dataset)."""
     from cmedl_bench.data.layout import load_index
 
-    root = Path((run.record.get("dataset") or {}).get("path") or "")
+    root = Path(run.record.dataset.path or "")
     try:
         return load_index(root).cases.get("cbct", {})
     except (CmedlError, OSError):
@@ -166,13 +165,13 @@ def _run_figures(board: Leaderboard, key: str, caption: str) -> list[str]:
     out, seen = [], set()
     for run in [row.runs[0] for row in board.rows] + [t.runs[0] for t in board.translation]:
         try:
-            path = recorded_file(run.path, (run.record.get("files") or {}).get(key) or _RUN_FIGURES[key])
+            path = run.record.file(key, _RUN_FIGURES[key])
         except CmedlError:
             continue
         if run.path in seen or not path.is_file():
             continue
         seen.add(run.path)
-        figure = _file_figure(path, f"{caption}: {run.record['run_id']}")
+        figure = _file_figure(path, f"{caption}: {run.record.run_id}")
         if figure is not None:
             out.append(figure)
     return out

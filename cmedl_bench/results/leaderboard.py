@@ -24,6 +24,7 @@ from cmedl_bench.results.collect import Collection, CollectedRun, dedupe, method
 from cmedl_bench.results.flat import flat_records
 from cmedl_bench.results.comparison import PAIRINGS, Comparison, case_info, compare, subgroup_means
 from cmedl_bench.results.headroom import MEANING, attach_headroom, cohort_label, training_cohort
+from cmedl_bench.results.run_record import Head
 from cmedl_bench.results.ranking import MetricColumn, metric_columns, rank, unknown_rank_metric
 from cmedl_bench.results.statistics import holm_bonferroni
 
@@ -175,13 +176,13 @@ def _group(collection: Collection, notes: list[str]) -> tuple[list[Row], list[Tr
     translation = []
     for (translator, setup_hash), runs in translate_runs.items():
         frame = pd.concat([run.rows for run in runs], ignore_index=True)
-        own = frame[frame["head"] == "pmri"]
+        own = frame[frame["head"] == Head.PSEUDO_MRI]
         pmri = _summary(own, "test", "kl")
         if pmri is not None:
             suffix = variant_suffixes([r for (t, _), rs in translate_runs.items() if t == translator for r in rs])
             fidelity = {m: _summary(own, "test", m) for m in sorted(set(own["metric"]) - {"kl"})}
             translation.append(TranslationRow(f"{translator}{suffix[setup_hash]}", runs, pmri,
-                                              _summary(frame[frame["head"] == "cbct"], "test", "kl"),
+                                              _summary(frame[frame["head"] == Head.CBCT], "test", "kl"),
                                               {m: v for m, v in fidelity.items() if v is not None}))
     return rows, translation
 

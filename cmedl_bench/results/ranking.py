@@ -38,7 +38,7 @@ def metric_columns(rows: list[Any]) -> list[MetricColumn]:
     definitions: dict[str, dict[str, Any]] = {}
     for row in rows:
         for run in row.runs:
-            for name, definition in (run.record.get("metrics") or {}).items():
+            for name, definition in run.record.metrics.items():
                 definitions.setdefault(name, definition if isinstance(definition, dict) else {})
     present = {metric for row in rows for _, metric in row.metrics}
     ordered = [m for m in PAPER_METRICS if m in present] + sorted(present - set(PAPER_METRICS))

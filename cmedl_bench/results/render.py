@@ -160,7 +160,7 @@ def to_json(board: Leaderboard) -> str:
         "translation": [{"translator": t.label, "kl_pmri_mean": t.kl_pmri.mean, "kl_pmri_sd": t.kl_pmri.sd,
                          "kl_cbct_mean": t.kl_cbct.mean if t.kl_cbct else None,
                          **{f"{m}_mean": v.mean for m, v in t.fidelity.items()},
-                         "run_ids": [r.record["run_id"] for r in t.runs]} for t in board.translation],
+                         "run_ids": [r.record.run_id for r in t.runs]} for t in board.translation],
         "statistics": {"rule": board.reference_rule, "alpha": board.alpha},
         "notes": board.notes,
         "excluded": [{"path": str(path), "reason": reason} for path, reason in board.excluded],

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cmedl_bench.config import RunConfig, require_seed, resolve_preset
+from cmedl_bench.config import Preset, RunConfig, require_seed, resolve_preset
 from cmedl_bench.errors import CmedlError, DatasetError
 from cmedl_bench.registry import Registry
+from cmedl_bench.request import RunRequest
 from cmedl_bench.selection import Selection, dataset_options
 from cmedl_bench.stages.progress import Reporter
 
@@ -59,9 +60,13 @@ def require_outside_run_folders(path: Path, option: str) -> None:
             raise CmedlError(f"{option} {path} lies inside the run folder {folder}; write outputs elsewhere")
 
 
-def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, translator: str, segmenter: str,
-             fusion: str, dataset: str, data: Path | None, preset: str | None, seed: int, device: str | None,
-             overrides, options, results: Path, metrics: tuple[str, ...] = ()) -> RunInputs:
+def open_run(selection: Selection, registry: Registry, reporter: Reporter, request: RunRequest,
+             components: tuple[str, str, str] | None = None) -> RunInputs:
+    """Everything the run needs before it writes anything, checked in that order: the request's seed, results
+    folder, threads, device, preset, every selected component's contract (probes), the configuration and its
+    hash, the dataset (generated on first use) and its checks. ``components``: the configuration's translator,
+    segmenter and fusion names where they are not the request's (``translate``: ``(translator, "none",
+    "translate")``)."""
     from cmedl_bench.data.cache import dataset_root, disk_size_mb, ensure_dataset, is_cached
     from cmedl_bench.data.checks import require_clean
     from cmedl_bench.data.layout import load_index
@@ -69,28 +74,24 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
     from cmedl_bench.engine.distributed import device_for_rank, init_from_environment, world_size
     from cmedl_bench.hookspecs import PLUGIN_API_VERSION
     from cmedl_bench import settings
-    from cmedl_bench.stages.probing import probe_fusion, probe_metrics, probe_segmenter, probe_translator
+    from cmedl_bench.selection import component_options
     from cmedl_bench.tracking import parse_log, selected_loggers
 
+    translator, segmenter, fusion = components or (request.translator, request.segmenter, request.fusion)
+    seed, results, data, dataset = request.seed, request.results, request.data, request.dataset
     require_seed(seed)
     require_results_folder(results)
-    apply_threads()  # --threads: checked first, and in force for everything the run computes
-    metrics = tuple(sorted(set(metrics) | ({"dsc"} if metrics else set())))
+    apply_threads(request.threads)  # --threads: checked first, and in force for everything the run computes
+    metrics = tuple(sorted(set(request.metrics) | ({"dsc"} if request.metrics else set())))
     registry = registry.with_metrics(metrics)
     init_from_environment()  # under torchrun
-    dev = usable_device(device_for_rank(device))
-    resolved = resolve_preset(preset, dev.type == "cuda", overrides)
-    given = {k: v for k, v in (options or {}).items() if v is not None}  # as the run's configuration holds them
-    if selection.segmenter is not None:  # a broken contract is one line, before any work
-        probe_segmenter(selection.segmenter, resolved)
-    if selection.translator is not None:
-        probe_translator(selection.translator, resolved, given)
-    if selection.fusion is not None and selection.segmenter is not None:
-        probe_fusion(selection.fusion, selection.segmenter, selection.translator, resolved, given)
-    probe_metrics(registry)
-    loggers = tuple(selected_loggers(registry, parse_log(settings.loggers())))
+    dev = usable_device(device_for_rank(request.device))
+    resolved = resolve_preset(request.preset, dev.type == "cuda", request.overrides)
+    given = component_options(selection, request.options)  # typed like their declared defaults
+    _probe(selection, registry, resolved, given)
+    loggers = tuple(selected_loggers(registry, parse_log(request.log or settings.loggers())))
     user_data = data is not None
-    ignored = sorted(set(options or {}) & set(selection.dataset.info.options))
+    ignored = sorted(set(request.options) & set(selection.dataset.info.options))
     if user_data and ignored:
         raise CmedlError(f"--option {ignored[0]} configures dataset {dataset!r}, which --data replaces; "
                          f"drop one of them")
@@ -117,6 +118,19 @@ def open_run(selection: Selection, registry: Registry, reporter: Reporter, *, tr
         reporter.warning(f"data check: {warned[0]}" + (f" (and {len(warned) - 1} more warning(s))" if len(warned) > 1
                                                        else "") + f"; see cmedl-bench data check {data}")
     return RunInputs(registry, selection, config, dev, load_index(Path(data)), results, loggers)
+
+
+def _probe(selection: Selection, registry: Registry, preset: Preset, options: dict[str, Any]) -> None:
+    """Every selected component's contract (docs/writing-plugins.md): a broken one is one line, before any work."""
+    from cmedl_bench.stages.probing import probe_fusion, probe_metrics, probe_segmenter, probe_translator
+
+    if selection.segmenter is not None:
+        probe_segmenter(selection.segmenter, preset)
+    if selection.translator is not None:
+        probe_translator(selection.translator, preset, options)
+    if selection.fusion is not None and selection.segmenter is not None:
+        probe_fusion(selection.fusion, selection.segmenter, selection.translator, preset, options)
+    probe_metrics(registry)
 
 
 def split_cases(index, cohort: str, split: str, limit: int | None = None):

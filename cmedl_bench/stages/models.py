@@ -29,7 +29,8 @@ from cmedl_bench.fusion import Fusion
 from cmedl_bench.modules import WeightsMismatch
 from cmedl_bench.io.checkpoints import CorruptFileError, load_checkpoint, save_checkpoint
 from cmedl_bench.registry import get_registry
-from cmedl_bench.results.records import now, read_record
+from cmedl_bench.results.records import now
+from cmedl_bench.results.run_record import RunRecord
 from cmedl_bench.stages.building import build_fusion
 
 MODEL_FORMAT = "cmedl-bench-model"
@@ -49,16 +50,16 @@ class TrainedModel:
         return self.fusion.spec.preset
 
 
-def finished_record(run_dir: Path) -> dict[str, Any]:
+def finished_record(run_dir: Path) -> RunRecord:
     """The record of a finished training run (one line otherwise)."""
-    record = read_record(run_dir)
+    record = RunRecord.read(run_dir)
     if record is None:
         raise CmedlError(f"{run_dir} is not a run folder or model file (no run.json)")
-    if record.get("status") != "finished":
-        raise CmedlError(f"{run_dir}: the run is {record.get('status', 'unfinished')}, not finished; finish it with "
-                         f"the same run command first")
-    if record.get("kind") != "training" or not (run_dir / "best.pt").is_file():
-        raise CmedlError(f"{run_dir} holds no trained segmenter ({record.get('kind')} run without best.pt)")
+    if not record.finished:
+        raise CmedlError(f"{run_dir}: the run is {record.status}, not finished; finish it with the same run command "
+                         f"first")
+    if record.kind != "training" or not (run_dir / "best.pt").is_file():
+        raise CmedlError(f"{run_dir} holds no trained segmenter ({record.kind} run without best.pt)")
     return record
 
 
@@ -83,12 +84,12 @@ def require_model_schema(content: dict[str, Any], fields: dict[str, type], sourc
             raise CmedlError(f"{source}: plugin entry {kind!r} lacks a name, distribution or version")
 
 
-def rebuild(record: dict[str, Any], run_dir: Path, device: torch.device) -> Fusion:
+def rebuild(record: RunRecord, device: torch.device) -> Fusion:
     """The fusion of a finished run with its best checkpoint loaded, in inference mode."""
-    require_model_schema(record, {"run_id": str, "config": dict, "plugins": dict}, run_dir / "run.json")
-    _check_plugins(record["plugins"], run_dir)
-    best = run_dir / "best.pt"
-    return _build(record["config"], load_checkpoint(best, device, required={"weights": dict})["weights"], device, best)
+    require_model_schema(record.data, {"run_id": str, "config": dict, "plugins": dict}, record.path / "run.json")
+    _check_plugins(record.plugins, record.path)
+    best = record.path / "best.pt"
+    return _build(record.config, load_checkpoint(best, device, required={"weights": dict})["weights"], device, best)
 
 
 def _build(config: dict[str, Any], weights: dict[str, Any], device: torch.device, source: Path) -> Fusion:
@@ -135,11 +136,10 @@ def load_model(path: Path, head: str | None, device: torch.device) -> TrainedMod
     path = Path(path)
     if path.is_dir():
         record = finished_record(path)
-        fusion = rebuild(record, path, device)
-        provenance = {"source": str(path.resolve()), "run_id": record["run_id"],
-                      "config_hash": record["config_hash"], "plugins": record["plugins"],
-                      "summary": record.get("summary"), "dataset": record.get("dataset")}
-        return TrainedModel(fusion, _choose_head(fusion, head, f"run {record['run_id']}"), provenance)
+        fusion = rebuild(record, device)
+        provenance = {"source": str(path.resolve()), "run_id": record.run_id, "config_hash": record.config_hash,
+                      "plugins": record.plugins, "summary": record.summary, "dataset": record.data.get("dataset")}
+        return TrainedModel(fusion, _choose_head(fusion, head, f"run {record.run_id}"), provenance)
     if not path.is_file():
         raise CmedlError(f"{path}: no such run folder or model file")
     try:
@@ -159,14 +159,13 @@ def load_model(path: Path, head: str | None, device: torch.device) -> TrainedMod
     return TrainedModel(fusion, _choose_head(fusion, head or bundle["head"], str(path)), provenance)
 
 
-def model_bundle(fusion: Fusion, head: str, record: dict[str, Any]) -> dict[str, Any]:
+def model_bundle(fusion: Fusion, head: str, record: RunRecord) -> dict[str, Any]:
     """The model file's content (see the module docstring) for a fusion and the record of the run that trained it."""
     preset = fusion.spec.preset
-    dataset = record.get("dataset") or {}
     return {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "head": head,
-            "run_id": record["run_id"], "config_hash": record["config_hash"], "config": record["config"],
-            "plugins": record["plugins"], "summary": record.get("summary"),
-            "dataset": {"name": dataset.get("name"), "version": dataset.get("version")},
+            "run_id": record.run_id, "config_hash": record.config_hash, "config": record.config,
+            "plugins": record.plugins, "summary": record.summary,
+            "dataset": {"name": record.dataset.name, "version": record.dataset.version},
             "preprocessing": {"description": PREPROCESSING, "spacing_xy_mm": preset.spacing_xy_mm,
                               "crop_size": preset.crop_size, "width": preset.width, "in_channels": 1,
                               "dims": fusion.dims},
@@ -191,8 +190,8 @@ def export_model(run_dir: Path, out: Path, head: str | None, overwrite: bool = F
     taken = [str(p) for p in (out, program_path) if p.exists()]
     if taken and not overwrite:
         raise CmedlError(f"--out: {' and '.join(taken)} already exist(s); pass --overwrite to replace")
-    fusion = rebuild(record, run_dir, torch.device("cpu"))
-    bundle = model_bundle(fusion, _choose_head(fusion, head, f"run {record['run_id']}"), record)
+    fusion = rebuild(record, torch.device("cpu"))
+    bundle = model_bundle(fusion, _choose_head(fusion, head, f"run {record.run_id}"), record)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(bundle, out, verify=True)
     program = _exported_program(fusion, bundle["head"], program_path)

@@ -33,12 +33,12 @@ def sensitivity(reporter: Reporter, run_dir: Path, head: str | None = None, pass
     if not 0 < rate < 1 or passes < 2:
         raise CmedlError("--rate must be in (0, 1) and --passes at least 2")
     device = select_device(None)
-    fusion = rebuild(record, run_dir, device)
+    fusion = rebuild(record, device)
     head = head or fusion.selection_head
     if head not in fusion.heads:
-        raise CmedlError(f"run {record['run_id']} has no head {head!r}; heads: {', '.join(fusion.heads)}")
+        raise CmedlError(f"run {record.run_id} has no head {head!r}; heads: {', '.join(fusion.heads)}")
     preset = fusion.spec.preset
-    index = load_index(Path(record["dataset"]["path"]))
+    index = load_index(Path(record.dataset.path))
     cases = index.split_cases("cbct", "test")[: preset.max_test_cases or None]
     dropout = WeightDropout(fusion.head_network(head), rate, seed)
     per_case: dict[str, dict[str, Any]] = {}
@@ -57,7 +57,7 @@ def sensitivity(reporter: Reporter, run_dir: Path, head: str | None = None, pass
             per_case[case.case_id] = {"dsc": scores, "mean": float(np.mean(scores)),
                                       "sd": float(np.std(scores, ddof=1)), "unperturbed": unperturbed}
     dropout.restore()
-    result = {"run_id": record["run_id"], "head": head, "passes": passes, "rate": rate, "seed": seed,
+    result = {"run_id": record.run_id, "head": head, "passes": passes, "rate": rate, "seed": seed,
               "layers": [type(layer).__name__ for layer in dropout.layers], "cases": per_case,
               "mean_sd": float(np.mean([c["sd"] for c in per_case.values()]))}
     atomic_write_json(run_dir / "sensitivity.json", result)

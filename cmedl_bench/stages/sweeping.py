@@ -4,6 +4,7 @@ interrupted sweep continues where it stopped; a failed job does not stop the oth
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
@@ -11,41 +12,41 @@ from cmedl_bench.config import require_seed
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.launch import Job, JobOutcome
 from cmedl_bench.registry import get_registry
+from cmedl_bench.request import RunRequest
 from cmedl_bench.selection import declared_options, select
 from cmedl_bench.suite_files import resolve_suite
 from cmedl_bench.suites import Row, Suite
 
 
-def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seeds: tuple[int, ...] = (0,),
-          rows: list[Row] | None = None, launcher: str = "local",
-          launcher_options: dict[str, str] | None = None, **run_kwargs: Any) -> list[JobOutcome]:
-    """``runner`` is the function each job calls with its ``run`` keyword arguments (``cmedl_bench.api.run``).
-    ``suite_name``: a built-in suite or a suite file (:func:`cmedl_bench.suite_files.resolve_suite`); ``rows``
-    (e.g. a ``--grid``) replace it. The suite's budget for the preset fills the preset fields that ``overrides``
-    leaves unset."""
+def sweep(runner: Callable[[RunRequest], dict[str, Any]], suite_name: str, seeds: tuple[int, ...],
+          rows: list[Row] | None, launcher: str, launcher_options: dict[str, str] | None,
+          request: RunRequest) -> list[JobOutcome]:
+    """``runner`` is the function each job calls with its request (``cmedl_bench.api.run``). ``suite_name``: a
+    built-in suite or a suite file (:func:`cmedl_bench.suite_files.resolve_suite`); ``rows`` (e.g. a ``--grid``)
+    replace it. Each job's request is ``request`` with the row's components, dataset and options (``request``'s own
+    options where the row's components declare them), the seed, and the suite's budget for the preset in the preset
+    fields that ``request`` leaves unset."""
     chosen = resolve_suite(suite_name) if rows is None else Suite([Row(*row) for row in rows])
     grid = chosen.rows
     for seed in seeds:
         require_seed(seed)
     registry = get_registry()
-    default_dataset = run_kwargs.pop("dataset", "phantom")
-    if run_kwargs.get("data") is not None and any(row.dataset for row in grid):
+    if request.data is not None and any(row.dataset for row in grid):
         named = sorted({row.dataset for row in grid if row.dataset})
         raise CmedlError(f"suite {suite_name!r} runs rows on named datasets ({', '.join(named)}); --data cannot "
                          f"replace them")
-    given = run_kwargs.pop("component_options", None) or {}
-    per_row = []  # each row gets the --option pairs its own components declare; ``run`` checks and types them
+    per_row = []  # each row gets the options its own components declare; ``run`` checks and types them
     for row in grid:
         declared = declared_options(select(registry, row.translator, row.segmenter, row.fusion,
-                                           row.dataset or default_dataset))
+                                           row.dataset or request.dataset))
         fixed = {key: str(value) for key, value in (row.options or {}).items()}
         undeclared = sorted(set(fixed) - set(declared))
         if undeclared:
             raise CmedlError(f"suite {suite_name!r}: row {row.translator}+{row.segmenter}+{row.fusion} sets option "
                              f"{undeclared[0]!r}, which none of its components (dataset "
-                             f"{row.dataset or default_dataset!r} included) declares")
-        per_row.append({key: text for key, text in given.items() if key in declared} | fixed)
-    unused = sorted(set(given) - {key for options in per_row for key in options})
+                             f"{row.dataset or request.dataset!r} included) declares")
+        per_row.append({key: text for key, text in request.options.items() if key in declared} | fixed)
+    unused = sorted(set(request.options) - {key for options in per_row for key in options})
     if unused:
         raise CmedlError(f"--option {unused[0]}: no component of suite {suite_name!r} declares it")
     component = registry.get("launcher", launcher)
@@ -54,28 +55,27 @@ def sweep(runner: Callable[..., dict[str, Any]], suite_name: str = "paper", seed
     if unknown:
         raise CmedlError(f"launcher {launcher!r} has no option(s) {', '.join(sorted(unknown))}; options: "
                          f"{', '.join(sorted(allowed)) or 'none'}")
-    results = Path(run_kwargs.pop("results", "cmedl-results")).resolve()
-    set_fields = {k: v for k, v in (run_kwargs.pop("overrides", None) or {}).items() if v is not None}
-    budget = chosen.budget.get(_preset_name(run_kwargs), {}) if chosen.budget else {}
-    run_kwargs["overrides"] = budget | set_fields
-    jobs = [_job(row, row.dataset or default_dataset, seed, results, runner,
-                 run_kwargs | {"component_options": options})
-            for seed in seeds for row, options in zip(grid, per_row)]
+    results = Path(request.results).resolve()
+    budget = chosen.budget.get(_preset_name(request), {}) if chosen.budget else {}
+    base = dataclasses.replace(request, results=results, options={},
+                               overrides=budget | {k: v for k, v in request.overrides.items() if v is not None})
+    jobs = [_job(row, seed, runner, dataclasses.replace(
+        base, translator=row.translator, segmenter=row.segmenter, fusion=row.fusion,
+        dataset=row.dataset or request.dataset, seed=seed, options=options))
+        for seed in seeds for row, options in zip(grid, per_row)]
     return component.factory(dict(launcher_options or {})).launch(jobs)
 
 
-def _preset_name(run_kwargs: dict[str, Any]) -> str:
+def _preset_name(request: RunRequest) -> str:
     """The preset ``run`` will use: the named one, else ``paper`` on a GPU and ``cpu`` without."""
     from cmedl_bench.stages.inputs import usable_device
 
-    return run_kwargs.get("preset") or ("paper" if usable_device(run_kwargs.get("device")).type == "cuda" else "cpu")
+    return request.preset or ("paper" if usable_device(request.device).type == "cuda" else "cpu")
 
 
-def _job(row: Row, dataset: str, seed: int, results: Path, runner, run_kwargs: dict[str, Any]) -> Job:
+def _job(row: Row, seed: int, runner, request: RunRequest) -> Job:
     fixed = "".join(f"-{key}{value}" for key, value in sorted((row.options or {}).items()))
     name = f"{row.translator}-{row.segmenter}-{row.fusion}" + (f"-{row.dataset}" if row.dataset else "") + fixed
     label = (f"{row.translator}+{row.segmenter}+{row.fusion}" + (f" on {row.dataset}" if row.dataset else "")
              + "".join(f" {key}={value}" for key, value in sorted((row.options or {}).items())))
-    return Job(f"{label} seed {seed}", {"translator": row.translator, "segmenter": row.segmenter,
-                                        "fusion": row.fusion, "dataset": dataset, "seed": seed, "results": results,
-                                        **run_kwargs}, results / "_logs" / f"{name}-s{seed}.log", runner=runner)
+    return Job(f"{label} seed {seed}", request, request.results / "_logs" / f"{name}-s{seed}.log", runner=runner)

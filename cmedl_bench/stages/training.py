@@ -12,10 +12,11 @@ from typing import Any
 from cmedl_bench.config import resolve_preset
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.registry import get_registry
-from cmedl_bench.selection import component_options as selected_options
+from cmedl_bench.request import RunRequest
 from cmedl_bench.selection import select
 from cmedl_bench.stages.inputs import (RunInputs, aligned_cases, case_map, open_run, prepare_groups, run_record,
                                       split_cases)
+from cmedl_bench.results.run_record import Head
 from cmedl_bench.stages.progress import Reporter
 from cmedl_bench.stages.run_folder import RunFolder
 from cmedl_bench.stages.scoring import case_rows, translation_rows
@@ -23,22 +24,14 @@ from cmedl_bench.stages.scoring import case_rows, translation_rows
 STALE_FILES = ("last.pt", "best.pt", "translator.pt")
 
 
-def run(reporter: Reporter, translator: str = "cx", segmenter: str = "unet", fusion: str = "hint",
-        dataset: str = "phantom", data: Path | None = None, preset: str | None = None, seed: int = 0,
-        results: Path = Path("cmedl-results"), device: str | None = None, overrides: dict[str, Any] | None = None,
-        options: dict[str, Any] | None = None, force: bool = False,
-        component_options: dict[str, str] | None = None, metrics: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Train and score one combination; returns the run record. ``component_options`` are ``--option KEY=VALUE``
-    texts, checked against the options the selected components declare (:func:`cmedl_bench.selection.
-    component_options`) and added to ``options``; ``metrics`` names the metrics to score (all when empty)."""
+def run(reporter: Reporter, request: RunRequest) -> dict[str, Any]:
+    """Train and score one combination; returns the run record. The request's component options are checked
+    against the options the selected components declare (:func:`cmedl_bench.selection.component_options`)."""
     registry = get_registry()
-    selection = select(registry, translator, segmenter, fusion, dataset)  # fails before any heavy work
-    given = (options or {}) if translator != "none" else {}  # translator options mean nothing without one
-    options = {**given, **selected_options(selection, component_options or {})}
+    selection = select(registry, request.translator, request.segmenter, request.fusion, request.dataset)
     tic = time.perf_counter()
-    inputs = open_run(selection, registry, reporter, translator=translator, segmenter=segmenter, fusion=fusion,
-                      dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
-                      options=options, results=results, metrics=metrics)
+    inputs = open_run(selection, registry, reporter, request)
+    force = request.force
     folder = RunFolder(inputs.run_dir, reporter)
     with folder.claim(force) as previous:
         if folder.already_finished(previous, force):
@@ -232,16 +225,16 @@ def _chain_example(prepared, pmri, masks: dict[str, Any]) -> dict[str, Any]:
         return None if array is None else to_unit_range(torch.from_numpy(array[z, :h, :w])).numpy()
 
     on_grid = {head: resize_slices(mask[z:z + 1, y0:y1, x0:x1], (h, w), order=0)[0] for head, mask in masks.items()}
-    return {"cbct": unit(prepared.image), "pmri": pmri[z, :h, :w], "mri": unit(prepared.aligned),
+    return {Head.CBCT: unit(prepared.image), Head.PSEUDO_MRI: pmri[z, :h, :w], Head.MRI: unit(prepared.aligned),
             "reference": prepared.label[z, :h, :w], "masks": on_grid,
             "title": f"{prepared.volume.case.case_id} z={z}"}
 
 
-def check_parallel(processes: int, run_kwargs: dict[str, Any], cuda: bool) -> None:
+def check_parallel(processes: int, request: RunRequest, cuda: bool) -> None:
     """Refuse, before any process starts, a data-parallel run whose global batches cannot be split evenly."""
-    preset = resolve_preset(run_kwargs.get("preset"), cuda, run_kwargs.get("overrides"))
+    preset = resolve_preset(request.preset, cuda, request.overrides)
     batches = {"batch_size": preset.batch_size}
-    if run_kwargs.get("translator", "none") != "none":
+    if request.translator != "none":
         batches["translator_batch_size"] = preset.translator_batch_size
     for name, size in batches.items():
         if size % processes:

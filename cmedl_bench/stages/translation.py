@@ -10,28 +10,24 @@ from pathlib import Path
 from typing import Any
 
 from cmedl_bench.registry import get_registry
+from cmedl_bench.request import RunRequest
 from cmedl_bench.selection import Selection
-from cmedl_bench.selection import component_options as selected_options
 from cmedl_bench.stages.inputs import RunInputs, aligned_cases, open_run, prepare_groups, run_record, split_cases
+from cmedl_bench.results.run_record import Head
 from cmedl_bench.stages.progress import Reporter
 from cmedl_bench.stages.run_folder import RunFolder
 from cmedl_bench.stages.scoring import translation_rows
 from cmedl_bench.stages.training import losses_text
 
 
-def translate(reporter: Reporter, translator: str = "cx", dataset: str = "phantom", data: Path | None = None,
-              preset: str | None = None, seed: int = 0, results: Path = Path("cmedl-results"),
-              device: str | None = None, overrides: dict[str, Any] | None = None,
-              options: dict[str, Any] | None = None, force: bool = False,
-              component_options: dict[str, str] | None = None) -> dict[str, Any]:
+def translate(reporter: Reporter, request: RunRequest) -> dict[str, Any]:
     registry = get_registry()
-    component = registry.get("translator", translator)
-    selection = Selection(fusion=None, segmenter=None, translator=component, dataset=registry.get("dataset", dataset))
-    options = {**(options or {}), **selected_options(selection, component_options or {})}
+    component = registry.get("translator", request.translator)
+    selection = Selection(fusion=None, segmenter=None, translator=component,
+                          dataset=registry.get("dataset", request.dataset))
     tic = time.perf_counter()
-    inputs = open_run(selection, registry, reporter, translator=translator, segmenter="none", fusion="translate",
-                      dataset=dataset, data=data, preset=preset, seed=seed, device=device, overrides=overrides,
-                      options=options, results=results)
+    inputs = open_run(selection, registry, reporter, request, (request.translator, "none", "translate"))
+    force = request.force
     folder = RunFolder(inputs.run_dir, reporter)
     with folder.claim(force) as previous:
         if folder.already_finished(previous, force):
@@ -99,8 +95,8 @@ def _score(model, prepared, inputs: RunInputs, run_dir: Path, reporter: Reporter
         if reconstructs and split == "test" and len(examples) < 4 and patient not in {e["patient"] for e in examples}:
             examples.append(_example(model, volume, pmri, preset, inputs.device) | {"patient": patient})
 
-    rows = translation_rows(model.pseudo_mri, prepared, preset, inputs.device, inputs.registry, "pmri", reporter,
-                   collect_example, baseline="cbct")
+    rows = translation_rows(model.pseudo_mri, prepared, preset, inputs.device, inputs.registry,
+                            Head.PSEUDO_MRI.value, reporter, collect_example, baseline=Head.CBCT.value)
     if examples:
         plot_translation_grid(examples, run_dir / "translation_examples.png")
     return rows
@@ -119,5 +115,5 @@ def _example(model, volume, pmri, preset, device) -> dict[str, Any]:
     with torch.no_grad():
         reconstructed = sliding_window(model.to_cbct, torch.from_numpy(pmri[z:z + 1]), preset.crop_size, device)
     cbct = to_unit_range(torch.from_numpy(volume.image[z])).numpy()
-    return {"cbct": cbct[:h, :w], "pmri": pmri[z, :h, :w], "reconstructed": reconstructed[0, :h, :w].numpy(),
-            "mask": volume.label[z, :h, :w], "title": f"{volume.volume.case.case_id} z={z}"}
+    return {Head.CBCT: cbct[:h, :w], Head.PSEUDO_MRI: pmri[z, :h, :w],
+            "reconstructed": reconstructed[0, :h, :w].numpy(), "mask": volume.label[z, :h, :w], "title": f"{volume.volume.case.case_id} z={z}"}

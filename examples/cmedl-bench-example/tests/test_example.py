@@ -93,6 +93,6 @@ def test_attention_transfer_trains_and_its_option_reaches_the_run(cmedl_small_ph
 
     record = api.run(translator="histogram-match", segmenter="dilated-fcn", fusion="attention-transfer",
                      data=cmedl_small_phantom, preset="smoke", results=tmp_path, quiet=True,
-                     component_options={"beta": "10"})
+                     options={"beta": "10"})
     assert record["status"] == "finished" and record["config"]["options"]["beta"] == 10.0
     assert {"student", "teacher"} <= set(record["summary"]["test"])
