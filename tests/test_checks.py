@@ -4,6 +4,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
 
 from cmedl_bench.data.checks import check_dataset
@@ -98,3 +99,32 @@ def test_clean_phantom_and_generated_splits(tmp_path, small_phantom):
     assert all(cbct[s] for s in ("train", "val", "test"))
     assert generate_splits(index.cases, 0) == index.splits  # reproducible
     assert any(generate_splits(index.cases, seed)["cbct"] != cbct for seed in range(1, 6))
+
+
+@pytest.mark.parametrize("ending, slope", [(".nii.gz", None), (".nii", None), (".nii", (0.5, 10.0))])
+def test_a_float_nifti_reads_as_itk_reads_it_and_counts_its_non_finite_voxels(tmp_path, ending, slope):
+    """One pass over the file's data block gives the image ITK gives (voxels, scale factor, spacing, origin,
+    direction) and the NaN/Inf count that ITK's reader hides."""
+    import struct
+
+    from cmedl_bench.io.images import read_scan
+
+    array = np.random.default_rng(0).normal(0, 100, (5, 6, 7)).astype(np.float32)
+    array[1, 2, 3], array[4, 5, 6] = np.nan, np.inf
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing((0.8, 0.9, 2.5))
+    image.SetOrigin((-10.0, 20.0, 30.5))
+    image.SetDirection((0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0))
+    path = tmp_path / f"scan{ending}"
+    sitk.WriteImage(image, str(path))
+    if slope:  # NIfTI-1 scl_slope, scl_inter at bytes 112-119
+        raw = bytearray(path.read_bytes())
+        struct.pack_into("<ff", raw, 112, *slope)
+        path.write_bytes(bytes(raw))
+    ours, non_finite = read_scan(path, "scan")
+    itk = sitk.ReadImage(str(path))
+    assert non_finite == 2
+    assert np.array_equal(sitk.GetArrayFromImage(ours), sitk.GetArrayFromImage(itk))
+    assert ours.GetPixelID() == itk.GetPixelID()
+    assert (ours.GetSpacing(), ours.GetOrigin(), ours.GetDirection()) == (itk.GetSpacing(), itk.GetOrigin(),
+                                                                         itk.GetDirection())

@@ -42,7 +42,7 @@ def test_the_report_compares_each_size_with_cbct_only_of_that_size(swept):
     board = build_leaderboard(collect([results]))
     by_label = {row.label: row for row in board.rows}
     cmedl = [row for row in board.rows if row.components["translator"] == "cx" and row.head == "student"
-             and row.runs[0].record["config"]["dataset"] == "phantom"]
+             and row.runs[0].record.config["dataset"] == "phantom"]
     assert sorted(training_cohort(row) for row in cmedl) == [0, 4, 8, 48]
     for row in cmedl:
         reference = by_label[row.reference]

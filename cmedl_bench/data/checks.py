@@ -38,7 +38,7 @@ from cmedl_bench.data.layout import ALIGNED_COHORT, DatasetIndex, scan_layout
 from cmedl_bench.data.splits import SPLITS
 from cmedl_bench.data.preprocessing import body_mask, field_of_view_contact, outside_field_of_view
 from cmedl_bench.io.atomic import atomic_write_json
-from cmedl_bench.io.images import non_finite_voxels, read_image
+from cmedl_bench.io.images import read_scan
 from cmedl_bench.errors import DatasetError
 
 CHECKS_VERSION = 4  # 3: field of view, too few patients, visits split across splits; 4: aligned MRI
@@ -99,12 +99,13 @@ def _intensity_problem(cohort: str, image: np.ndarray) -> str | None:
 
 
 def _read(report: CheckReport, path: Path, what: str):
-    """The image, or None with the reason recorded (unreadable, not 3D, vector voxels)."""
+    """The image and its number of non-finite voxels, or (None, 0) with the reason recorded (unreadable, not 3D,
+    vector voxels)."""
     try:
-        return read_image(path, what, finite=False)
+        return read_scan(path, what)
     except DatasetError as exc:
         report.add("error", path, str(exc).removeprefix(f"{path}: "))
-        return None
+        return None, 0
 
 
 def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, _Seen], grids: dict) -> bool:
@@ -112,8 +113,8 @@ def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, 
     (keyed by cohort and case id)."""
     import SimpleITK as sitk
 
-    image = _read(report, case.image_path, "image")
-    label = _read(report, case.label_path, "label")
+    image, non_finite = _read(report, case.image_path, "image")
+    label, _ = _read(report, case.label_path, "label")
     if image is None or label is None:
         return False
     difference = grid_difference(label, image)
@@ -126,7 +127,6 @@ def _check_case(report: CheckReport, case, split: str | None, hashes: dict[str, 
         report.add("warning", case.image_path, warning)
     report.orientations.setdefault(orientation(image), []).append(case.case_id)
     array = sitk.GetArrayViewFromImage(image)
-    non_finite = non_finite_voxels(case.image_path, image)
     outside = outside_field_of_view(array) if not non_finite else np.zeros(array.shape, dtype=bool)
     inside = array[~outside] if (~outside).any() else np.asarray(array).ravel()
     problem = f"{non_finite} NaN or infinite voxels" if non_finite else _intensity_problem(case.cohort, inside)

@@ -4,6 +4,7 @@ IMAGE_ENDINGS are the endings the importers and ``evaluate`` recognise (longest 
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -16,35 +17,48 @@ IMAGE_ENDINGS = (".seg.nrrd", ".nii.gz", ".nrrd", ".nii", ".mha", ".mhd")
 
 
 def read_image(path: Path, what: str, finite: bool = True):
-    """One 3D scalar image with SimpleITK; every failure (unreadable, not 3D, vector pixels and, with ``finite``,
-    non-finite voxels: :func:`non_finite_voxels`) is one line naming the file."""
-    import SimpleITK as sitk
-
-    try:
-        image = sitk.ReadImage(str(path))
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatasetError(f"{path}: unreadable {what} ({first[:100]})") from None
-    if image.GetDimension() != 3:
-        raise DatasetError(f"{path}: expected a 3D volume, got {image.GetDimension()}D")
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise DatasetError(f"{path}: {image.GetNumberOfComponentsPerPixel()} components per voxel; expected a "
-                           f"scalar image")
-    bad = non_finite_voxels(path, image) if finite else 0
-    if bad:
+    """One 3D scalar image; every failure (unreadable, not 3D, vector pixels and, with ``finite``, non-finite
+    voxels) is one line naming the file."""
+    image, bad = read_scan(path, what)
+    if bad and finite:
         raise DatasetError(f"{path}: {bad} NaN or infinite voxels")
     return image
 
 
-def non_finite_voxels(path: Path, image) -> int:
-    """NaN and infinite voxels of a read image, counted in the raw file for NIfTI, whose reader hides them
-    (:mod:`cmedl_bench.io.nifti`)."""
+def read_scan(path: Path, what: str):
+    """One 3D scalar image and its number of NaN or infinite voxels, the header read first. A float NIfTI file's
+    voxels are read once, from its raw data block (ITK's NIfTI reader turns NaN into 0: :mod:`cmedl_bench.io.nifti`),
+    and given the header's geometry: the image ITK's reader gives, with the count it hides."""
     import SimpleITK as sitk
 
-    from cmedl_bench.io.nifti import non_finite_nifti_voxels
+    from cmedl_bench.io.nifti import float_nifti_voxels
 
-    array = sitk.GetArrayViewFromImage(image)
-    return non_finite_nifti_voxels(path) or (int((~np.isfinite(array)).sum()) if array.dtype.kind == "f" else 0)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+        if reader.GetDimension() != 3:
+            raise DatasetError(f"{path}: expected a 3D volume, got {reader.GetDimension()}D")
+        if reader.GetNumberOfComponents() != 1:
+            raise DatasetError(f"{path}: {reader.GetNumberOfComponents()} components per voxel; expected a scalar "
+                               f"image")
+        read = float_nifti_voxels(path)
+        if read is None:
+            image = reader.Execute()
+            array = sitk.GetArrayViewFromImage(image)
+            return image, int((~np.isfinite(array)).sum()) if array.dtype.kind == "f" else 0
+    except (RuntimeError, ValueError, EOFError, OSError, StopIteration, struct.error) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatasetError(f"{path}: unreadable {what} ({first[:100]})") from None
+    voxels, non_finite = read
+    if voxels.shape != tuple(reversed(reader.GetSize())):
+        raise DatasetError(f"{path}: unreadable {what} (data block of shape {voxels.shape}, header size "
+                           f"{reader.GetSize()})")
+    image = sitk.GetImageFromArray(voxels)
+    image.SetSpacing(reader.GetSpacing())
+    image.SetOrigin(reader.GetOrigin())
+    image.SetDirection(reader.GetDirection())
+    return image, non_finite
 
 
 def on_grid(array: np.ndarray, spacing_zyx, origin=None, direction=None, orientation_code: str | None = None,
