@@ -328,3 +328,29 @@ def test_a_leaderboard_is_a_data_frame_for_notebooks(tmp_path):
     frame = api.report(tmp_path).to_frame()  # a path, not only a list
     assert list(frame["method"]) == ["MRI oracle (unet)", "CBCT only (unet)"]
     assert frame.loc[0, "test_dsc_mean"] == pytest.approx(frame.loc[1, "test_dsc_mean"] + 0.3)
+
+
+@pytest.mark.parametrize("translator, fusion, splits_with_mri", [
+    ("cx", "hint", {"val"}),  # diagnostic heads only: validation
+    ("oracle", "hint", {"train", "val", "test"}),  # a translator that needs it: every split
+    ("none", "mri-oracle", {"train", "val", "test"}),  # a reference row built on it
+    ("none", "none", set())])
+def test_a_run_reads_aligned_mri_only_for_the_splits_that_use_it(small_phantom, translator, fusion,
+                                                                 splits_with_mri):
+    from types import SimpleNamespace
+
+    from cmedl_bench.config import PRESETS, RunConfig
+    from cmedl_bench.data.layout import load_index
+    from cmedl_bench.registry import get_registry
+    from cmedl_bench.selection import select
+    from cmedl_bench.stages.progress import SilentReporter
+    from cmedl_bench.stages.training import _read_splits
+
+    preset = PRESETS["smoke"]
+    selection = select(get_registry(), translator, "unet", fusion, "phantom")
+    inputs = SimpleNamespace(config=RunConfig(preset=preset), index=load_index(small_phantom), selection=selection)
+    prepared = _read_splits(inputs, SilentReporter())
+    carrying = {split for split in ("train", "val", "test") if any(p.aligned is not None for p in prepared[split])}
+    assert carrying == splits_with_mri
+    assert all((p.aligned is not None) == (split in splits_with_mri)
+               for split in ("train", "val", "test") for p in prepared[split])

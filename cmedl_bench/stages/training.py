@@ -13,10 +13,10 @@ from cmedl_bench.config import resolve_preset
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.registry import get_registry
 from cmedl_bench.request import RunRequest
-from cmedl_bench.selection import select
+from cmedl_bench.results.run_record import Head
+from cmedl_bench.selection import requires_aligned_mri, select
 from cmedl_bench.stages.inputs import (RunInputs, aligned_cases, case_map, open_run, prepare_groups, run_record,
                                       split_cases)
-from cmedl_bench.results.run_record import Head
 from cmedl_bench.stages.progress import Reporter
 from cmedl_bench.stages.run_folder import RunFolder
 from cmedl_bench.stages.scoring import case_rows, translation_rows
@@ -50,7 +50,10 @@ def _read_splits(inputs: RunInputs, reporter: Reporter) -> dict[str, list]:
     groups |= {"val": split_cases(index, "cbct", "val", p.max_val_cases),
                "test": split_cases(index, "cbct", "test", p.max_test_cases)}
     three_d = selection.segmenter.info.dims == 3
-    cbct = [case for name in ("train", "val", "test") for case in groups[name]]
+    # aligned MRI where it is read: every split for a component that needs it (a reference row), else the
+    # validation scans only, for a fusion's diagnostic heads (scoring attaches the test scans' for fidelity)
+    reading = ("train", "val", "test") if requires_aligned_mri(selection) else ("val",)
+    cbct = [case for name in reading for case in groups[name]]
     return prepare_groups(groups, p, reporter, min_depth=p.patch_depth if three_d else 1,
                           aligned=aligned_cases(index, selection, cbct))
 
@@ -80,6 +83,7 @@ def _train_and_score(inputs: RunInputs, prepared: dict[str, list], folder: RunFo
     fusion.before_fit(train, config.seed, folder.path, reporter)
     fit_result = _fit(fusion, train, prepared["val"], p, config.seed, folder.path, reporter, loggers)
     folder.timings["train_s"] = time.perf_counter() - tic
+    del train, prepared["train"]  # scoring reads the CBCT validation and test scans (and MRI training intensities)
     if not main:  # rank 0 scores and writes the results
         return
     tic = time.perf_counter()
