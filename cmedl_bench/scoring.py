@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -82,16 +83,67 @@ class ScoredCase:
     def surface_distances(self) -> dict[str, Any]:
         """DeepMind surface-distance's ``compute_surface_distances(reference, prediction, spacing)`` of two
         non-empty masks, computed once per case and shared by every metric that asks (cache key
-        ``"surface_distances"``), on the masks' bounding box padded with one voxel of background: every surfel and
-        every distance between them is the same as on the whole volume, at a fraction of the work."""
+        ``"surface_distances"``). The same definition as the library's: surfels where a 2 x 2 x 2 neighbourhood
+        code of the masks' bounding box (one background voxel past its end) is neither empty nor full, their areas
+        from the library's lookup table, each surfel's distance in mm to the nearest surfel of the other mask, sorted
+        by (distance, area). The nearest surfel is found with a k-d tree over the surfels rather than a distance
+        transform of the whole box, so a distant false positive (a large box) costs little; the values are the
+        library's (benchmarks/test_metric_path.py checks them to 1e-6)."""
         if "surface_distances" not in self.cache:
-            import surface_distance
+            from scipy import ndimage
+            from surface_distance import lookup_tables
 
             box = self.box(margin=0)
-            reference, prediction = (np.pad(mask[box], 1) for mask in (self.reference, self.prediction))
-            self.cache["surface_distances"] = surface_distance.compute_surface_distances(
-                reference, prediction, self.spacing_zyx)
+            grid = tuple(s.stop - s.start + 1 for s in box)
+            areas = _surfel_areas(self.spacing_zyx)
+            codes, borders = {}, {}
+            for name in ("reference", "prediction"):
+                crop = np.zeros(grid, np.uint8)
+                crop[tuple(slice(0, -1) for _ in grid)] = getattr(self, name)[box]
+                codes[name] = ndimage.correlate(crop, lookup_tables.ENCODE_NEIGHBOURHOOD_3D_KERNEL, mode="constant",
+                                                cval=0)
+                borders[name] = (codes[name] != 0) & (codes[name] != 0b11111111)
+            found = _nearest_surfel_distances(borders["reference"], borders["prediction"], self.spacing_zyx)
+            result = {}
+            for name, mask in (("reference", "gt"), ("prediction", "pred")):
+                surfel_areas = areas[codes[name][borders[name]]]
+                order = np.lexsort((surfel_areas, found[name]))  # by distance, then area, as the library sorts
+                other = "pred" if mask == "gt" else "gt"
+                result[f"distances_{mask}_to_{other}"] = found[name][order]
+                result[f"surfel_areas_{mask}"] = surfel_areas[order]
+            self.cache["surface_distances"] = result
         return self.cache["surface_distances"]
+
+
+@functools.lru_cache(maxsize=8)
+def _surfel_areas(spacing_zyx: tuple[float, float, float]) -> np.ndarray:
+    """surface-distance's table: 2 x 2 x 2 neighbourhood code -> surfel area in mm^2, for a spacing."""
+    from surface_distance import lookup_tables
+
+    return lookup_tables.create_table_neighbour_code_to_surface_area(spacing_zyx)
+
+
+def _nearest_surfel_distances(reference: np.ndarray, prediction: np.ndarray, spacing_zyx) -> dict[str, np.ndarray]:
+    """For each surfel of each border map (same grid), the distance in mm to the nearest surfel of the other: a
+    distance transform of the box where the surfels fill it densely, else a k-d tree over the surfels (a distant
+    false positive makes a large, empty box); both are exact Euclidean distances."""
+    count = int(reference.sum() + prediction.sum())
+    if reference.size <= _DENSE_BOX_VOXELS_PER_SURFEL * count:
+        from scipy import ndimage
+
+        return {"reference": ndimage.distance_transform_edt(~prediction, sampling=spacing_zyx)[reference],
+                "prediction": ndimage.distance_transform_edt(~reference, sampling=spacing_zyx)[prediction]}
+    from scipy.spatial import cKDTree
+
+    points = {name: np.argwhere(border) * np.asarray(spacing_zyx)
+              for name, border in (("reference", reference), ("prediction", prediction))}
+    return {"reference": cKDTree(points["prediction"]).query(points["reference"])[0],
+            "prediction": cKDTree(points["reference"]).query(points["prediction"])[0]}
+
+
+#: box voxels per surfel above which the k-d tree is faster than the distance transform (measured on 512 x 512 x 100
+#: masks: about 7 in a tumour's own box, where the transform wins; about 95 with a distant false positive)
+_DENSE_BOX_VOXELS_PER_SURFEL = 30
 
 
 @dataclass(frozen=True)

@@ -165,3 +165,18 @@ def test_sampler_draws_tumour_free_crops_at_the_configured_rate():
     assert 0.9 * expected <= tumour_free <= 1.1 * expected
     with pytest.raises(ValueError, match="foreground"):
         TumourSliceSampler(volumes, 32, foreground=0.0)
+
+
+def test_hole_filling_in_one_labelling_equals_scipy_slice_by_slice():
+    from scipy import ndimage
+
+    from cmedl_bench.data.preprocessing import fill_holes_per_slice
+
+    rng = np.random.default_rng(0)
+    for shape, share in [((7, 30, 40), 0.5), ((5, 20, 20), 0.7), ((3, 64, 64), 0.3), ((2, 1, 5), 0.5)]:
+        for _ in range(10):
+            mask = rng.random(shape) < share
+            if min(shape) > 2:
+                mask = ndimage.binary_opening(mask)
+            expected = np.stack([ndimage.binary_fill_holes(plane) for plane in mask])
+            assert np.array_equal(fill_holes_per_slice(mask), expected)

@@ -77,3 +77,20 @@ def test_contextual_loss_is_computed_in_full_precision_under_autocast():
         results.append((loss.detach(), leaf.grad))
     assert results[1][0].dtype == torch.float32
     torch.testing.assert_close(results[1], results[0], rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/status").exists(), reason="Linux /proc")
+def test_a_runs_peak_memory_is_its_own_not_its_parents():
+    """``getrusage``'s maximum resident set survives fork and exec; the recorded peak must not."""
+    import subprocess
+    import sys
+
+    ballast = bytearray(400 * 2**20)
+    ballast[::4096] = b"\1" * len(ballast[::4096])  # resident in the parent
+    child = ("import json, torch; from cmedl_bench.engine.devices import peak_memory; "
+             "print(json.dumps(peak_memory(torch.device('cpu'))))")
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    recorded = __import__("json").loads(done.stdout)["peak_memory_mib"]
+    assert recorded < 400, f"the child reported {recorded:.0f} MiB: its parent's resident set"
+    del ballast

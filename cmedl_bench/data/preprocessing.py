@@ -59,6 +59,19 @@ def outside_field_of_view(image: np.ndarray) -> np.ndarray:
     return outside
 
 
+def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
+    """``scipy.ndimage.binary_fill_holes`` of every (y, x) slice (4-connected background), in one labelling of the
+    volume: background components, connected within their slice only, that touch no in-plane edge are holes."""
+    in_plane = np.zeros((3, 3, 3), dtype=bool)
+    in_plane[1] = ndimage.generate_binary_structure(2, 1)
+    labels, count = ndimage.label(~mask, structure=in_plane)
+    reaches_edge = np.zeros(count + 1, dtype=bool)
+    for edge in (labels[:, 0], labels[:, -1], labels[:, :, 0], labels[:, :, -1]):
+        reaches_edge[edge] = True
+    reaches_edge[0] = False  # label 0: the mask itself, kept
+    return ~reaches_edge[labels]
+
+
 def body_mask(image: np.ndarray, outside: np.ndarray | None = None) -> np.ndarray:
     """Body region of a (z, y, x) volume: threshold (from the voxels inside the field of view), per-slice hole
     filling, largest connected component; ``outside``: :func:`outside_field_of_view`, computed when not given."""
@@ -68,7 +81,7 @@ def body_mask(image: np.ndarray, outside: np.ndarray | None = None) -> np.ndarra
     if sample.size == 0:
         sample = image[~outside] if (~outside).any() else image.ravel()
     mask = (image > otsu_threshold(sample)) & ~outside
-    mask = np.stack([ndimage.binary_fill_holes(s) for s in mask])
+    mask = fill_holes_per_slice(mask)
     labels, count = ndimage.label(mask)
     if count > 1:
         sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]  # voxels per component (fast for many)

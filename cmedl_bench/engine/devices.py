@@ -52,12 +52,19 @@ def reset_peak_memory(device: torch.device) -> None:
 
 def peak_memory(device: torch.device) -> dict[str, float | str]:
     """Peak memory of this run: CUDA's allocator peak on a GPU; the process's maximum resident set elsewhere (CPU
-    tensors are not tracked by torch's allocator, and the resident set includes the data)."""
+    tensors are not tracked by torch's allocator, and the resident set includes the data). On Linux the maximum is
+    the process's own high-water mark (``VmHWM`` in ``/proc/self/status``): ``getrusage``'s ``ru_maxrss`` carries
+    the parent's resident set across fork and exec (a run started from a large process reported the parent's)."""
     if device.type == "cuda":
         return {"peak_memory_mib": torch.cuda.max_memory_allocated(device) / 2**20, "kind": "cuda max allocated"}
-    import resource
+    try:
+        with open("/proc/self/status") as status:
+            kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        import resource
 
-    return {"peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "kind": "process max RSS"}
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux; elsewhere the best there is
+    return {"peak_memory_mib": kib / 1024, "kind": "process max RSS"}
 
 
 def describe(device: torch.device) -> dict[str, str | int]:
