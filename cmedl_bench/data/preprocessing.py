@@ -131,6 +131,8 @@ def resize_slices(array: np.ndarray, size: tuple[int, int], order: int) -> np.nd
     """Resize each (y, x) slice of a (z, y, x) array to ``size`` with spline ``order`` (0 nearest, 1 linear)."""
     if array.shape[1:] == tuple(size):
         return array
+    if not array.any():  # an empty mask (a scan without reference): zero at any order, no interpolation needed
+        return np.zeros((array.shape[0], *size), dtype=array.dtype)
     factors = (1.0, size[0] / array.shape[1], size[1] / array.shape[2])
     out = ndimage.zoom(array, factors, order=order, mode="nearest", grid_mode=True)
     return out[:, : size[0], : size[1]]
