@@ -125,8 +125,8 @@ def resolve_preset(name: str | None, cuda_available: bool, overrides: dict[str, 
         if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
             value = overrides[name] = float(value)
         elif current is not None and not isinstance(value, type(current)):
-            raise CmedlError(f"{_OPTION_NAMES.get(name, name)} takes a value of type {type(current).__name__} (the preset's is "
-                             f"{current!r}), not {value!r}")
+            raise CmedlError(f"{_OPTION_NAMES.get(name, name)} takes a value of type {type(current).__name__} "
+                             f"(the preset's is {current!r}), not {value!r}")
         if name in _POSITIVE and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise CmedlError(f"{_OPTION_NAMES.get(name, name)} must be a whole number of at least 1, not {value!r}")
         if name in ("foreground_fraction", "loss_network_width") and not (

@@ -69,8 +69,8 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField("preset", Optional[str], None, "smoke, cpu or paper (default: paper on a GPU, else cpu).",
                  verbs=_TRAIN),
     RequestField("seed", int, 0, "Training seed.", verbs=("run", "translate")),
-    RequestField("results", Path, None, "Folder that receives one sub-folder per run (default: $CMEDL_BENCH_RESULTS, else "
-                 "./cmedl-results).", verbs=_TRAIN),
+    RequestField("results", Path, None, "Folder that receives one sub-folder per run (default: "
+                 "$CMEDL_BENCH_RESULTS, else ./cmedl-results).", verbs=_TRAIN),
     RequestField("device", Optional[str], None, "cpu, cuda or cuda:N (default: CUDA when present).", verbs=_TRAIN),
     RequestField("epochs", Optional[int], None, "Override the preset's maximum number of epochs.",
                  "preset:max_epochs"),

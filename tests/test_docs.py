@@ -50,7 +50,8 @@ def _request_table() -> str:
         return kind.__name__ if isinstance(kind, type) and not hasattr(kind, "__args__") else str(kind).replace(
             "typing.", "").replace("pathlib.", "")
 
-    lines = ["| field | flag | type | default | goes to | verbs | meaning |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| field | flag | type | default | goes to | verbs | meaning |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for f in FIELDS:
         target = f.target.replace("preset:", "preset field ").replace("option:", "component option ") or "request"
         lines.append(f"| `{f.name}` | `{' / '.join(f.flags)}` | {type_name(f.type)} | `{f.default!r}` | {target} | "

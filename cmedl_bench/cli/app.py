@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 from rich.console import Console
 
 from cmedl_bench import __version__
 from cmedl_bench.cli.request_options import table_option
 from cmedl_bench.console import stderr
-from cmedl_bench.errors import CmedlError
 
-__all__ = ["OPTS", "app", "data_app", "interruptible", "stderr", "stdout", "use_settings"]
+__all__ = ["OPTS", "app", "data_app", "interruptible", "stderr", "stdout"]
 
 app = typer.Typer(name="cmedl-bench", no_args_is_help=True, pretty_exceptions_show_locals=False,
                   add_completion=True, help="Benchmark cross-modality learning for CBCT lung tumour segmentation.")
@@ -49,16 +46,3 @@ def interruptible(call):
     except KeyboardInterrupt:
         stderr.print("interrupted: the same command resumes from the last finished epoch")
         raise typer.Exit(130) from None
-
-
-def use_settings(threads: int | None = None) -> None:
-    """``--threads N`` of the verbs outside the run request (``predict``): the command's torch threads, through
-    :data:`cmedl_bench.settings.THREADS_VARIABLE`."""
-    from cmedl_bench.settings import THREADS_VARIABLE
-
-    if threads is not None:
-        if threads < 1:
-            raise CmedlError(f"--threads must be a whole number of at least 1, not {threads}")
-        os.environ[THREADS_VARIABLE] = str(threads)
-
-

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cmedl_bench.cli.app import OPTS, app, stderr, stdout, use_settings
+from cmedl_bench.cli.app import OPTS, app, stderr, stdout
 
 
 @app.command()
@@ -40,11 +40,10 @@ def predict(
     succeeds."""
     from cmedl_bench.api import predict as predict_api
 
-    use_settings(threads)
     result = predict_api(model, inputs, out, quiet=quiet, head=head, split=split, series=series,
                          uncertainty=uncertainty, dropout_rate=dropout_rate, flag_above=flag_above,
                          roi_name=roi_name, seed=seed, device=device, overwrite=overwrite,
-                         resample_tilt=resample_tilt)
+                         resample_tilt=resample_tilt, threads=threads)
     if as_json:
         print(json.dumps(result, indent=2, default=str))
         return

@@ -55,6 +55,11 @@ class Volume:
     packed_shape: tuple[int, int, int] | None = None  # the label's shape once :func:`without_image` packed it
 
     @property
+    def shape(self) -> tuple[int, ...]:
+        """The (z, y, x) size of the scan's grid (read without unpacking the label)."""
+        return tuple(self.packed_shape or self.stored_label.shape)
+
+    @property
     def label(self) -> np.ndarray:
         """The reference mask, uint8 0/1 (z, y, x); unpacked on each access once packed."""
         if self.packed_shape is None:

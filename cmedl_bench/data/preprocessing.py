@@ -175,11 +175,11 @@ def _working_grid(array: np.ndarray, bbox, size: tuple[int, int], shape: tuple[i
 def with_aligned(prepared: PreparedVolume, aligned: Volume) -> PreparedVolume:
     """``prepared`` with its scan's aligned MRI, z-scored in its own body and put on the scan's working grid (the
     scan's body box, resampling and padding)."""
-    if aligned.image.shape != prepared.volume.label.shape:
+    if aligned.image.shape != prepared.volume.shape:
         from cmedl_bench.errors import DatasetError
 
         raise DatasetError(f"{aligned.case.image_path}: aligned MRI of shape {aligned.image.shape} does not lie on "
-                           f"its CBCT scan's grid {prepared.volume.label.shape}")
+                           f"its CBCT scan's grid {prepared.volume.shape}")
     image = zscore(aligned.image, body_mask(aligned.image))
     prepared.aligned = _working_grid(image, prepared.bbox, prepared.resampled_hw, prepared.image.shape, order=1)
     return prepared
@@ -189,8 +189,8 @@ def restore(probability: np.ndarray, prepared: PreparedVolume) -> np.ndarray:
     """Map a (z, h, w) probability map on the prepared grid back to the original grid (linear interpolation)."""
     h, w = prepared.resampled_hw
     y0, y1, x0, x1 = prepared.bbox
-    depth = prepared.volume.label.shape[0]
+    depth = prepared.volume.shape[0]
     box = resize_slices(probability[:depth, :h, :w].astype(np.float32), (y1 - y0, x1 - x0), order=1)
-    full = np.zeros(prepared.volume.label.shape, dtype=np.float32)
+    full = np.zeros(prepared.volume.shape, dtype=np.float32)
     full[:, y0:y1, x0:x1] = box
     return full

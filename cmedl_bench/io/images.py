@@ -47,7 +47,7 @@ def read_scan(path: Path, what: str):
             image = reader.Execute()
             array = sitk.GetArrayViewFromImage(image)
             return image, int((~np.isfinite(array)).sum()) if array.dtype.kind == "f" else 0
-    except (RuntimeError, ValueError, EOFError, OSError, StopIteration, struct.error) as exc:
+    except (RuntimeError, ValueError, EOFError, OSError, struct.error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatasetError(f"{path}: unreadable {what} ({first[:100]})") from None
     voxels, non_finite = read

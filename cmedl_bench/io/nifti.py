@@ -41,13 +41,12 @@ def float_nifti_voxels(path: Path) -> tuple[np.ndarray, int] | None:
         return None
     opener = gzip.open if name.endswith(".gz") else open
     with opener(path, "rb") as handle:
-        if not _float_datatype(handle.read(max(_LAYOUT))):  # the header first: integer data are never unpacked here
-            return None
+        header = _header(handle.read(max(_LAYOUT)))  # the header first: integer data are never unpacked here
+    if header is None or header[2] not in _FLOAT_TYPES:
+        return None
+    endian, size, datatype = header
     raw = _gunzip(Path(path).read_bytes()) if name.endswith(".gz") else Path(path).read_bytes()
-    endian, size = next((e, struct.unpack(f"{e}i", raw[:4])[0]) for e in "<>"
-                        if struct.unpack(f"{e}i", raw[:4])[0] in _LAYOUT)
-    dim_type, dim_at, type_at, offset_at, offset_type = _LAYOUT[size]
-    datatype = struct.unpack(f"{endian}h", raw[type_at:type_at + 2])[0]
+    dim_type, dim_at, _, offset_at, offset_type = _LAYOUT[size]
     width = struct.calcsize(dim_type)
     dims = struct.unpack(f"{endian}8{dim_type}", raw[dim_at:dim_at + 8 * width])
     shape = [max(1, int(d)) for d in dims[1:1 + dims[0]]]
@@ -79,14 +78,15 @@ def _gunzip(compressed: bytes) -> bytes:
     return b"".join(parts)
 
 
-def _float_datatype(header: bytes) -> bool:
-    """Whether a NIfTI-1/2 header announces float voxels (the only ones that can be NaN)."""
+def _header(header: bytes) -> tuple[str, int, int] | None:
+    """Byte order, header size (348: NIfTI-1, 540: NIfTI-2) and datatype code of a NIfTI header; None for anything
+    else."""
     for endian in "<>":
         size = struct.unpack(f"{endian}i", header[:4])[0] if len(header) >= 4 else 0
         if size in _LAYOUT and len(header) >= size:
             type_at = _LAYOUT[size][2]
-            return struct.unpack(f"{endian}h", header[type_at:type_at + 2])[0] in _FLOAT_TYPES
-    return False
+            return endian, size, struct.unpack(f"{endian}h", header[type_at:type_at + 2])[0]
+    return None
 
 
 def write_fraction_map(path: Path, image) -> Path:

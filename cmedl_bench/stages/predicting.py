@@ -209,8 +209,9 @@ def _move_into_place(staging: Path, out: Path) -> None:
 def predict(reporter: Reporter, model_path: Path, inputs: list[Path], out: Path, *, head: str | None = None,
             split: str | None = None, series: str | None = None, uncertainty: int = 0, dropout_rate: float = 0.5,
             flag_above: float = 0.1, roi_name: str = "GTV_cmedl", seed: int = 0, device: str | None = None,
-            overwrite: bool = False, resample_tilt: bool = False) -> dict[str, Any]:
-    """Predict every scan of ``inputs`` with the model at ``model_path`` (see the module docstring)."""
+            overwrite: bool = False, resample_tilt: bool = False, threads: int | None = None) -> dict[str, Any]:
+    """Predict every scan of ``inputs`` with the model at ``model_path`` (see the module docstring); ``threads``:
+    torch threads (else ``CMEDL_BENCH_THREADS``, else one per core)."""
     from cmedl_bench.stages.inputs import require_outside_run_folders, usable_device
 
     _check_options(uncertainty, dropout_rate, flag_above)
@@ -218,7 +219,7 @@ def predict(reporter: Reporter, model_path: Path, inputs: list[Path], out: Path,
     require_outside_run_folders(out, "--out")
     scans = resolve_scans([Path(p) for p in inputs], split, series, resample_tilt)
     _check_out(out, scans, overwrite)
-    apply_threads()
+    apply_threads(threads)
     model = load_model(Path(model_path), head, usable_device(device))
     if model.preset.name == "smoke":
         reporter.warning(f"{model_path} was trained with the smoke preset, which proves the pipeline, not a model: "

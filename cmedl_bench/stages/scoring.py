@@ -102,7 +102,7 @@ def _translated_case(prepared, pmri: np.ndarray, preset, reference: np.ndarray, 
     from cmedl_bench.scoring import TranslatedCase
 
     h, w = prepared.resampled_hw
-    depth = prepared.volume.label.shape[0]
+    depth = prepared.volume.shape[0]
     box = (slice(0, depth), slice(0, h), slice(0, w))
     aligned = None if prepared.aligned is None else _unit(prepared.aligned)[box]
     return TranslatedCase(pmri[box], _unit(prepared.image)[box], prepared.image[box] > prepared.image.min(),

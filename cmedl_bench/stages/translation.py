@@ -11,9 +11,9 @@ from typing import Any
 
 from cmedl_bench.registry import get_registry
 from cmedl_bench.request import RunRequest
+from cmedl_bench.results.run_record import Head
 from cmedl_bench.selection import Selection
 from cmedl_bench.stages.inputs import RunInputs, aligned_cases, open_run, prepare_groups, run_record, split_cases
-from cmedl_bench.results.run_record import Head
 from cmedl_bench.stages.progress import Reporter
 from cmedl_bench.stages.run_folder import RunFolder
 from cmedl_bench.stages.scoring import translation_rows
@@ -116,4 +116,5 @@ def _example(model, volume, pmri, preset, device) -> dict[str, Any]:
         reconstructed = sliding_window(model.to_cbct, torch.from_numpy(pmri[z:z + 1]), preset.crop_size, device)
     cbct = to_unit_range(torch.from_numpy(volume.image[z])).numpy()
     return {Head.CBCT: cbct[:h, :w], Head.PSEUDO_MRI: pmri[z, :h, :w],
-            "reconstructed": reconstructed[0, :h, :w].numpy(), "mask": volume.label[z, :h, :w], "title": f"{volume.volume.case.case_id} z={z}"}
+            "reconstructed": reconstructed[0, :h, :w].numpy(), "mask": volume.label[z, :h, :w],
+            "title": f"{volume.volume.case.case_id} z={z}"}
