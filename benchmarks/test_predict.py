@@ -1,11 +1,12 @@
 """What does ``predict`` cost beyond the network? Seconds for one 512 x 512 x 100 CBCT (0.9 x 0.9 x 3 mm) through
 ``predict`` (read, preprocess, whole-slice inference, reassembly on the scan's grid, mask and probability written,
 preview), against the raw forward passes of the same network on the same whole slices in the same run (``cpu`` preset
-U-Net). The ratio predict / forward is the overhead of I/O, preprocessing and reassembly; its threshold
-:data:`MAX_OVERHEAD` is 2.0x, not the 1.3x first aimed at, because that aim was set against the sliding windows'
-forward passes, which whole slices made about 2.8 times faster while the overhead stayed (about 6 s on this scan:
-body mask, in-plane resampling, reassembly, NIfTI writing). The forward passes of the sliding windows are measured
-too: whole slices must take at most :data:`MAX_WHOLE_SLICE` of their time, and predict less than they did."""
+U-Net). The ratio predict / forward is the overhead of I/O, preprocessing and reassembly. Its threshold
+:data:`MAX_OVERHEAD` is 1.8x, not the 1.3x first aimed at: that aim was set against the sliding windows' forward
+passes, which whole slices made about 2.2 times faster, while the overhead (about 1.5 s on this scan: body mask,
+z-score, in-plane resampling both ways, NIfTI reading and writing, preview) did not shrink with them. The forward
+passes of the sliding windows are measured too: whole slices must take at most :data:`MAX_WHOLE_SLICE` of their
+time, and predict less than they did."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ from cmedl_bench.stages.models import model_bundle
 
 PRESET = PRESETS["cpu"]
 SHAPE = (100, 512, 512)
-MAX_OVERHEAD = 2.0
+MAX_OVERHEAD = 1.8
 MAX_WHOLE_SLICE = 0.85
+ROUNDS = 3
 _seconds: dict[str, float] = {}
 
 
@@ -59,12 +61,15 @@ def _prepared(folder):
 
 
 def _measure(benchmark, record_value, role: str, run) -> None:
+    """Time ``run``: one warm-up round (first-call costs: imports, allocator), then :data:`ROUNDS` rounds; the
+    ratios use each side's fastest round, the estimator least moved by other load on a shared machine (rounds of
+    one ``predict`` differed by up to 15 % here)."""
     benchmark.group = "predict 512x512x100"
-    benchmark.pedantic(run, rounds=2, iterations=1)
+    benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     if benchmark.stats is not None:
-        _seconds[role] = benchmark.stats.stats.mean
-        record_value("predict 512x512x100", role, benchmark.stats.stats.mean, "s")
-        record_value("predict slices per second", role, SHAPE[0] / benchmark.stats.stats.mean, "sl/s")
+        _seconds[role] = benchmark.stats.stats.min
+        record_value("predict 512x512x100", role, benchmark.stats.stats.min, "s")
+        record_value("predict slices per second", role, SHAPE[0] / benchmark.stats.stats.min, "sl/s")
 
 
 def test_forward_of_whole_slices(benchmark, record_value, scan_and_model):

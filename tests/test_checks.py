@@ -128,3 +128,18 @@ def test_a_float_nifti_reads_as_itk_reads_it_and_counts_its_non_finite_voxels(tm
     assert ours.GetPixelID() == itk.GetPixelID()
     assert (ours.GetSpacing(), ours.GetOrigin(), ours.GetDirection()) == (itk.GetSpacing(), itk.GetOrigin(),
                                                                          itk.GetDirection())
+
+
+def test_a_fraction_map_reads_back_within_half_a_level(tmp_path):
+    """``write_fraction_map``: uint8 levels with scale factor 1/255, so readers get each value back to within
+    1/510; values outside [0, 1] are clipped. More slices than one quantising chunk."""
+    from cmedl_bench.io.nifti import FRACTION_LEVELS, write_fraction_map
+
+    values = np.random.default_rng(0).uniform(-0.1, 1.1, (37, 9, 11)).astype(np.float32)
+    image = sitk.GetImageFromArray(values)
+    image.SetSpacing((0.9, 0.8, 3.0))
+    read = sitk.ReadImage(str(write_fraction_map(tmp_path / "map.nii.gz", image)))
+    back = sitk.GetArrayFromImage(read)
+    assert np.allclose(read.GetSpacing(), image.GetSpacing())
+    assert np.abs(back - np.clip(values, 0, 1)).max() <= 1 / (2 * FRACTION_LEVELS) + 1e-6
+    assert back.min() == 0 and back.max() == 1

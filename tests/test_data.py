@@ -9,8 +9,9 @@ import SimpleITK as sitk
 import torch
 
 from cmedl_bench.data.layout import load_index, read_volume
-from cmedl_bench.data.preprocessing import body_mask, prepare, restore
+from cmedl_bench.data.preprocessing import body_mask, prepare
 from cmedl_bench.engine.augment import augment
+from cmedl_bench.engine.inference import restore
 from cmedl_bench.errors import DatasetError
 
 
@@ -123,10 +124,27 @@ def test_prepare_and_restore_round_trip(small_phantom):
     inside = prepared.image[:, : prepared.resampled_hw[0], : prepared.resampled_hw[1]]
     assert abs(float(inside.mean())) < 1.0  # z-scored (inside the body mean 0; the air margin is at the floor)
     assert len(prepared.tumour_slices) > 0
-    restored = restore(prepared.label.astype(np.float32), prepared) > 0.5
+    restored = restore(torch.from_numpy(prepared.label.astype(np.float32)), prepared) > 0.5
     reference = volume.label.astype(bool)
     dice = 2 * (restored & reference).sum() / (restored.sum() + reference.sum())
     assert dice > 0.85
+
+
+def test_restore_interpolates_as_the_way_in_does(small_phantom):
+    """The torch restore equals ``ndimage.zoom(order=1, grid_mode=True, mode="nearest")`` (resize_slices) of the box,
+    placed in the box, to float32 rounding."""
+    from cmedl_bench.data.preprocessing import resize_slices
+
+    prepared = prepare(read_volume(load_index(small_phantom).cases["cbct"]["C000W1"]), spacing_xy_mm=2.5, min_size=32)
+    probability = np.random.default_rng(0).random(prepared.image.shape, dtype=np.float32)
+    h, w = prepared.resampled_hw
+    y0, y1, x0, x1 = prepared.bbox
+    assert (h, w) != (y1 - y0, x1 - x0)
+    expected = np.zeros(prepared.volume.shape, dtype=np.float32)
+    expected[:, y0:y1, x0:x1] = resize_slices(probability[:, :h, :w], (y1 - y0, x1 - x0), order=1)
+    restored = restore(torch.from_numpy(probability), prepared)
+    assert restored.shape == expected.shape
+    np.testing.assert_allclose(restored, expected, rtol=0, atol=1e-6)
 
 
 def test_augmentation_moves_image_and_mask_together():
@@ -180,3 +198,14 @@ def test_hole_filling_in_one_labelling_equals_scipy_slice_by_slice():
                 mask = ndimage.binary_opening(mask)
             expected = np.stack([ndimage.binary_fill_holes(plane) for plane in mask])
             assert np.array_equal(fill_holes_per_slice(mask), expected)
+
+
+def test_component_sizes_count_each_label_as_bincount_does():
+    from scipy import ndimage
+
+    from cmedl_bench.data.preprocessing import component_sizes
+
+    mask = np.random.default_rng(1).random((6, 30, 30)) > 0.6
+    labels, count = ndimage.label(mask)
+    assert count > 10
+    np.testing.assert_array_equal(component_sizes(labels, count), np.bincount(labels.ravel(), minlength=count + 1)[1:])

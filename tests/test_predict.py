@@ -383,17 +383,19 @@ def test_an_interrupted_predicts_staging_is_removed_by_the_next(tmp_path, traine
 
 def test_physically_implausible_predictions_are_flagged():
     from cmedl_bench.data.layout import Case, Volume
+    from cmedl_bench.data.preprocessing import body_mask
     from cmedl_bench.stages.predicting import _implausible
 
     image = np.full((20, 64, 64), -1000.0)
     image[:, 8:56, 8:56] = 40.0  # the body: 20 x 48 x 48 voxels
     volume = Volume(Case("cbct", "x", "x", Path("x"), Path("x")), image, np.zeros(image.shape, np.uint8),
                     (5.0, 2.0, 2.0), (0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    outline = body_mask(image)
     small, body, huge = (np.zeros(image.shape, np.uint8) for _ in range(3))
     small[8:12, 20:30, 20:30] = 1  # 400 voxels of 20 mm3: 8 cc
     body[:, 8:56, 8:50] = 1  # 88 % of the body
     huge[:] = 1  # every voxel: 1638 cc at 20 mm3 a voxel, 13107 cc at 160 mm3
-    assert _implausible(small, volume) == ""
-    assert _implausible(body, volume) == "tumour over 88% of the body"
+    assert _implausible(small, volume, outline) == ""
+    assert _implausible(body, volume, outline) == "tumour over 88% of the body"
     big = Volume(volume.case, image, volume.label, (10.0, 4.0, 4.0), volume.origin, volume.direction)
-    assert _implausible(huge, big).startswith("a tumour of 13107 cc (above 2000 cc)")
+    assert _implausible(huge, big, outline).startswith("a tumour of 13107 cc (above 2000 cc)")

@@ -84,15 +84,16 @@ def lung_and_air(image: np.ndarray, modality: str) -> np.ndarray:
     """Large dark regions: lungs and the air around the body."""
     from scipy import ndimage
 
+    from cmedl_bench.data.preprocessing import component_sizes
+
     threshold = LUNG_AIR_HU if modality in ("cbct", "ct") else dark_threshold(image)
     smoothed = ndimage.gaussian_filter(image.astype(np.float32), (0, 1, 1))  # a vessel in lung is lung
     dark = ndimage.binary_opening(smoothed < threshold)  # isolated noise voxels are not lung
     labels, count = ndimage.label(dark)
     if count == 0:
         return dark
-    sizes = np.bincount(labels.ravel())
-    large = np.flatnonzero(sizes >= LARGE_REGION * image.size)
-    return np.isin(labels, large[large > 0])
+    large = 1 + np.flatnonzero(component_sizes(labels, count) >= LARGE_REGION * image.size)
+    return np.isin(labels, large)
 
 
 def case_contrast(case: str, image: np.ndarray, label: np.ndarray, spacing_zyx, modality: str) -> CaseContrast:

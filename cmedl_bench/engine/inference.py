@@ -15,7 +15,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cmedl_bench.data.preprocessing import PreparedVolume, restore
+from cmedl_bench.data.preprocessing import PreparedVolume
+
+#: slices resampled per interpolation call in :func:`restore` (bounds its temporary to a few slices of the box)
+RESTORE_SLICES = 16
 
 
 def window_starts(extent: int, window: int) -> list[int]:
@@ -101,4 +104,25 @@ def predict_probability(predict_logits, prepared: PreparedVolume, crop_size: int
         logits = whole_slices(predict_logits, image, slice_multiple, device)
     else:
         logits = sliding_window(predict_logits, image, crop_size, device)
-    return restore(torch.sigmoid(logits).numpy(), prepared)
+    return restore(torch.sigmoid(logits), prepared)
+
+
+def restore(probability: torch.Tensor, prepared: PreparedVolume) -> np.ndarray:
+    """Map a (z, h, w) probability map on the prepared grid back to the original grid: the resampled body box is
+    interpolated in-plane to the box's original size, bilinearly with half-pixel centres and edge values beyond the
+    border (the interpolation :func:`cmedl_bench.data.preprocessing.resize_slices` applies on the way in:
+    ``ndimage.zoom(order=1, grid_mode=True, mode="nearest")``, here in float32 with torch's threads), and put in
+    place; voxels outside the box are 0. Interpolated a few slices at a time, straight into the result."""
+    h, w = prepared.resampled_hw
+    y0, y1, x0, x1 = prepared.bbox
+    depth = prepared.volume.shape[0]
+    box = probability[:depth, :h, :w].float()
+    full = np.zeros(prepared.volume.shape, dtype=np.float32)
+    target = torch.from_numpy(full)[:, y0:y1, x0:x1]
+    for start in range(0, depth, RESTORE_SLICES):
+        chunk = box[start:start + RESTORE_SLICES]
+        if chunk.shape[1:] != target.shape[1:]:
+            chunk = F.interpolate(chunk[:, None], size=tuple(target.shape[1:]), mode="bilinear",
+                                  align_corners=False)[:, 0]
+        target[start:start + RESTORE_SLICES] = chunk
+    return full

@@ -29,6 +29,8 @@ _LAYOUT = {348: ("h", 40, 70, 108, "f"), 540: ("q", 16, 12, 168, "q")}  # dim ty
 _SCALE_AT = 112  # NIfTI-1: float32 scl_slope, then scl_inter
 _SCALE_AT_NIFTI2 = 176  # NIfTI-2: float64 scl_slope, then scl_inter
 FRACTION_LEVELS = 255
+#: slices quantised at a time by :func:`write_fraction_map`
+_QUANTISED_SLICES = 16
 
 
 def float_nifti_voxels(path: Path) -> tuple[np.ndarray, int] | None:
@@ -98,8 +100,12 @@ def write_fraction_map(path: Path, image) -> Path:
 
     from cmedl_bench.io.atomic import atomic_write
 
-    levels = np.clip(np.rint(sitk.GetArrayViewFromImage(image) * FRACTION_LEVELS), 0, FRACTION_LEVELS)
-    quantised = sitk.GetImageFromArray(levels.astype(np.uint8))
+    values = sitk.GetArrayViewFromImage(image)
+    levels = np.empty(values.shape, dtype=np.uint8)
+    for start in range(0, len(values), _QUANTISED_SLICES):  # a few slices at a time: no float copy of the volume
+        chunk = np.multiply(values[start:start + _QUANTISED_SLICES], FRACTION_LEVELS, dtype=np.float32)
+        levels[start:start + _QUANTISED_SLICES] = np.clip(np.rint(chunk, out=chunk), 0, FRACTION_LEVELS, out=chunk)
+    quantised = sitk.GetImageFromArray(levels)
     quantised.CopyInformation(image)
     with tempfile.TemporaryDirectory() as folder:
         plain = Path(folder) / "map.nii"

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from cmedl_bench.data.layout import Case, canonical_volume, on_source_grid
-from cmedl_bench.data.preprocessing import prepare
+from cmedl_bench.data.preprocessing import body_mask, prepare
 from cmedl_bench.data.scan_inputs import NewScan, resolve_scans
 from cmedl_bench.engine.devices import apply_threads
 from cmedl_bench.engine.dropout import WeightDropout
@@ -118,15 +118,16 @@ def _predict_scan(model: TrainedModel, scan: NewScan, folder: Path, options: dic
     preset = model.preset
     image = scan.read()
     volume = canonical_volume(Case("cbct", scan.scan_id, scan.patient, Path(scan.source), Path(scan.source)), image)
+    body = body_mask(volume.image)
     prepared = prepare(volume, preset.spacing_xy_mm, preset.crop_size,
-                       preset.patch_depth if model.fusion.dims == 3 else 1)
+                       preset.patch_depth if model.fusion.dims == 3 else 1, body=body)
     probability = model.fusion.predict_probability(model.head, prepared)
     mask = (probability > 0.5).astype(np.uint8)
     folder.mkdir(parents=True)
     files = {"mask": folder / "mask.nii.gz", "probability": folder / "probability.nii.gz"}
     source_mask = on_source_grid(mask, volume, image)
     write_image(files["mask"], source_mask)
-    write_fraction_map(files["probability"], on_source_grid(probability.astype(np.float32), volume, image))
+    write_fraction_map(files["probability"], on_source_grid(probability.astype(np.float32, copy=False), volume, image))
     sd, score = None, float("nan")
     if options["uncertainty"]:
         with reporter.task("  dropout passes", total=options["uncertainty"], info=scan.scan_id) as task:
@@ -139,7 +140,7 @@ def _predict_scan(model: TrainedModel, scan: NewScan, folder: Path, options: dic
     plot_prediction(volume.image, probability, sd, scan.scan_id, folder / "preview.png")
     voxels = int(mask.sum())
     flagged = bool(options["uncertainty"]) and score > options["flag_above"]
-    implausible = _implausible(mask, volume)
+    implausible = _implausible(mask, volume, body)
     if implausible:
         reporter.warning(f"{scan.scan_id}: implausible prediction: {implausible}")
     return {"scan": scan.scan_id, "patient": scan.patient, "date": scan.date, "timepoint": scan.timepoint,
@@ -149,15 +150,12 @@ def _predict_scan(model: TrainedModel, scan: NewScan, folder: Path, options: dic
                for name in ("mask", "probability", "uncertainty_sd", "rtstruct", "seg")}}
 
 
-def _implausible(mask: np.ndarray, volume) -> str:
+def _implausible(mask: np.ndarray, volume, body: np.ndarray) -> str:
     """Why a predicted mask cannot be a tumour (larger than :data:`MAX_PLAUSIBLE_TUMOUR_CC`, or more than
-    :data:`MAX_PLAUSIBLE_BODY_SHARE` of the body), or "" when it can."""
-    from cmedl_bench.data.preprocessing import body_mask
-
+    :data:`MAX_PLAUSIBLE_BODY_SHARE` of the ``body`` mask), or "" when it can."""
     cc = float(mask.sum()) * float(np.prod(volume.spacing_zyx)) / 1000.0
     if cc > MAX_PLAUSIBLE_TUMOUR_CC:
         return f"a tumour of {cc:.0f} cc (above {MAX_PLAUSIBLE_TUMOUR_CC:.0f} cc)"
-    body = body_mask(volume.image)
     share = float((mask.astype(bool) & body).sum()) / max(1, int(body.sum()))
     if share > MAX_PLAUSIBLE_BODY_SHARE:
         return f"tumour over {share:.0%} of the body"
