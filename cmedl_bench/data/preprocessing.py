@@ -60,25 +60,32 @@ def outside_field_of_view(image: np.ndarray) -> np.ndarray:
 
 
 def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
-    """``scipy.ndimage.binary_fill_holes`` of every (y, x) slice (4-connected background), in one labelling of the
-    volume: background components, connected within their slice only, that touch no in-plane edge are holes."""
-    in_plane = np.zeros((3, 3, 3), dtype=bool)
-    in_plane[1] = ndimage.generate_binary_structure(2, 1)
-    labels, count = ndimage.label(~mask, structure=in_plane)
-    reaches_edge = np.zeros(count + 1, dtype=bool)
-    for edge in (labels[:, 0], labels[:, -1], labels[:, :, 0], labels[:, :, -1]):
-        reaches_edge[edge] = True
-    reaches_edge[0] = False  # label 0: the mask itself, kept
-    return ~reaches_edge[labels]
+    """``scipy.ndimage.binary_fill_holes`` of every (y, x) slice (4-connected background): per slice, the background
+    components that touch no edge are holes. One slice's labels at a time stay in cache, where a labelling of the
+    whole volume writes a 32-bit label per voxel to memory touched for the first time."""
+    filled = np.empty_like(mask, dtype=bool)
+    for k, plane in enumerate(mask):
+        labels, count = ndimage.label(~plane)
+        reaches_edge = np.zeros(count + 1, dtype=bool)
+        for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+            reaches_edge[edge] = True
+        reaches_edge[0] = False  # label 0: the mask itself, kept
+        np.logical_not(reaches_edge[labels], out=filled[k])
+    return filled
 
 
-def component_sizes(labels: np.ndarray, count: int) -> np.ndarray:
+def component_sizes(labels: np.ndarray, count: int, chunk: int = 8) -> np.ndarray:
     """Voxels of each component 1..``count`` of an ``ndimage.label`` result, counted inside each component's
-    bounding box (``ndimage.find_objects``): no volume-sized temporary, where ``np.bincount`` first copies the labels
-    to 64-bit integers (on a 512 x 512 x 100 scan 0.11 s against 0.6 s, memory touched for the first time)."""
-    boxes = ndimage.find_objects(labels, max_label=count)
-    return np.array([np.count_nonzero(labels[box] == k) if box is not None else 0
-                     for k, box in enumerate(boxes, start=1)], dtype=np.int64)
+    bounding box (``ndimage.find_objects``), ``chunk`` planes of the first axis at a time: no volume-sized temporary,
+    where ``np.bincount`` first copies the labels to 64-bit integers (on a 512 x 512 x 100 scan 0.6 s of memory
+    touched for the first time)."""
+    sizes = np.zeros(count, dtype=np.int64)
+    for k, box in enumerate(ndimage.find_objects(labels, max_label=count), start=1):
+        if box is not None:
+            first, rest = box[0], box[1:]
+            sizes[k - 1] = sum(np.count_nonzero(labels[(slice(start, min(start + chunk, first.stop)), *rest)] == k)
+                               for start in range(first.start, first.stop, chunk))
+    return sizes
 
 
 def body_mask(image: np.ndarray, outside: np.ndarray | None = None) -> np.ndarray:
