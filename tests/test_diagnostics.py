@@ -259,6 +259,32 @@ def test_translator_table_shows_fidelity_next_to_kl(tmp_path):
     assert "tumour\\_contrast\\_ratio" in to_markdown(board)
 
 
+def test_a_translator_trained_inside_a_fusion_has_its_row_in_the_translators_table(tmp_path):
+    """CMEDL's pseudo-MRI (head ``translator`` of a joint run) is in the translators table with its fidelity,
+    named by the method it was trained in and its training cohort; its KL stays in the method's own row too."""
+    from cmedl_bench.results.render import translation_table
+
+    base = {case: 0.6 for case in _scans(0)}
+    _run(tmp_path, "cbct", "none", "none", "student", base)
+    for name, patients in (("cmedl", 0), ("cmedl-8", 8)):
+        _run(tmp_path, name, "cx", "hint", "student", base, train_patients=patients, trained=patients or 16)
+        write_rows(tmp_path / name, [{"run_id": name, "split": "test", "case": case, "head": head, "metric": metric,
+                                      "value": value, "flag": None}
+                                     for i, case in enumerate(base)
+                                     for head, metric, value in (("student", "dsc", 0.6), ("translator", "kl", 0.3),
+                                                                 ("translator", "tumour_contrast_ratio", 0.1 * i))])
+    board = api.report([tmp_path])
+    header, table = translation_table(board)
+    by_label = {values[0]: values for values in table}
+    assert set(by_label) == {"cx in CMEDL (unet)", "cx in CMEDL (unet), 8 training patients"}
+    row = by_label["cx in CMEDL (unet)"]
+    assert row[header.index("Test KL pseudo-MRI vs MRI")].startswith("0.300 ±")
+    assert row[header.index("Test KL CBCT vs MRI")] == "—"
+    expected = np.mean([0.1 * i for i in range(len(base))])
+    assert row[header.index("tumour_contrast_ratio")].startswith(f"{expected:.3f} ±")
+    assert board.row("CMEDL (unet)").kl.mean == pytest.approx(0.3)
+
+
 @pytest.mark.parametrize("width", [80, 120, 200])
 def test_the_terminal_leaderboard_keeps_every_method_name_whole(tmp_path, width):
     """The default ``report`` in a terminal of 80, 120 and 200 columns: every method's name appears whole on one

@@ -27,20 +27,8 @@ from cmedl_bench.results.headroom import MEANING, attach_headroom, cohort_label,
 from cmedl_bench.results.run_record import Head
 from cmedl_bench.results.ranking import MetricColumn, metric_columns, rank, unknown_rank_metric
 from cmedl_bench.results.statistics import holm_bonferroni
-
-TRANSLATOR_HEAD = "translator"
-
-
-@dataclass(frozen=True)
-class Summary:
-    mean: float
-    sd: float
-    n: int
-    flagged: int = 0
-
-    def text(self, digits: int) -> str:
-        return f"{self.mean:.{digits}f} ± {self.sd:.{digits}f}"
-
+from cmedl_bench.results.summaries import Summary, summarise
+from cmedl_bench.results.translators import TranslationRow, translator_rows
 
 @dataclass
 class Row:
@@ -100,15 +88,6 @@ class Row:
 
 
 @dataclass
-class TranslationRow:
-    label: str
-    runs: list[CollectedRun]
-    kl_pmri: Summary
-    kl_cbct: Summary | None
-    fidelity: dict[str, Summary] = field(default_factory=dict)  # every other translation metric on test
-
-
-@dataclass
 class Leaderboard:
     rows: list[Row]
     translation: list[TranslationRow]
@@ -132,59 +111,37 @@ class Leaderboard:
         raise CmedlError(f"no leaderboard row {label!r}; rows: {', '.join(r.label for r in self.rows)}")
 
 
-def _summary(frame, split: str, metric: str) -> Summary | None:
-    values = frame[(frame["split"] == split) & (frame["metric"] == metric)]
-    if values.empty:
-        return None
-    v = values["value"].astype(float)
-    return Summary(float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, int(len(v)),
-                   int(values["flag"].notna().sum()))
-
-
 def _group(collection: Collection, notes: list[str]) -> tuple[list[Row], list[TranslationRow]]:
     import pandas as pd
 
+    runs = dedupe(collection.runs, notes)
     by_method: dict[tuple[str, str], list[CollectedRun]] = {}
-    translate_runs: dict[tuple[str, str], list[CollectedRun]] = {}
-    for run in dedupe(collection.runs, notes):
-        if run.components["fusion"] == "translate":
-            translate_runs.setdefault((run.components["translator"], run.setup_hash), []).append(run)
-            continue
-        for head in sorted(set(run.rows["head"]) - {TRANSLATOR_HEAD}):
-            by_method.setdefault((method_label(run.components, head) + cohort_label(run), head), []).append(run)
+    for run in runs:
+        if run.components["fusion"] != "translate":
+            for head in sorted(set(run.rows["head"]) - {Head.TRANSLATOR}):
+                by_method.setdefault((method_label(run.components, head) + cohort_label(run), head), []).append(run)
     rows = []
-    for (label, head), runs in by_method.items():
-        suffixes = variant_suffixes(runs)
+    for (label, head), method_runs in by_method.items():
+        suffixes = variant_suffixes(method_runs)
         if len(suffixes) > 1:
             notes.append(f"{label}: {len(suffixes)} different setups are shown as separate rows, not pooled")
         for setup_hash, suffix in suffixes.items():
-            members = [run for run in runs if run.setup_hash == setup_hash]
+            members = [run for run in method_runs if run.setup_hash == setup_hash]
             frame = pd.concat([run.rows.assign(seed=run.seed) for run in members], ignore_index=True)
             own = frame[frame["head"] == head]
             row = Row(label + suffix, members[0].components, head, setup_hash, members[0].setup, members)
             for split in ("val", "test"):
                 for metric in sorted(set(own["metric"])):
-                    summary = _summary(own, split, metric)
+                    summary = summarise(own, split, metric)
                     if summary:
                         row.metrics[(split, metric)] = summary
-            row.kl = _summary(frame[frame["head"] == TRANSLATOR_HEAD], "test", "kl")
+            row.kl = summarise(frame[frame["head"] == Head.TRANSLATOR], "test", "kl")
             test = own[own["split"] == "test"]
             row.case_values = {metric: group.groupby("case")["value"].mean()
                                for metric, group in test.groupby("metric")}
             row.info = case_info(members)
             rows.append(row)
-    translation = []
-    for (translator, setup_hash), runs in translate_runs.items():
-        frame = pd.concat([run.rows for run in runs], ignore_index=True)
-        own = frame[frame["head"] == Head.PSEUDO_MRI]
-        pmri = _summary(own, "test", "kl")
-        if pmri is not None:
-            suffix = variant_suffixes([r for (t, _), rs in translate_runs.items() if t == translator for r in rs])
-            fidelity = {m: _summary(own, "test", m) for m in sorted(set(own["metric"]) - {"kl"})}
-            translation.append(TranslationRow(f"{translator}{suffix[setup_hash]}", runs, pmri,
-                                              _summary(frame[frame["head"] == Head.CBCT], "test", "kl"),
-                                              {m: v for m, v in fidelity.items() if v is not None}))
-    return rows, translation
+    return rows, translator_rows(runs)
 
 
 def _default_reference(row: Row, rows: list[Row]) -> Row | None:

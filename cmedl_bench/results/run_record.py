@@ -21,15 +21,16 @@ class RecordError(CmedlError):
 
 
 class Head(StrEnum):
-    """Heads the core names: the CBCT network (``student``), the MRI network of a distillation (``teacher``), and
-    the heads of a translation run: pseudo-MRI (``pmri``) and raw CBCT (``cbct``) scored against true MRI
-    (``mri``, the aligned MRI in figures)."""
+    """Heads the core names: the CBCT network (``student``), the MRI network of a distillation (``teacher``), the
+    heads of a translation run: pseudo-MRI (``pmri``) and raw CBCT (``cbct``) scored against true MRI (``mri``, the
+    aligned MRI in figures), and the pseudo-MRI of a translator trained inside a fusion (``translator``)."""
 
     STUDENT = "student"
     TEACHER = "teacher"
     PSEUDO_MRI = "pmri"
     CBCT = "cbct"
     MRI = "mri"
+    TRANSLATOR = "translator"
 
 
 @dataclass(frozen=True)

@@ -178,7 +178,7 @@ def predict_and_score(fusion, prepared, preset, run_dir: Path, registry, reporte
             if split == "test" and volume.volume.case.case_id in chosen:
                 examples.append(_chain_example(volume, pmri, masks[volume.volume.case.case_id]))
 
-        rows += translation_rows(translator.pseudo_mri, prepared, preset, fusion.device, registry, "translator",
+        rows += translation_rows(translator.pseudo_mri, prepared, preset, fusion.device, registry, Head.TRANSLATOR,
                                  reporter, collect)
         if examples:
             from cmedl_bench.results.figures import plot_chain
