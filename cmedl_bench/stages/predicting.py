@@ -10,8 +10,9 @@ In ``OUT``: ``predictions.csv`` and ``.parquet`` (patient, scan date, tumour vol
 flag), ``volume_over_time.png`` when a patient has several timepoints, and ``prediction.json`` (the model's
 provenance, options, versions and git revision).
 
-Preprocessing and sliding-window inference are the training run's own (:meth:`cmedl_bench.fusion.Fusion.
-predict_probability`). Uncertainty is test-time dropout on the head network's last two layers
+Preprocessing and inference (whole slices, or sliding windows for a head that is not window-invariant) are the
+training run's own (:meth:`cmedl_bench.fusion.Fusion.predict_probability`); the scan's body mask is computed once,
+for preprocessing and for the plausibility check. Uncertainty is test-time dropout on the head network's last two layers
 (:class:`cmedl_bench.engine.dropout.WeightDropout`, paper III.E): the per-voxel SD of the N passes' probabilities,
 and per scan 1 - the mean DSC of each pass's mask against the mask of the mean probability (0: every pass agrees);
 a scan whose score exceeds the threshold is flagged. The mask itself is the unperturbed network's. No
