@@ -12,6 +12,8 @@ time, and predict less than they did."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -62,12 +64,12 @@ def _prepared(folder):
                    PRESET.crop_size)
 
 
-def _measure(benchmark, record_value, role: str, run) -> None:
-    """Time ``run``: one warm-up round (first-call costs: imports, allocator), then :data:`ROUNDS` rounds; the
-    ratios use each side's fastest round, the estimator least moved by other load on a shared machine (rounds of
-    one ``predict`` differed by up to 15 % here)."""
+def _measure(benchmark, record_value, role: str, run, setup=None) -> None:
+    """Time ``run``: one warm-up round (first-call costs: imports, allocator), then :data:`ROUNDS` rounds, each after
+    ``setup`` (not timed); the ratios use each side's fastest round, the estimator least moved by other load on a
+    shared machine (rounds of one ``predict`` differed by up to 15 % here)."""
     benchmark.group = "predict 512x512x100"
-    benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1, setup=setup)
     if benchmark.stats is not None:
         _seconds[role] = benchmark.stats.stats.min
         record_value("predict 512x512x100", role, benchmark.stats.stats.min, "s")
@@ -93,15 +95,29 @@ def test_forward_of_sliding_windows(benchmark, record_value, scan_and_model):
 
 
 def test_predict_seconds_per_scan(benchmark, record_value, scan_and_model, tmp_path):
+    """The threshold compares predict with the forward passes timed just before each of its rounds: the forward's
+    speed drifts between tests (1.86 to 2.7 s in runs on this machine) while the overhead stays, so a baseline
+    measured minutes earlier would move the ratio more than a regression does."""
     from cmedl_bench.api import predict
 
-    folder, _ = scan_and_model
+    folder, fusion = scan_and_model
+    image = torch.from_numpy(_prepared(folder).image)
+    network = fusion.head_network("student")
+    forwards: list[float] = []
+
+    def time_forward() -> None:
+        start = time.perf_counter()
+        whole_slices(network, image, 16, torch.device("cpu"))
+        forwards.append(time.perf_counter() - start)
+
     runs = iter(range(100))
     _measure(benchmark, record_value, "predict (whole scan)",
              lambda: predict(folder / "model.cmedl", [folder / "scan.nii.gz"], tmp_path / f"out{next(runs)}",
-                             quiet=True))
-    if {"baseline", "predict (whole scan)"} <= set(_seconds):
-        ratio = _seconds["predict (whole scan)"] / _seconds["baseline"]
-        assert ratio <= MAX_OVERHEAD, f"predict takes {ratio:.2f}x the raw forward passes"
-    if {"sliding windows", "predict (whole scan)"} <= set(_seconds):
+                             quiet=True), setup=time_forward)
+    if benchmark.stats is None:
+        return
+    record_value("predict 512x512x100", "forward, between predicts", min(forwards), "s")
+    ratio = _seconds["predict (whole scan)"] / min(forwards)
+    assert ratio <= MAX_OVERHEAD, f"predict takes {ratio:.2f}x the raw forward passes"
+    if "sliding windows" in _seconds:
         assert _seconds["predict (whole scan)"] < _seconds["sliding windows"], "predict is slower than its windows were"
