@@ -266,8 +266,8 @@ def test_a_translator_trained_inside_a_fusion_has_its_row_in_the_translators_tab
 
     base = {case: 0.6 for case in _scans(0)}
     _run(tmp_path, "cbct", "none", "none", "student", base)
-    for name, patients in (("cmedl", 0), ("cmedl-8", 8)):
-        _run(tmp_path, name, "cx", "hint", "student", base, train_patients=patients, trained=patients or 16)
+    for name, translator, patients in (("cmedl", "cx", 0), ("cmedl-8", "cx", 8), ("cycle", "cycle", 0)):
+        _run(tmp_path, name, translator, "hint", "student", base, train_patients=patients, trained=patients or 16)
         write_rows(tmp_path / name, [{"run_id": name, "split": "test", "case": case, "head": head, "metric": metric,
                                       "value": value, "flag": None}
                                      for i, case in enumerate(base)
@@ -276,7 +276,8 @@ def test_a_translator_trained_inside_a_fusion_has_its_row_in_the_translators_tab
     board = api.report([tmp_path])
     header, table = translation_table(board)
     by_label = {values[0]: values for values in table}
-    assert set(by_label) == {"cx in CMEDL (unet)", "cx in CMEDL (unet), 8 training patients"}
+    assert set(by_label) == {"cx in CMEDL (unet)", "cx in CMEDL (unet), 8 training patients",
+                             "cycle in cycle+unet+hint"}
     row = by_label["cx in CMEDL (unet)"]
     assert row[header.index("Test KL pseudo-MRI vs MRI")].startswith("0.300 ±")
     assert row[header.index("Test KL CBCT vs MRI")] == "—"

@@ -7,8 +7,8 @@ A row per translator and setup, from two kinds of run:
 - a translation run (``translate``): heads ``pmri`` and ``cbct`` (raw CBCT, the KL a translator has to beat); the
   row is named by the translator;
 - a run that trained a translator inside a fusion (CMEDL, CT+pMRI, pMRI-Cycle): head ``translator``; the row is
-  named by the translator and the method it was trained in (``cx in CMEDL (unet)``), with the method's training
-  cohort, since the translator of each such method is a network of its own.
+  named by the translator and the method it was trained in (``cx in CMEDL (unet)``, ``cycle in cycle+unet+hint``),
+  with the method's training cohort, since the translator of each such method is a network of its own.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ def _label(run: CollectedRun) -> str:
     if run.components["fusion"] == "translate":
         return translator
     heads = sorted(set(run.rows["head"]) - {Head.TRANSLATOR})
-    trained_in = Head.STUDENT if Head.STUDENT in heads else heads[0]
-    return f"{translator} in {method_label(run.components, trained_in)}{cohort_label(run)}"
+    head = Head.STUDENT if Head.STUDENT in heads else heads[0]
+    method = method_label(run.components, head).removesuffix(f"/{head}")  # a method outside the paper's rows
+    return f"{translator} in {method}{cohort_label(run)}"
 
 
 def translator_rows(runs: list[CollectedRun]) -> list[TranslationRow]:
