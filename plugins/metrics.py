@@ -48,9 +48,11 @@ def register_translation_metrics(register):
                        "data contrast's CNR (core >= 2 mm inside, shell 1-7 mm outside, 5 mm from lung; MRI rules) "
                        "of the pseudo-MRI, CBCT label"),
         "tumour_contrast_ratio": ("pseudo-MRI tumour contrast / the MRI cohort's", "", True,
-                                  "data contrast's contrast of the pseudo-MRI over the MRI training cohort's median"),
+                                  "data contrast's contrast of the pseudo-MRI over the MRI training cohort's median; "
+                                  "undefined where that cohort's median |CNR| < 1"),
         "tumour_contrast_vs_true": ("pseudo-MRI tumour contrast / the aligned true MRI's", "", True,
-                                    "data contrast's contrast of the pseudo-MRI over that of the scan's aligned MRI"),
+                                    "data contrast's contrast of the pseudo-MRI over that of the scan's aligned MRI; "
+                                    "undefined where that MRI's |CNR| < 1"),
         "mae_body": ("MAE against the aligned true MRI inside the body", "", False,
                      "mean |pseudo-MRI - aligned MRI| in [-1, 1], body voxels"),
         "mae_tumour": ("MAE against the aligned true MRI around the tumour", "", False,

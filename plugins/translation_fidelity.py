@@ -18,8 +18,11 @@ Where the dataset has the true MRI of the scan (cohort ``mri-aligned``):
   sigma 1.5 pixels in-plane, per slice, K1 = 0.01, K2 = 0.03, dynamic range 2), averaged over the same regions;
 - ``tumour_contrast_vs_true``: the pseudo-MRI's tumour contrast divided by the true MRI's, same definition.
 
-A value that cannot be measured is NaN with a flag: ``no_aligned_mri``, or ``no_interface`` (a tumour surrounded by
-lung has no soft-tissue interface; a reference contrast of 0).
+A value that cannot be measured is NaN with a flag: ``no_aligned_mri``, ``no_interface`` (a tumour surrounded by
+lung has no soft-tissue interface), or, for the two ratios, ``no_reference_tumour``: the reference (the MRI cohort,
+or the true MRI) does not show the tumour, its CNR below :data:`MIN_REFERENCE_CNR` in magnitude. A ratio to a
+contrast within the noise divides by the mix of tissues around the tumour, not by a tumour signal: on
+``phantom-mri-null``, whose MRI is rendered without the tumour (CNR about 0.3), it read -10.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from cmedl_bench.plugin import MetricValue, TranslatedCase, case_contrast
 NEIGHBOURHOOD_MM = 10.0
 SSIM_SIGMA = 1.5
 K1, K2, DYNAMIC_RANGE = 0.01, 0.03, 2.0
+#: the reference of a contrast ratio shows the tumour when its contrast exceeds the noise SD around it
+MIN_REFERENCE_CNR = 1.0
 
 
 def _contrast(case: TranslatedCase, image: np.ndarray):
@@ -44,9 +49,11 @@ def _pseudo_contrast(case: TranslatedCase):
     return case.cache["pseudo_contrast"]
 
 
-def _ratio(numerator: float | None, denominator: float | None) -> MetricValue:
-    if numerator is None or denominator is None or denominator == 0:
+def _ratio(numerator: float | None, denominator: float | None, denominator_cnr: float | None) -> MetricValue:
+    if numerator is None or denominator is None or denominator_cnr is None:
         return MetricValue(float("nan"), "no_interface")
+    if abs(denominator_cnr) < MIN_REFERENCE_CNR:
+        return MetricValue(float("nan"), "no_reference_tumour")
     return MetricValue(float(numerator / denominator))
 
 
@@ -56,13 +63,15 @@ def tumour_cnr(case: TranslatedCase) -> MetricValue:
 
 
 def tumour_contrast_ratio(case: TranslatedCase) -> MetricValue:
-    return _ratio(_pseudo_contrast(case).contrast, case.reference_contrast.get("contrast"))
+    reference = case.reference_contrast
+    return _ratio(_pseudo_contrast(case).contrast, reference.get("contrast"), reference.get("cnr"))
 
 
 def tumour_contrast_vs_true(case: TranslatedCase) -> MetricValue:
     if case.aligned is None:
         return MetricValue(float("nan"), "no_aligned_mri")
-    return _ratio(_pseudo_contrast(case).contrast, _contrast(case, case.aligned).contrast)
+    true = _contrast(case, case.aligned)
+    return _ratio(_pseudo_contrast(case).contrast, true.contrast, true.cnr)
 
 
 def _neighbourhood(case: TranslatedCase) -> np.ndarray:

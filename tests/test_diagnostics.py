@@ -23,7 +23,7 @@ PATIENTS = [f"C{i:03d}" for i in range(10)]
 
 
 def _run(root: Path, name: str, translator: str, fusion: str, head: str, dsc: dict, train_patients: int = 0,
-         trained: int = 16, seed: int = 0) -> None:
+         trained: int = 16, seed: int = 0, dataset: str = "phantom") -> None:
     run_dir = root / name
     run_dir.mkdir(parents=True)
     config = {"translator": translator, "segmenter": "unet", "fusion": fusion, "dataset": "phantom",
@@ -32,7 +32,7 @@ def _run(root: Path, name: str, translator: str, fusion: str, head: str, dsc: di
     cases = {case: {"patient": case[:4]} for case in dsc}
     write_record(run_dir, {"run_id": name, "status": "finished", "seed": seed, "config": config,
                            "config_hash": f"{name}-hash", "reference": {"test": "f" * 16},
-                           "dataset": {"name": "phantom", "version": 4, "plugin": "phantom", "cases": cases,
+                           "dataset": {"name": dataset, "version": 4, "plugin": dataset, "cases": cases,
                                        "options": {"train_patients": train_patients},
                                        "generator": {"train_patients": trained}}})
     write_rows(run_dir, [{"run_id": name, "split": "test", "case": case, "head": head, "metric": "dsc",
@@ -88,9 +88,10 @@ def test_headroom_needs_a_reference_that_beats_cbct_only():
     assert value == pytest.approx(0.5) and ci == pytest.approx((0.5, 0.5)) and units == 6 and pairing == "patient"
 
 
-def _case(pseudo: np.ndarray, aligned: np.ndarray | None, label: np.ndarray, cohort_contrast: float = 1.0):
+def _case(pseudo: np.ndarray, aligned: np.ndarray | None, label: np.ndarray, cohort_contrast: float = 1.0,
+          cohort_cnr: float = 10.0):
     return TranslatedCase(pseudo, pseudo, np.ones(pseudo.shape, dtype=bool), label, (3.0, 1.0, 1.0),
-                          pseudo.ravel(), {"contrast": cohort_contrast, "cnr": 10.0}, aligned)
+                          pseudo.ravel(), {"contrast": cohort_contrast, "cnr": cohort_cnr}, aligned)
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,20 @@ def test_fidelity_of_a_translation_that_erases_the_tumour(hand_made):
     assert abs(fidelity.tumour_cnr(case).value) < 0.2
     without = _case(erased, None, label)
     assert np.isnan(fidelity.mae_body(without).value) and fidelity.mae_body(without).flag == "no_aligned_mri"
+
+
+def test_a_contrast_ratio_needs_a_reference_that_shows_the_tumour(hand_made):
+    """Against an MRI without the tumour (the null control's), the ratios are undefined, not a large number: the
+    reference contrast is the noise's; the pseudo-MRI's own CNR is still measured."""
+    clean, label, noise = hand_made
+    null_mri = np.full(clean.shape, -0.2) + noise
+    case = _case(clean + noise, null_mri, label, cohort_contrast=0.004, cohort_cnr=0.2)
+    for metric in (fidelity.tumour_contrast_vs_true, fidelity.tumour_contrast_ratio):
+        value = metric(case)
+        assert np.isnan(value.value) and value.flag == "no_reference_tumour"
+    assert fidelity.tumour_cnr(case).value == pytest.approx(40.0, rel=0.1)
+    weak = _case(clean + noise, clean + noise, label, cohort_contrast=0.8, cohort_cnr=-1.5)
+    assert fidelity.tumour_contrast_ratio(weak).value == pytest.approx(1.0, abs=0.02)
 
 
 def test_aligned_mri_off_its_cbct_grid_or_without_a_cbct_case_is_an_error(small_phantom, tmp_path):
@@ -284,6 +299,31 @@ def test_a_translator_trained_inside_a_fusion_has_its_row_in_the_translators_tab
     expected = np.mean([0.1 * i for i in range(len(base))])
     assert row[header.index("tumour_contrast_ratio")].startswith(f"{expected:.3f} ±")
     assert board.row("CMEDL (unet)").kl.mean == pytest.approx(0.3)
+
+
+def test_a_fusion_that_scores_only_its_translator_is_named_by_its_method(tmp_path):
+    """A third-party fusion whose run scores no segmentation head still has a translators-table row."""
+    from cmedl_bench.results.render import translation_table
+
+    base = {case: 0.6 for case in _scans(0)}
+    _run(tmp_path, "third", "cx", "their-fusion", "translator", base)
+    write_rows(tmp_path / "third", [{"run_id": "third", "split": "test", "case": case, "head": "translator",
+                                     "metric": "kl", "value": 0.25, "flag": None} for case in base])
+    header, table = translation_table(api.report([tmp_path]))
+    assert [(row[0], row[1][:5]) for row in table] == [("cx in cx+unet+their-fusion", "0.250")]
+
+
+def test_one_method_on_two_datasets_is_named_by_what_differs(tmp_path):
+    """Setups of one method are told apart by the dataset's name and the options whose values differ, not by
+    options they share."""
+    base = {case: 0.6 for case in _scans(0)}
+    _run(tmp_path, "cbct", "none", "none", "student", base)
+    for name, dataset, patients in (("cmedl", "phantom", 0), ("null", "phantom-mri-null", 0),
+                                    ("cmedl-8", "phantom", 8)):
+        _run(tmp_path, name, "cx", "hint", "student", base, train_patients=patients, dataset=dataset)
+    labels = {row.label for row in api.report([tmp_path]).rows}
+    assert {"CMEDL (unet) [dataset phantom v4]", "CMEDL (unet) [dataset phantom-mri-null v4]",
+            "CMEDL (unet), 8 training patients"} <= labels
 
 
 @pytest.mark.parametrize("width", [80, 120, 200])

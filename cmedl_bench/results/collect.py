@@ -142,16 +142,22 @@ def method_label(components: dict[str, str], head: str) -> str:
 
 
 def variant_suffixes(runs: list[CollectedRun]) -> dict[str, str]:
-    """For runs of one method with different setups: a short description of each setup, naming what differs."""
+    """For runs of one method with different setups: a short description of each setup, naming what differs (of a
+    dataset, its name and version and only the options whose values differ)."""
     setups = {run.setup_hash: run.setup for run in runs}
     if len(setups) < 2:
         return {h: "" for h in setups}
+    datasets = {run.setup_hash: run.record.dataset for run in runs}
+    option_names = {name for dataset in datasets.values() for name in dataset.options}
+    varying = {name for name in option_names
+               if len({json.dumps(d.options.get(name), sort_keys=True) for d in datasets.values()}) > 1}
     suffixes = {}
     for key, setup in setups.items():
         parts = []
-        for field_name in ("dataset", "preset"):
-            if len({s[field_name] for s in setups.values()}) > 1:
-                parts.append(f"{field_name} {setup[field_name]}")
+        if len({s["dataset"] for s in setups.values()}) > 1:
+            parts.append(f"dataset {datasets[key].describe(varying)}")
+        if len({s["preset"] for s in setups.values()}) > 1:
+            parts.append(f"preset {setup['preset']}")
         if len({json.dumps(s["plugins"], sort_keys=True) for s in setups.values()}) > 1:
             parts.append(", ".join(sorted({v for v in setup["plugins"].values()})))
         if not parts:

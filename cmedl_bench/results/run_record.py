@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from cmedl_bench.errors import CmedlError
 from cmedl_bench.results.records import SCHEMA_VERSION, read_record
@@ -50,8 +50,12 @@ class DatasetRecord:
     def label(self) -> str:
         """The dataset plugin that wrote the data, with its version and options; for a ``--data`` folder the name
         and version of its ``dataset.json``, else its path."""
+        return self.describe(self.options)
+
+    def describe(self, shown: Iterable[str]) -> str:
+        """:attr:`label` with only the options named in ``shown`` (e.g. those that differ between two setups)."""
         if self.plugin:
-            options = " ".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+            options = " ".join(f"{k}={v}" for k, v in sorted(self.options.items()) if k in set(shown))
             return f"{self.plugin} v{self.version}" + (f" ({options})" if options else "")
         return f"{self.name} v{self.version}" if self.version is not None else str(self.path or self.name)
 

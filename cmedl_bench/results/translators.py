@@ -35,7 +35,7 @@ def _label(run: CollectedRun) -> str:
     if run.components["fusion"] == "translate":
         return translator
     heads = sorted(set(run.rows["head"]) - {Head.TRANSLATOR})
-    head = Head.STUDENT if Head.STUDENT in heads else heads[0]
+    head = heads[0] if heads and Head.STUDENT not in heads else Head.STUDENT  # the method's name: its CBCT head
     method = method_label(run.components, head).removesuffix(f"/{head}")  # a method outside the paper's rows
     return f"{translator} in {method}{cohort_label(run)}"
 
@@ -48,7 +48,7 @@ def translator_rows(runs: list[CollectedRun]) -> list[TranslationRow]:
     grouped: dict[tuple[str, str], list[CollectedRun]] = {}
     for run in runs:
         heads = set(run.rows["head"])
-        if Head.PSEUDO_MRI in heads and run.components["fusion"] == "translate" or Head.TRANSLATOR in heads:
+        if (Head.PSEUDO_MRI in heads and run.components["fusion"] == "translate") or Head.TRANSLATOR in heads:
             grouped.setdefault((_label(run), run.setup_hash), []).append(run)
     rows = []
     for (label, setup_hash), members in grouped.items():
