@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import re
 import traceback
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from cmedl_bench.errors import CmedlError
 from cmedl_bench.request import RunRequest
 
 
@@ -69,3 +71,28 @@ class Launcher:
 
     def launch(self, jobs: list[Job]) -> list[JobOutcome]:
         raise NotImplementedError
+
+
+class RunBusy(CmedlError):
+    """The job's run folder is held by another live process: another sweep, on this machine or one sharing the
+    results folder, is training the same configuration."""
+
+
+_BUSY_RAISES: ContextVar[bool] = ContextVar("busy_raises", default=False)
+
+
+@contextlib.contextmanager
+def unless_busy() -> Iterator[None]:
+    """Inside it, a run in this process whose folder another process holds raises :class:`RunBusy` at once instead
+    of waiting for the other one to finish: an in-process launcher runs the other jobs first and comes back (the
+    configuration is then finished, and skipped, or still running, and waited for)."""
+    token = _BUSY_RAISES.set(True)
+    try:
+        yield
+    finally:
+        _BUSY_RAISES.reset(token)
+
+
+def busy_raises() -> bool:
+    """Whether a held run folder raises :class:`RunBusy` here (:func:`unless_busy`) rather than being waited for."""
+    return _BUSY_RAISES.get()

@@ -59,3 +59,57 @@ def test_local_launcher_goes_on_after_a_failure(tmp_path, small_phantom):
 def test_unknown_launcher_option_is_an_error(tmp_path, small_phantom):
     with pytest.raises(CmedlError, match="launcher 'slurm' has no option\\(s\\) colour"):
         _sweep(tmp_path, small_phantom, "slurm", {"colour": "blue"})
+
+
+def test_a_row_another_sweep_is_training_is_put_off_then_found_finished(tmp_path, small_phantom):
+    """Two sweeps over one results folder share its rows: the local launcher puts off a row whose run folder another
+    process holds, runs the others, then comes back to it (here it waits for the holder, then finds the row finished
+    and does not train it again)."""
+    import threading
+
+    from cmedl_bench.io.locks import exclusive
+    from cmedl_bench.request import RunRequest
+    from cmedl_bench.stages.run_folder import run_folder_lock
+    from cmedl_bench.stages.sweeping import sweep
+
+    first = _sweep(tmp_path, small_phantom, "local", rows=ROWS[:1])[0].record
+    held, release = threading.Event(), threading.Event()
+
+    def other_sweep():
+        with exclusive(run_folder_lock(tmp_path / first["run_id"])):
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=other_sweep)
+    holder.start()
+    held.wait(10)
+    order = []
+
+    def runner(request):
+        order.append(request.segmenter)
+        if len(order) == 3:
+            release.set()  # the other sweep finishes the row it held
+        return api.run(request) if request.segmenter == "unet" else {"run_id": "second row"}
+
+    request = RunRequest.build(data=small_phantom, preset="smoke", results=tmp_path, quiet=True)
+    outcomes = sweep(runner, "paper", (0,), ROWS, "local", {}, request)
+    holder.join()
+    assert order == ["unet", "densefcn57", "unet"]
+    assert [o.status for o in outcomes] == ["finished", "finished"]
+    assert outcomes[0].record["run_id"] == first["run_id"] and outcomes[0].record["started"] == first["started"]
+    assert outcomes[1].record == {"run_id": "second row"}
+
+
+def test_a_busy_run_folder_raises_at_once_only_where_asked(tmp_path):
+    from cmedl_bench.io.locks import exclusive
+    from cmedl_bench.plugin import RunBusy, unless_busy
+    from cmedl_bench.stages.progress import SilentReporter
+    from cmedl_bench.stages.run_folder import RunFolder, run_folder_lock
+
+    folder = RunFolder(tmp_path / "run", SilentReporter())
+    with exclusive(run_folder_lock(folder.path)):
+        with unless_busy(), pytest.raises(RunBusy, match="running this configuration in"):
+            with folder.claim(force=False):
+                pass
+    with folder.claim(force=False) as previous:  # released: claimed as usual
+        assert previous is None

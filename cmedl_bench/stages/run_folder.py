@@ -14,6 +14,7 @@ from cmedl_bench.engine.distributed import barrier, is_main
 from cmedl_bench.io.atomic import atomic_write_json
 from cmedl_bench.io.checkpoints import CorruptFileError
 from cmedl_bench.io.locks import exclusive
+from cmedl_bench.launch import RunBusy, busy_raises
 from cmedl_bench.results.records import now, read_record, summarise, write_record, write_rows
 from cmedl_bench.stages.progress import Reporter
 
@@ -37,9 +38,12 @@ class RunFolder:
 
     @contextmanager
     def claim(self, force: bool) -> Iterator[dict[str, Any] | None]:
-        """Hold the folder's lock (rank 0; a second identical run waits, then finds the first one's result) and
-        yield the previous record."""
+        """Hold the folder's lock (rank 0; a second identical run waits, then finds the first one's result, or,
+        under :func:`cmedl_bench.launch.unless_busy`, raises :class:`cmedl_bench.launch.RunBusy`) and yield the
+        previous record."""
         def waiting(holder: str) -> None:
+            if busy_raises():
+                raise RunBusy(f"process {holder} is running this configuration in {self.path}")
             self.reporter.message(f"waiting: process {holder} is running this configuration in {self.path}")
 
         with exclusive(run_folder_lock(self.path), waiting) if is_main() else nullcontext():
