@@ -92,6 +92,19 @@ def test_report_formats(results, tmp_path):
     assert "<td>2 (0, 1)</td>" in text  # seeds as count and list: a lone "0" read as zero seeds
 
 
+def test_the_table_is_reported_from_the_run_records_alone(results, tmp_path):
+    """A results folder published without its checkpoints and masks (docs/ladder.md: only run.json, history.json,
+    per_case.parquet and the figures) reports the same table."""
+    folder, *_ = results
+    records = tmp_path / "records"
+    shutil.copytree(folder, records, ignore=shutil.ignore_patterns("*.pt", "predictions", ".lock"))
+    assert not list(records.rglob("*.pt")) and not list(records.rglob("*.nii.gz"))
+    runner = CliRunner()
+    full, alone = (runner.invoke(app, ["report", str(path), "--format", "md"]) for path in (folder, records))
+    assert alone.exit_code == 0, alone.output
+    assert alone.stdout == full.stdout and alone.stdout.count("| ") > 10
+
+
 def test_fail_below_guards_a_ci(results):
     folder, *_ = results
     runner = CliRunner()
