@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One worker of the ladder's job queue (docs/ladder.md, addenda): takes the jobs of jobs.txt in order, each once
 # (a job is claimed by creating claims/ID), runs it with the registration commit's code, and after every job copies
-# the run records (not the checkpoints or predictions) to the archive folder.
+# the run records (not the checkpoints or predictions) to the archive folder; start and end of every job, with its
+# wall seconds, go to the archive's queue.log.
 # usage: qworker.sh NAME   (environment: LADDER_DIR, the experiment folder; LADDER_ARCHIVE, where records go)
 set -u
 NAME="$1"
@@ -14,15 +15,15 @@ while IFS='|' read -r id options seed; do
     case "$id" in ''|'#'*) continue ;; esac
     [ -e "$EXP/done/$id" ] && continue
     mkdir "$EXP/claims/$id" 2>/dev/null || continue
-    echo "$(date -u +%FT%TZ) $NAME start $id" >> "$EXP/qworker_$NAME.log"
+    echo "$(date -u +%FT%TZ) $NAME start $id" >> "$ARCHIVE/queue.log"
     start=$(date +%s)
     # shellcheck disable=SC2086  # the row's options are words
     "$EXP/venv/bin/cmedl-bench" run $options --segmenter unet --seed "$seed" --preset cpu --epochs 24 --patience 24 \
         --foreground 1.0 --results "$EXP/results" --quiet >> "$EXP/logs/$id.log" 2>&1
     rc=$?
-    echo "$(date -u +%FT%TZ) $NAME end $id rc=$rc wall_s=$(( $(date +%s) - start ))" >> "$EXP/qworker_$NAME.log"
+    echo "$(date -u +%FT%TZ) $NAME end $id rc=$rc wall_s=$(( $(date +%s) - start ))" >> "$ARCHIVE/queue.log"
     [ $rc -eq 0 ] && touch "$EXP/done/$id"
     (cd "$EXP/results" && find . -type f ! -name '*.pt' ! -name '.lock' ! -path '*/predictions/*' \
         -exec cp --parents -u {} "$ARCHIVE/" \;)
 done < "$HERE/jobs.txt"
-echo "$(date -u +%FT%TZ) $NAME queue empty" >> "$EXP/qworker_$NAME.log"
+echo "$(date -u +%FT%TZ) $NAME queue empty" >> "$ARCHIVE/queue.log"
