@@ -97,6 +97,9 @@ def test_the_run_record_reads_old_records_and_names_a_field_of_the_wrong_type(tm
     assert record.schema_version == 1 and record.finished and record.preset_name == "cpu"
     assert record.components == {"translator": "none", "segmenter": "unet", "fusion": "none"}
     assert record.dataset.label == "phantom v4 (train_patients=16)"
+    own_cohort = {"name": "phantom", "version": 4, "plugin": "phantom", "options": {"train_patients": 0},
+                  "generator": {"train_patients": 16, "seed": 0}}
+    assert RunRecord.read(_record(tmp_path, dataset=own_cohort)).dataset.label == "phantom v4 (train_patients=16)"
     assert Head.STUDENT in record.summary["test"] and Head.PSEUDO_MRI == "pmri"
     with pytest.raises(RecordError, match="run.json field 'seed' is str, not int"):
         RunRecord.read(_record(tmp_path, seed="0"))

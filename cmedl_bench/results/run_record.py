@@ -53,9 +53,13 @@ class DatasetRecord:
         return self.describe(self.options)
 
     def describe(self, shown: Iterable[str]) -> str:
-        """:attr:`label` with only the options named in ``shown`` (e.g. those that differ between two setups)."""
+        """:attr:`label` with only the options named in ``shown`` (e.g. those that differ between two setups). An
+        option the generator recorded under its own name is shown as the generator resolved it (the phantom's
+        ``train_patients=0``, "the size's own cohort", reads ``train_patients=16``)."""
         if self.plugin:
-            options = " ".join(f"{k}={v}" for k, v in sorted(self.options.items()) if k in set(shown))
+            resolved = self.generator or {}
+            options = " ".join(f"{k}={resolved.get(k, v)}" for k, v in sorted(self.options.items())
+                               if k in set(shown))
             return f"{self.plugin} v{self.version}" + (f" ({options})" if options else "")
         return f"{self.name} v{self.version}" if self.version is not None else str(self.path or self.name)
 
