@@ -139,7 +139,9 @@ def test_translator_with_3d_segmenter_is_rejected_before_training(tmp_path, monk
 
 
 def test_interrupted_run_resumes(tmp_path, small_phantom, monkeypatch):
-    """An interruption after the first epoch leaves a resumable run and no per-case table."""
+    """An interruption after the first epoch leaves a resumable run and no per-case table; resumed, it trains exactly
+    as a run that was never interrupted, dropout masks included (DenseFCN57 draws them from torch's global
+    generator)."""
     import cmedl_bench.trainers.fusion_trainer as fit_module
 
     real_fit = fit_module.fit
@@ -151,11 +153,11 @@ def test_interrupted_run_resumes(tmp_path, small_phantom, monkeypatch):
         return real_fit(*args[:6], on_epoch=on_epoch)
 
     monkeypatch.setattr(fit_module, "fit", interrupted_fit)
-    kwargs = dict(translator="none", fusion="none", data=small_phantom, preset="smoke", results=tmp_path, quiet=True,
-                  overrides={"max_epochs": 3})
+    kwargs = dict(translator="none", segmenter="densefcn57", fusion="none", data=small_phantom, preset="smoke",
+                  results=tmp_path / "interrupted", quiet=True, overrides={"max_epochs": 3})
     with pytest.raises(KeyboardInterrupt):
         api.run(**kwargs)
-    (run_dir,) = tmp_path.iterdir()
+    (run_dir,) = (tmp_path / "interrupted").iterdir()
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "interrupted"
     assert (run_dir / "last.pt").exists() and not (run_dir / "per_case.parquet").exists()
@@ -165,6 +167,12 @@ def test_interrupted_run_resumes(tmp_path, small_phantom, monkeypatch):
     assert record["status"] == "finished" and record["resumed_from_status"] == "interrupted"
     history = json.loads((run_dir / "history.json").read_text())
     assert [row["epoch"] for row in history] == [0, 1, 2]
+
+    api.run(**{**kwargs, "results": tmp_path / "straight"})
+    (straight_dir,) = (tmp_path / "straight").iterdir()
+    straight = json.loads((straight_dir / "history.json").read_text())
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in history] == \
+        [{k: v for k, v in row.items() if k != "seconds"} for row in straight]
 
 
 def test_sigterm_marks_the_run_interrupted(tmp_path, small_phantom):

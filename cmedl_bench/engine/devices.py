@@ -29,6 +29,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def seed_epoch(*key: int) -> tuple[np.random.Generator, torch.Generator]:
+    """The random sources of one training epoch, a function of ``key`` (the run's seed, the epoch and, for a
+    stream of its own, a constant) alone: a NumPy generator for the crops and a CPU torch generator for the
+    augmentation, seeded from its first draw. The global generators (what ``nn.Dropout``, a sampled latent, or a
+    plugin's ``torch.randn`` draw from) are reseeded from an independent child of ``key``, so that a run resumed
+    at this epoch trains exactly as one that was never interrupted."""
+    sequence = np.random.SeedSequence(list(key))
+    rng = np.random.default_rng(sequence)
+    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    (child,) = sequence.spawn(1)
+    seed_everything(int(np.random.default_rng(child).integers(2**62)))
+    return rng, generator
+
+
 def apply_threads(requested: int | None = None) -> int:
     """Set torch's intra-op threads to ``requested`` (a run request's ``threads``), else to
     :func:`cmedl_bench.settings.threads` where it is given; returns the number in use (recorded with the run)."""

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 from cmedl_bench.config import Preset
@@ -25,6 +24,7 @@ from cmedl_bench.data.preprocessing import PreparedVolume
 from cmedl_bench.data.slices import sampler_for
 from cmedl_bench.engine import distributed
 from cmedl_bench.engine.batches import draw_batch
+from cmedl_bench.engine.devices import seed_epoch
 from cmedl_bench.fusion import Fusion
 from cmedl_bench.io.checkpoints import load_checkpoint, save_checkpoint
 from cmedl_bench.scoring import dice
@@ -66,8 +66,7 @@ def fit(fusion: Fusion, train: dict[str, list[PreparedVolume]], val: list[Prepar
         if epoch - result.best_epoch > preset.patience and result.best_epoch >= 0:
             result.stopped_early = True
             break
-        rng = np.random.default_rng([seed, epoch])
-        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        rng, generator = seed_epoch(seed, epoch)
         fusion.train(True)
         tic = time.perf_counter()
         totals: dict[str, torch.Tensor] = {}

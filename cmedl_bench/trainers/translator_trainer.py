@@ -13,14 +13,12 @@ import math
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-import torch
-
 from cmedl_bench.config import Preset
 from cmedl_bench.data.preprocessing import PreparedVolume
 from cmedl_bench.data.slices import TumourSliceSampler
 from cmedl_bench.engine import distributed
 from cmedl_bench.engine.batches import draw_batch
+from cmedl_bench.engine.devices import seed_epoch
 from cmedl_bench.trainers.checkpointing import resume_training_state, save_training_state
 from cmedl_bench.translator import Translator, to_unit_range
 
@@ -42,8 +40,7 @@ def fit_translator(translator: Translator, cbct: list[PreparedVolume], mri: list
     if state is not None:
         history, start = list(state["history"]), int(state["epoch"]) + 1
     for epoch in range(start, preset.translator_epochs):
-        rng = np.random.default_rng([seed, 7, epoch])
-        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        rng, generator = seed_epoch(seed, 7, epoch)
         translator.train(True)
         totals: dict[str, float] = {}
         for step in range(steps):
