@@ -42,6 +42,9 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_run):
     assert performance["kind"] == "process max RSS" and performance["threads"] == 1  # --threads, recorded
     assert record["versions"]["torch"] == importlib.metadata.version("torch")
     assert record["versions"]["cmedl-bench"] == importlib.metadata.version("cmedl-bench")
+    device = record["device"]  # what explains a difference between machines
+    assert device["threads"] == 1 and device["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert device["processor"] and device["processor"] != "cpu"
     assert "4.38" in record["metrics"]["sdsc"]["definition"]
     on_disk = json.loads((run_dir / "run.json").read_text())
     assert on_disk["config_hash"] == record["config_hash"] and record["config_hash"][:8] in record["run_id"]

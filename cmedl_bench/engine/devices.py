@@ -82,6 +82,21 @@ def peak_memory(device: torch.device) -> dict[str, float | str]:
 
 
 def describe(device: torch.device) -> dict[str, str | int]:
-    """What a run record says about the device it ran on."""
+    """What a run record says about the device it ran on: its type and name, torch's threads, and the processor with
+    the vector instructions torch's CPU kernels chose (``cpu_capability``: AVX2, AVX512, ...). Runs of one seed on
+    processors with different capabilities take different kernels, whose sums round differently, so their metrics
+    can differ; these fields say where such a difference can come from."""
     return {"type": device.type, "name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(), "processor": processor_name(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def processor_name() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux), else what :mod:`platform` knows of it."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
