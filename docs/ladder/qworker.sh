@@ -2,7 +2,7 @@
 # One worker of the ladder's job queue (docs/ladder.md, addenda): takes the jobs of jobs.txt in order, each once
 # (a job is claimed by creating claims/ID), runs it with the registration commit's code, and after every job copies
 # the run records (not the checkpoints or predictions) to the archive folder; start and end of every job, with its
-# wall seconds, go to the archive's queue.log.
+# wall seconds, and the machine each worker runs on go to the archive's queue.log.
 # usage: qworker.sh NAME   (environment: LADDER_DIR, the experiment folder; LADDER_ARCHIVE, where records go)
 set -u
 NAME="$1"
@@ -11,6 +11,10 @@ EXP="${LADDER_DIR:-/tmp/ladder}"
 ARCHIVE="${LADDER_ARCHIVE:-$HERE/runs}"
 mkdir -p "$EXP/claims" "$EXP/done" "$EXP/logs" "$ARCHIVE"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 CMEDL_BENCH_CACHE="$EXP/cache"
+# which machine: runs of one seed on different processors can differ (docs/ladder.md, addenda)
+echo "$(date -u +%FT%TZ) $NAME worker on $(hostname): $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | xargs)," \
+    "torch CPU kernels $("$EXP/venv/bin/python" -c 'import torch; print(torch.backends.cpu.get_cpu_capability())')" \
+    >> "$ARCHIVE/queue.log"
 while IFS='|' read -r id options seed; do
     case "$id" in ''|'#'*) continue ;; esac
     [ -e "$EXP/done/$id" ] && continue
